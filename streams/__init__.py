@@ -1,0 +1,1 @@
+"""Kafka plumbing: topic catalogue, codecs, producers, stage runners, local broker."""

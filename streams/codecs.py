@@ -1,0 +1,349 @@
+"""Versioned JSON codecs (orjson) for everything that crosses a topic.
+
+Wire shapes:
+
+* metrics: ``{"name", "labels", "ts", "value"}``, a batch ``{"samples": [...]}``, or the
+  prometheus-kafka-adapter shape ``{"name", "labels": {"__name__": ...}, "timestamp",
+  "value": "1.5"}``;
+* logs: ``{"ts", "service", "level", "message", "labels"}``;
+* alerts: Alertmanager's alert object (``labels``, ``annotations``, ``startsAt``, ``endsAt``,
+  ``generatorURL``, ``status``, ``fingerprint``); unknown fields are ignored;
+* incidents: ``{"schema": "aiops.incident/v1", ...}`` (see ``docs/incident.schema.json``);
+* actions: ``{"schema": "aiops.action/v1", ...}``.
+
+Every decoder raises :class:`aiops.model.DecodeError` with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+
+from aiops.model import (
+    ActionStatus,
+    Alert,
+    AlertStatus,
+    DecodeError,
+    Incident,
+    IncidentStatus,
+    LogRecord,
+    MetricSample,
+    RemediationAction,
+    RootCause,
+    TimelineEntry,
+)
+from streams.timefmt import format_time, parse_time
+
+INCIDENT_SCHEMA = "aiops.incident/v1"
+ACTION_SCHEMA = "aiops.action/v1"
+
+
+def loads(data: bytes | str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"invalid JSON: {exc}") from exc
+
+
+def dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+def _labels(raw: object, field: str = "labels") -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise DecodeError(f"{field} must be an object of strings")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _obj(raw: object, kind: str) -> Mapping[str, Any]:
+    if not isinstance(raw, Mapping):
+        raise DecodeError(f"a {kind} must be a JSON object, got {type(raw).__name__}")
+    return raw
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def metric_from_dict(raw: object) -> MetricSample:
+    obj = _obj(raw, "metric sample")
+    labels = _labels(obj.get("labels"))
+    name = obj.get("name") or labels.pop("__name__", None)
+    labels.pop("__name__", None)
+    if not name or not isinstance(name, str):
+        raise DecodeError("metric sample needs a string 'name'")
+    ts = parse_time(obj.get("ts", obj.get("timestamp")), field="ts")
+    if ts is None:
+        raise DecodeError("metric sample needs 'ts' (or 'timestamp')")
+    raw_value = obj.get("value")
+    try:
+        value = float(raw_value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise DecodeError(f"metric value {raw_value!r} is not a number") from exc
+    return MetricSample(name=name, labels=labels, ts=ts, value=value)
+
+
+def decode_metrics(data: bytes | str) -> list[MetricSample]:
+    """One sample or a ``{"samples": [...]}`` batch per message."""
+    obj = loads(data)
+    if isinstance(obj, Mapping) and "samples" in obj:
+        samples = obj["samples"]
+        if not isinstance(samples, list):
+            raise DecodeError("'samples' must be a list")
+        return [metric_from_dict(s) for s in samples]
+    if isinstance(obj, list):
+        return [metric_from_dict(s) for s in obj]
+    return [metric_from_dict(obj)]
+
+
+def metric_to_dict(sample: MetricSample) -> dict[str, Any]:
+    value = sample.value
+    return {
+        "name": sample.name,
+        "labels": dict(sample.labels),
+        "ts": sample.ts,
+        # JSON has no NaN; Prometheus' stale marker and NaN travel as strings.
+        "value": value if math.isfinite(value) else str(value),
+    }
+
+
+def encode_metrics(samples: list[MetricSample]) -> bytes:
+    if len(samples) == 1:
+        return dumps(metric_to_dict(samples[0]))
+    return dumps({"samples": [metric_to_dict(s) for s in samples]})
+
+
+# ---------------------------------------------------------------- logs
+
+
+def log_from_dict(raw: object) -> LogRecord:
+    obj = _obj(raw, "log record")
+    ts = parse_time(obj.get("ts", obj.get("timestamp")), field="ts")
+    if ts is None:
+        raise DecodeError("log record needs 'ts'")
+    message = obj.get("message")
+    if not isinstance(message, str):
+        raise DecodeError("log record needs a string 'message'")
+    labels = _labels(obj.get("labels"))
+    service = obj.get("service") or labels.get("service") or "unknown"
+    return LogRecord(
+        ts=ts,
+        service=str(service),
+        level=str(obj.get("level") or "info").lower(),
+        message=message,
+        labels=labels,
+    )
+
+
+def decode_logs(data: bytes | str) -> list[LogRecord]:
+    obj = loads(data)
+    if isinstance(obj, Mapping) and "records" in obj:
+        return [log_from_dict(r) for r in obj["records"]]
+    if isinstance(obj, list):
+        return [log_from_dict(r) for r in obj]
+    return [log_from_dict(obj)]
+
+
+def log_to_dict(record: LogRecord) -> dict[str, Any]:
+    return {
+        "ts": record.ts,
+        "service": record.service,
+        "level": record.level,
+        "message": record.message,
+        "labels": dict(record.labels),
+    }
+
+
+# ---------------------------------------------------------------- alerts
+
+
+def alert_from_dict(raw: object) -> Alert:
+    obj = _obj(raw, "alert")
+    labels = _labels(obj.get("labels"))
+    if not labels:
+        raise DecodeError("alert needs a non-empty 'labels' object")
+    starts_at = parse_time(obj.get("startsAt"), field="startsAt")
+    ends_at = parse_time(obj.get("endsAt"), field="endsAt")
+    status_raw = obj.get("status") or "firing"
+    if isinstance(status_raw, Mapping):  # Alertmanager API v2 gettable alert
+        status_raw = "resolved" if status_raw.get("state") == "inactive" else "firing"
+    try:
+        status = AlertStatus(status_raw)
+    except ValueError as exc:
+        raise DecodeError(f"alert status {status_raw!r} is neither firing nor resolved") from exc
+    if starts_at is None:
+        if ends_at is None:
+            raise DecodeError("alert needs 'startsAt'")
+        starts_at = ends_at
+    fingerprint = obj.get("fingerprint") or ""
+    if not isinstance(fingerprint, str):
+        raise DecodeError("fingerprint must be a string")
+    return Alert(
+        labels=labels,
+        annotations=_labels(obj.get("annotations"), "annotations"),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        generator_url=str(obj.get("generatorURL") or ""),
+        status=status,
+        fingerprint=fingerprint,
+    )
+
+
+def alert_to_dict(alert: Alert) -> dict[str, Any]:
+    return {
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "startsAt": format_time(alert.starts_at),
+        "endsAt": format_time(alert.ends_at),
+        "generatorURL": alert.generator_url,
+        "status": alert.status.value,
+        "fingerprint": alert.fingerprint,
+    }
+
+
+def decode_alert(data: bytes | str) -> Alert:
+    return alert_from_dict(loads(data))
+
+
+def encode_alert(alert: Alert) -> bytes:
+    return dumps(alert_to_dict(alert))
+
+
+# ---------------------------------------------------------------- incidents
+
+
+def incident_to_dict(incident: Incident) -> dict[str, Any]:
+    return {
+        "schema": INCIDENT_SCHEMA,
+        "id": incident.id,
+        "version": incident.version,
+        "status": incident.status.value,
+        "title": incident.title,
+        "severity": incident.severity,
+        "opened_at": format_time(incident.opened_at),
+        "updated_at": format_time(incident.updated_at),
+        "resolved_at": format_time(incident.resolved_at),
+        "services": list(incident.services),
+        "root_causes": [
+            {"service": rc.service, "score": rc.score, "evidence": list(rc.evidence)}
+            for rc in incident.root_causes
+        ],
+        "alerts": [alert_to_dict(a) for a in incident.alerts],
+        "timeline": [
+            {
+                "ts": format_time(t.ts),
+                "event": t.event,
+                "status": t.status.value,
+                "actor": t.actor,
+                "note": t.note,
+            }
+            for t in incident.timeline
+        ],
+    }
+
+
+def _required_time(obj: Mapping[str, Any], key: str) -> float:
+    ts = parse_time(obj.get(key), field=key)
+    if ts is None:
+        raise DecodeError(f"incident needs {key!r}")
+    return ts
+
+
+def incident_from_dict(raw: object) -> Incident:
+    obj = _obj(raw, "incident")
+    schema = obj.get("schema")
+    if schema != INCIDENT_SCHEMA:
+        raise DecodeError(f"unsupported incident schema {schema!r}, expected {INCIDENT_SCHEMA}")
+    try:
+        return Incident(
+            id=str(obj["id"]),
+            version=int(obj.get("version", 1)),
+            status=IncidentStatus(obj["status"]),
+            title=str(obj.get("title", "")),
+            severity=str(obj.get("severity", "warning")),
+            opened_at=_required_time(obj, "opened_at"),
+            updated_at=_required_time(obj, "updated_at"),
+            resolved_at=parse_time(obj.get("resolved_at"), field="resolved_at"),
+            services=tuple(str(s) for s in obj.get("services", [])),
+            root_causes=tuple(
+                RootCause(
+                    service=str(rc["service"]),
+                    score=float(rc["score"]),
+                    evidence=tuple(str(e) for e in rc.get("evidence", [])),
+                )
+                for rc in obj.get("root_causes", [])
+            ),
+            alerts=tuple(alert_from_dict(a) for a in obj.get("alerts", [])),
+            timeline=tuple(
+                TimelineEntry(
+                    ts=parse_time(t["ts"], field="timeline.ts") or 0.0,
+                    event=str(t["event"]),
+                    status=IncidentStatus(t["status"]),
+                    actor=str(t.get("actor", "engine")),
+                    note=str(t.get("note", "")),
+                )
+                for t in obj.get("timeline", [])
+            ),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DecodeError(f"malformed incident: {exc!r}") from exc
+
+
+def encode_incident(incident: Incident) -> bytes:
+    return dumps(incident_to_dict(incident))
+
+
+def decode_incident(data: bytes | str) -> Incident:
+    return incident_from_dict(loads(data))
+
+
+# ---------------------------------------------------------------- actions
+
+
+def action_to_dict(action: RemediationAction) -> dict[str, Any]:
+    return {
+        "schema": ACTION_SCHEMA,
+        "id": action.id,
+        "incident_id": action.incident_id,
+        "runbook": action.runbook,
+        "kind": action.kind,
+        "target": action.target,
+        "params": dict(action.params),
+        "status": action.status.value,
+        "dry_run": action.dry_run,
+        "reason": action.reason,
+        "ts": format_time(action.ts),
+    }
+
+
+def action_from_dict(raw: object) -> RemediationAction:
+    obj = _obj(raw, "action")
+    if obj.get("schema") != ACTION_SCHEMA:
+        raise DecodeError(f"unsupported action schema {obj.get('schema')!r}")
+    try:
+        return RemediationAction(
+            id=str(obj["id"]),
+            incident_id=str(obj["incident_id"]),
+            runbook=str(obj["runbook"]),
+            kind=str(obj["kind"]),
+            target=str(obj["target"]),
+            params=dict(obj.get("params") or {}),
+            status=ActionStatus(obj["status"]),
+            dry_run=bool(obj["dry_run"]),
+            reason=str(obj.get("reason", "")),
+            ts=parse_time(obj["ts"], field="ts") or 0.0,
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise DecodeError(f"malformed action: {exc!r}") from exc
+
+
+def encode_action(action: RemediationAction) -> bytes:
+    return dumps(action_to_dict(action))
+
+
+def decode_action(data: bytes | str) -> RemediationAction:
+    return action_from_dict(loads(data))

@@ -1,0 +1,61 @@
+"""RFC 3339 <-> epoch seconds, tolerant of Go's nanosecond fractions and zero time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiops.model import DecodeError
+
+_GO_ZERO_PREFIX = "0001-01-01"
+
+
+def parse_time(raw: object, *, field: str = "time") -> float | None:
+    """Parse an RFC 3339 string or a number of seconds; Go's zero time means unset.
+
+    >>> parse_time("2024-05-01T10:00:00.123456789Z")
+    1714557600.123456
+    >>> parse_time("0001-01-01T00:00:00Z") is None
+    True
+    """
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        raise DecodeError(f"{field} must be a time, got {raw!r}")
+    if isinstance(raw, int | float):
+        value = float(raw)
+        # Accept milliseconds as Prometheus tooling often sends them.
+        return value / 1000.0 if value > 1e11 else value
+    if not isinstance(raw, str):
+        raise DecodeError(f"{field} must be an RFC 3339 string, got {type(raw).__name__}")
+    if raw.startswith(_GO_ZERO_PREFIX):
+        return None
+    text = raw.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    dot = text.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        frac = text[dot + 1 : end][:6]
+        text = text[: dot + 1] + frac.ljust(6, "0") + text[end:]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise DecodeError(f"{field} {raw!r} is not RFC 3339") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def format_time(ts: float | None) -> str | None:
+    """Epoch seconds as RFC 3339 UTC with millisecond precision; ``None`` stays ``None``.
+
+    >>> format_time(0.5)
+    '1970-01-01T00:00:00.500Z'
+    """
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
+        "+00:00", "Z"
+    )
