@@ -1,0 +1,188 @@
+"""Domain objects <-> table rows, and the write statements that are shared between methods."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, cast
+
+from sqlalchemy import Connection, Row, Table, and_, or_
+
+from aiops.model import (
+    ActionStatus,
+    Alert,
+    AlertStatus,
+    Incident,
+    RemediationAction,
+)
+from aiops.storage.dml import upsert
+from aiops.storage.tables import (
+    ActionRecord,
+    AlertRecord,
+    IncidentAlertRecord,
+    IncidentRecord,
+    IncidentServiceRecord,
+    TimelineRecord,
+)
+from streams.codecs import incident_to_dict
+
+alerts_t = cast(Table, AlertRecord.__table__)
+incidents_t = cast(Table, IncidentRecord.__table__)
+members_t = cast(Table, IncidentAlertRecord.__table__)
+services_t = cast(Table, IncidentServiceRecord.__table__)
+timeline_t = cast(Table, TimelineRecord.__table__)
+actions_t = cast(Table, ActionRecord.__table__)
+
+_RESOLVED = AlertStatus.RESOLVED.value
+
+
+def _newest_per_fingerprint(alerts: Iterable[Alert]) -> list[Alert]:
+    """One alert per fingerprint, the one :func:`write_alerts` would keep (a batch may repeat
+    an alert, and PostgreSQL refuses to update one row twice in one statement)."""
+    best: dict[str, Alert] = {}
+    for alert in alerts:
+        held = best.get(alert.fingerprint)
+        rank = (alert.starts_at, alert.status == AlertStatus.RESOLVED)
+        if held is None or rank >= (held.starts_at, held.status == AlertStatus.RESOLVED):
+            best[alert.fingerprint] = alert
+    return list(best.values())
+
+
+def alert_values(alert: Alert, now: float) -> dict[str, Any]:
+    return {
+        "fingerprint": alert.fingerprint,
+        "alertname": alert.name,
+        "service": alert.service,
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "generator_url": alert.generator_url,
+        "status": alert.status.value,
+        "last_seen": now,
+    }
+
+
+def alert_from_row(row: Row[Any]) -> Alert:
+    return Alert(
+        labels=dict(row.labels),
+        annotations=dict(row.annotations),
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+        generator_url=row.generator_url,
+        status=AlertStatus(row.status),
+        fingerprint=row.fingerprint,
+    )
+
+
+def write_alerts(conn: Connection, alerts: Iterable[Alert], now: float) -> None:
+    """Upsert alerts; a stored alert is replaced only by the same or a later occurrence.
+
+    A later ``startsAt`` is a new occurrence and wins. Within one occurrence a resolved alert
+    is final: a redelivered older "firing" copy must not reopen it.
+    """
+    rows = [alert_values(a, now) for a in _newest_per_fingerprint(alerts)]
+    if not rows:
+        return
+    ins = upsert(conn, alerts_t)
+    new, old = ins.excluded, alerts_t.c
+    stmt = ins.on_conflict_do_update(
+        index_elements=["fingerprint"],
+        set_={k: new[k] for k in rows[0] if k != "fingerprint"},
+        where=or_(
+            new.starts_at > old.starts_at,
+            and_(
+                new.starts_at == old.starts_at,
+                or_(old.status != _RESOLVED, new.status == _RESOLVED),
+            ),
+        ),
+    )
+    conn.execute(stmt, rows)
+
+
+def write_incident_head(conn: Connection, incident: Incident) -> bool:
+    """Insert the incident, or update it if ``incident.version`` is newer; True if written."""
+    doc = incident_to_dict(incident)
+    values = {
+        "id": incident.id,
+        "version": incident.version,
+        "status": incident.status.value,
+        "title": incident.title,
+        "severity": incident.severity,
+        "opened_at": incident.opened_at,
+        "updated_at": incident.updated_at,
+        "resolved_at": incident.resolved_at,
+        "services": list(incident.services),
+        "root_causes": doc["root_causes"],
+        "document": doc,
+    }
+    ins = upsert(conn, incidents_t).values(values)
+    stmt = ins.on_conflict_do_update(
+        index_elements=["id"],
+        set_={k: ins.excluded[k] for k in values if k != "id"},
+        where=incidents_t.c.version < ins.excluded.version,
+    ).returning(incidents_t.c.id)
+    return conn.execute(stmt).first() is not None
+
+
+def write_incident_children(conn: Connection, incident: Incident) -> None:
+    """Replace membership, services and timeline rows with the incident's current ones."""
+    for table in (members_t, services_t, timeline_t):
+        conn.execute(table.delete().where(table.c.incident_id == incident.id))
+    fingerprints = sorted({a.fingerprint for a in incident.alerts})
+    if fingerprints:
+        conn.execute(
+            members_t.insert(),
+            [{"incident_id": incident.id, "fingerprint": fp} for fp in fingerprints],
+        )
+    services = sorted(set(incident.services))
+    if services:
+        conn.execute(
+            services_t.insert(),
+            [{"incident_id": incident.id, "service": s} for s in services],
+        )
+    if incident.timeline:
+        conn.execute(
+            timeline_t.insert(),
+            [
+                {
+                    "incident_id": incident.id,
+                    "seq": seq,
+                    "ts": t.ts,
+                    "event": t.event,
+                    "status": t.status.value,
+                    "actor": t.actor,
+                    "note": t.note,
+                }
+                for seq, t in enumerate(incident.timeline)
+            ],
+        )
+
+
+def action_values(action: RemediationAction) -> dict[str, Any]:
+    return {
+        "id": action.id,
+        "incident_id": action.incident_id,
+        "runbook": action.runbook,
+        "kind": action.kind,
+        "target": action.target,
+        "params": dict(action.params),
+        "status": action.status.value,
+        "dry_run": action.dry_run,
+        "reason": action.reason,
+        "ts": action.ts,
+    }
+
+
+def action_from_row(row: Row[Any]) -> RemediationAction:
+    return RemediationAction(
+        id=row.id,
+        incident_id=row.incident_id,
+        runbook=row.runbook,
+        kind=row.kind,
+        target=row.target,
+        params=dict(row.params),
+        status=ActionStatus(row.status),
+        dry_run=bool(row.dry_run),
+        reason=row.reason,
+        ts=row.ts,
+    )
