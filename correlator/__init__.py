@@ -1,0 +1,1 @@
+"""Alert correlation: dedup, grouping, root-cause ranking and incident lifecycle."""

@@ -1,0 +1,168 @@
+"""Correlator settings, label matchers, silences and inhibition rules.
+
+Matchers follow Alertmanager's syntax (``=``, ``!=``, ``=~``, ``!~``; regexes are anchored)
+so silences and inhibition rules read like the ones operators already write.
+
+>>> m = Matcher.parse('service=~"cart|checkout"')
+>>> m.matches({"service": "cart"}), m.matches({"service": "frontend"})
+(True, False)
+>>> s = Silence(matchers=(Matcher.parse("team=payments"),), starts_at=100.0, ends_at=200.0)
+>>> s.active(150.0) and s.matches({"team": "payments", "alertname": "X"})
+True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from aiops.model import ConfigError
+
+_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
+
+
+@dataclass(frozen=True, slots=True)
+class Matcher:
+    """One label condition; a missing label reads as the empty string, as in Alertmanager."""
+
+    name: str
+    value: str
+    op: str = "="
+
+    def __post_init__(self) -> None:
+        if self.op not in ("=", "!=", "=~", "!~"):
+            raise ConfigError(f"unknown matcher operator {self.op!r}")
+        if self.op in ("=~", "!~"):
+            try:
+                re.compile(f"(?:{self.value})\\Z")
+            except re.error as exc:
+                raise ConfigError(f"bad regex in matcher {self.name}: {exc}") from exc
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        got = labels.get(self.name, "")
+        if self.op == "=":
+            return got == self.value
+        if self.op == "!=":
+            return got != self.value
+        hit = re.match(f"(?:{self.value})\\Z", got) is not None
+        return hit if self.op == "=~" else not hit
+
+    @classmethod
+    def parse(cls, text: str) -> Matcher:
+        """``name=value``, ``name!="v"``, ``name=~"re"``, ``name!~"re"``."""
+        found = _MATCHER.match(text)
+        if found is None:
+            raise ConfigError(f"cannot parse matcher {text!r}")
+        return cls(found.group(1), found.group(3), found.group(2))
+
+
+def all_match(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:
+    return all(m.matches(labels) for m in matchers)
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Drop matching alerts between ``starts_at`` and ``ends_at`` (event time).
+
+    A maintenance window is a silence on the nodes under maintenance, e.g.
+    ``service=~"db-.*"``.
+    """
+
+    matchers: tuple[Matcher, ...]
+    starts_at: float
+    ends_at: float
+    id: str = ""
+    comment: str = ""
+
+    def active(self, ts: float) -> bool:
+        return self.starts_at <= ts < self.ends_at
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all_match(self.matchers, labels)
+
+
+@dataclass(frozen=True, slots=True)
+class InhibitionRule:
+    """A firing ``source`` alert absorbs ``target`` alerts while it fires.
+
+    As in Alertmanager, ``equal`` labels must have the same value on both. With
+    ``topology=True`` the target's node must instead *depend on* the source's node within
+    ``max_hops`` (e.g. a pod that runs on the host that is down). Absorbed alerts join the
+    source's incident but are not root-cause candidates themselves.
+    """
+
+    source: tuple[Matcher, ...]
+    target: tuple[Matcher, ...]
+    equal: tuple[str, ...] = ()
+    topology: bool = False
+    max_hops: int = 2
+
+
+#: Words in alert names that say what class of signal an alert is. Generic Prometheus naming
+#: practice (``KubePodCrashLooping``, ``HighCPUUsage``, ``HostDown``...), not any simulator's.
+DEFAULT_KIND_WORDS: dict[str, tuple[str, ...]] = {
+    "availability": ("down", "crash", "unreachable", "oom", "killed", "notready", "unavailable",
+                     "absent"),
+    "change": ("deploy", "rollout", "config", "version", "release"),
+    "resource": ("cpu", "memory", "mem", "disk", "saturation", "throttl", "heap", "gc", "leak",
+                 "fd", "thread", "pool", "connection"),
+    "symptom": ("latency", "error", "5xx", "timeout", "slo", "availability", "apdex", "slow",
+                "duration", "fail"),
+}
+
+
+def classify_alert(name: str, kind_words: Mapping[str, Sequence[str]] = DEFAULT_KIND_WORDS,
+                   explicit: str | None = None) -> str:
+    """The class of an alert: an explicit ``kind`` label wins, then words in its name.
+
+    >>> classify_alert("HighCPUUsage"), classify_alert("HighLatencyP99"), classify_alert("X")
+    ('resource', 'symptom', 'symptom')
+    """
+    if explicit:
+        return explicit
+    low = name.lower()
+    for kind, words in kind_words.items():
+        if any(w in low for w in words):
+            return kind
+    return "symptom"
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelatorConfig:
+    """How the correlator groups and ages incidents; all durations in seconds of event time.
+
+    ``window``: an alert joins an incident whose alerts were active within this long.
+    ``k_hops`` and ``relation``: how close on the graph two nodes must be to correlate
+    (``"directed"``: one depends on the other; ``"undirected"``: any path).
+    ``quiet_period``: after every member alert resolved, wait this long before auto-resolving.
+    ``reopen_window``: a related alert this soon after resolution reopens the incident.
+    ``flap_threshold`` state changes of one alert within ``flap_window`` mark it flapping;
+    its further changes then stop producing new incident versions.
+    """
+
+    window: float = 300.0
+    k_hops: int = 2
+    relation: str = "directed"
+    quiet_period: float = 300.0
+    reopen_window: float = 900.0
+    flap_threshold: int = 4
+    flap_window: float = 600.0
+    silences: tuple[Silence, ...] = ()
+    inhibitions: tuple[InhibitionRule, ...] = ()
+    kind_words: Mapping[str, Sequence[str]] = field(default_factory=lambda: DEFAULT_KIND_WORDS)
+    max_root_causes: int = 5
+
+    def __post_init__(self) -> None:
+        if self.window <= 0 or self.quiet_period < 0 or self.reopen_window < 0:
+            raise ConfigError("window must be > 0; quiet_period, reopen_window >= 0")
+        if self.k_hops < 0:
+            raise ConfigError("k_hops must be >= 0")
+        if self.relation not in ("directed", "undirected"):
+            raise ConfigError("relation must be 'directed' or 'undirected'")
+
+
+def host_down_inhibition(max_hops: int = 2) -> InhibitionRule:
+    """The usual rule: a host/node-down alert absorbs alerts of what runs on that host."""
+    return InhibitionRule(source=(Matcher("alertname", "(?i).*(host|node).*down.*", "=~"),),
+                          target=(), topology=True, max_hops=max_hops)

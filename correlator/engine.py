@@ -1,0 +1,387 @@
+"""The topology-aware correlator: dedup, grouping, merges, inhibition, silences, flapping,
+incident lifecycle and root-cause ranking, all in event time.
+
+How an alert is folded in:
+
+1. A silence active at the alert's time drops it (unless it updates an alert already held).
+2. Dedup: an alert whose fingerprint is already a member with the same state (status and
+   ``startsAt``) changes nothing, so at-least-once redelivery and Alertmanager's repeats are
+   free. A member that resolves, or fires again, updates its incident.
+3. Inhibition: an alert absorbed by a firing source alert joins the source's incident and is
+   not a root-cause candidate.
+4. Grouping: the alert's node (label rules, :class:`topology.mapping.LabelMapper`) is related
+   to the nodes within ``k_hops`` on the graph; it joins the active incidents that hold a
+   related node and were active within ``window``. Two or more such incidents merge into the
+   oldest. With no graph, every alert within the window joins the open incident.
+5. Otherwise a recently resolved related incident is reopened, or a new incident opens with a
+   stable id derived from the alert's fingerprint and ``startsAt``.
+
+>>> from aiops.model import Alert
+>>> from topology.graph import ServiceGraph
+>>> g = ServiceGraph.from_edges([("frontend", "cart"), ("cart", "redis"), ("ads", "adsdb")])
+>>> c = TopologyCorrelator(graph=g)
+>>> a1 = Alert({"alertname": "HighCPU", "service": "cart"}, {"score": "5"}, starts_at=100.0)
+>>> a2 = Alert({"alertname": "HighLatency", "service": "frontend"}, {"score": "3"}, starts_at=130.0)
+>>> a3 = Alert({"alertname": "HighLatency", "service": "ads"}, {"score": "3"}, starts_at=140.0)
+>>> [i.version for i in c.process(a1)], [i.version for i in c.process(a2)]
+([1], [2])
+>>> c.process(a2)
+[]
+>>> inc = c.process(a3)[0]
+>>> inc.version, len(c.open_incidents())
+(1, 2)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+from aiops.model import (
+    Alert,
+    CommandKind,
+    ConflictError,
+    Incident,
+    IncidentCommand,
+    IncidentStatus,
+    NotFoundError,
+)
+from correlator.config import CorrelatorConfig, InhibitionRule, all_match, classify_alert
+from correlator.ranking import CompositeRanker
+from correlator.state import IncidentState, event_time, incident_id
+from correlator.types import RankingStrategy
+from topology.graph import ServiceGraph
+from topology.mapping import LabelMapper
+
+_GLOBAL = "\x00all"
+
+
+class TopologyCorrelator:
+    """The correlator the pipeline runs (see the module docstring for the algorithm)."""
+
+    def __init__(self, config: CorrelatorConfig | None = None,
+                 graph: ServiceGraph | None = None,
+                 ranking: RankingStrategy | None = None,
+                 mapper: LabelMapper | None = None) -> None:
+        self.config = config or CorrelatorConfig()
+        self.graph = graph
+        self.ranking: RankingStrategy = ranking or CompositeRanker(
+            limit=self.config.max_root_causes, max_hops=self.config.k_hops)
+        self.mapper = mapper or LabelMapper(graph=graph)
+        self._incidents: dict[str, IncidentState] = {}
+        self._by_fp: dict[str, str] = {}
+        self._by_node: dict[str, set[str]] = {}
+        self._flaps: dict[str, deque[float]] = {}
+        self._flapping: set[str] = set()
+        self._quiet: set[str] = set()
+        self.stats: dict[str, int] = {"processed": 0, "duplicates": 0, "silenced": 0,
+                                      "inhibited": 0, "merged": 0, "reopened": 0,
+                                      "stale": 0, "flapping": 0}
+
+    # ------------------------------------------------------------------ public API
+
+    def open_incidents(self) -> list[Incident]:
+        return [s.snapshot() for s in self._incidents.values() if s.active]
+
+    def incident(self, ident: str) -> Incident:
+        state = self._incidents.get(ident)
+        if state is None:
+            raise NotFoundError("incident", ident)
+        return state.snapshot()
+
+    def set_graph(self, graph: ServiceGraph) -> None:
+        """Swap in a new topology snapshot (runtime update); held incidents keep their nodes."""
+        self.graph = graph
+        self.mapper.graph = graph
+
+    def restore(self, incidents: Iterable[Incident]) -> None:
+        for inc in incidents:
+            if inc.id in self._incidents:
+                continue
+            state = IncidentState(
+                id=inc.id, status=inc.status, opened_at=inc.opened_at,
+                updated_at=inc.updated_at, first_ts=inc.opened_at, last_ts=inc.opened_at,
+                timeline=list(inc.timeline), root_causes=inc.root_causes,
+                resolved_at=inc.resolved_at, version=inc.version)
+            for alert in inc.alerts:
+                self._add(state, alert, self.mapper.node_for(alert.labels), inhibited=False)
+                if not alert.firing:
+                    state.last_resolved_ts = max(state.last_resolved_ts, event_time(alert))
+            state.dirty_rank = False
+            if inc.timeline and inc.timeline[-1].event == "merged_into":
+                state.merged_into = inc.timeline[-1].note.rsplit(" ", 1)[-1]
+            self._incidents[inc.id] = state
+            if state.active and state.firing == 0:
+                self._quiet.add(inc.id)
+
+    def process(self, alert: Alert) -> list[Incident]:
+        self.stats["processed"] += 1
+        fp = alert.fingerprint
+        ts = event_time(alert)
+        held = self._by_fp.get(fp)
+        if held is not None:
+            return self._update_member(self._incidents[held], alert, ts)
+        if not alert.firing:
+            self.stats["stale"] += 1  # resolved before we ever saw it fire
+            return []
+        if self._silenced(alert, ts):
+            self.stats["silenced"] += 1
+            return []
+        node = self.mapper.node_for(alert.labels)
+        source = self._inhibitor(alert, node)
+        if source is not None:
+            self.stats["inhibited"] += 1
+            state = self._incidents[source]
+            self._add(state, alert, node, inhibited=True)
+            state.note(ts, "alert_inhibited", f"{alert.name} on {node} absorbed")
+            return [self._publish(state)]
+        related = self._related(node)
+        active, resolved = self._candidates(related, ts)
+        if active:
+            target = active[0]
+            out = []
+            for other in active[1:]:
+                out.append(self._merge(target, other, ts))
+            self._add(target, alert, node, inhibited=False)
+            target.note(ts, "alert_added", f"{alert.name} on {node}")
+            return [self._publish(target), *out]
+        if resolved:
+            state = resolved[0]
+            self._reopen(state, ts, f"{alert.name} on {node}")
+            self._add(state, alert, node, inhibited=False)
+            return [self._publish(state)]
+        state = IncidentState(id=incident_id(alert), status=IncidentStatus.OPEN,
+                              opened_at=alert.starts_at, updated_at=alert.starts_at,
+                              first_ts=alert.starts_at, last_ts=alert.starts_at)
+        self._incidents[state.id] = state
+        self._add(state, alert, node, inhibited=False)
+        state.note(ts, "opened", f"{alert.name} on {node}")
+        return [self._publish(state)]
+
+    def apply(self, command: IncidentCommand) -> list[Incident]:
+        state = self._incidents.get(command.incident_id)
+        if state is None:
+            raise NotFoundError("incident", command.incident_id)
+        if command.kind == CommandKind.ACKNOWLEDGE:
+            if state.status == IncidentStatus.ACKNOWLEDGED:
+                return []
+            if state.status == IncidentStatus.RESOLVED:
+                raise ConflictError("incident", state.id, "cannot acknowledge a resolved incident")
+            state.status = IncidentStatus.ACKNOWLEDGED
+            state.note(command.ts, "acknowledged", command.note, actor=command.actor)
+            return [self._publish(state)]
+        if state.status == IncidentStatus.RESOLVED:
+            return []
+        self._resolve(state, command.ts, "resolved", command.note, actor=command.actor)
+        return [self._publish(state)]
+
+    def tick(self, now: float) -> list[Incident]:
+        out: list[Incident] = []
+        quiet = self.config.quiet_period
+        for ident in sorted(self._quiet):
+            state = self._incidents.get(ident)
+            if state is None or not state.active or state.firing > 0:
+                self._quiet.discard(ident)
+                continue
+            if now - state.last_resolved_ts >= quiet:
+                self._quiet.discard(ident)
+                self._resolve(state, now, "auto_resolved",
+                              f"all alerts resolved and quiet for {quiet:.0f} s")
+                out.append(self._publish(state))
+        self._forget(now)
+        return out
+
+    # ------------------------------------------------------------------ steps
+
+    def _update_member(self, state: IncidentState, alert: Alert, ts: float) -> list[Incident]:
+        fp = alert.fingerprint
+        held = state.members[fp]
+        if alert.starts_at < held.starts_at or (
+                alert.status == held.status and alert.starts_at == held.starts_at):
+            self.stats["duplicates"] += 1
+            return []
+        if alert.firing and not held.firing and alert.starts_at == held.starts_at:
+            self.stats["duplicates"] += 1  # the firing copy of an alert we saw resolve
+            return []
+        if not alert.firing and held.firing and alert.starts_at != held.starts_at:
+            self.stats["duplicates"] += 1  # resolution of an older episode
+            return []
+        if alert.firing and not held.firing and self._silenced(alert, ts):
+            self.stats["silenced"] += 1
+            return []
+        if alert.firing and not state.active and (
+                state.merged_into is not None
+                or ts - (state.resolved_at or ts) > self.config.reopen_window):
+            del self._by_fp[fp]  # too late to reopen: a new episode, grouped afresh
+            return self.process(alert)
+        flapping = self._flap(fp, ts)
+        node = state.member_node[fp]
+        state.members[fp] = alert
+        if alert.firing:
+            state.firing += 1
+            state.last_ts = max(state.last_ts, ts)
+            self._quiet.discard(state.id)
+            if not state.active:
+                self._reopen(state, ts, f"{alert.name} on {node} fired again")
+            elif not flapping:
+                state.note(ts, "alert_refired", f"{alert.name} on {node}")
+        else:
+            state.firing -= 1
+            state.last_resolved_ts = max(state.last_resolved_ts, ts)
+            if state.firing == 0 and state.active:
+                self._quiet.add(state.id)
+            if not flapping:
+                state.note(ts, "alert_resolved", f"{alert.name} on {node}")
+        if flapping == "new":
+            state.note(ts, "flapping", f"{alert.name} on {node} is flapping")
+        elif flapping and state.active:
+            return []
+        return [self._publish(state)]
+
+    def _flap(self, fp: str, ts: float) -> str | None:
+        """Record a state change; ``"new"`` when the alert just started flapping."""
+        history = self._flaps.setdefault(fp, deque())
+        history.append(ts)
+        horizon = ts - self.config.flap_window
+        while history and history[0] < horizon:
+            history.popleft()
+        if len(history) >= self.config.flap_threshold:
+            if fp not in self._flapping:
+                self._flapping.add(fp)
+                self.stats["flapping"] += 1
+                return "new"
+            return "yes"
+        self._flapping.discard(fp)
+        return None
+
+    def _silenced(self, alert: Alert, ts: float) -> bool:
+        return any(s.active(ts) and s.matches(alert.labels) for s in self.config.silences)
+
+    def _inhibitor(self, alert: Alert, node: str) -> str | None:
+        rules: Sequence[InhibitionRule] = self.config.inhibitions
+        if not rules:
+            return None
+        for rule in rules:
+            if rule.target and not all_match(rule.target, alert.labels):
+                continue
+            for ident in self._ids_near(node, rule):
+                state = self._incidents[ident]
+                if not state.active:
+                    continue
+                for fp, member in state.members.items():
+                    if not member.firing or fp in state.inhibited or fp == alert.fingerprint:
+                        continue
+                    if not all_match(rule.source, member.labels):
+                        continue
+                    if any(member.labels.get(k) != alert.labels.get(k) for k in rule.equal):
+                        continue
+                    if rule.topology:
+                        src = state.member_node[fp]
+                        if self.graph is None or src == node or \
+                                src not in self.graph.downstream(node, rule.max_hops):
+                            continue
+                    return ident
+        return None
+
+    def _ids_near(self, node: str, rule: InhibitionRule) -> list[str]:
+        if rule.topology and self.graph is not None:
+            ids: set[str] = set()
+            for n in self.graph.downstream(node, rule.max_hops):
+                ids |= self._by_node.get(n, set())
+            return sorted(ids)
+        return sorted(i for i, s in self._incidents.items() if s.active)
+
+    def _related(self, node: str) -> frozenset[str]:
+        if self.graph is None:
+            return frozenset((_GLOBAL,))
+        return self.graph.within_hops(node, self.config.k_hops, self.config.relation)
+
+    def _candidates(self, related: frozenset[str],
+                    ts: float) -> tuple[list[IncidentState], list[IncidentState]]:
+        window = self.config.window
+        ids: set[str] = set()
+        by_node = self._by_node
+        for n in related:
+            hit = by_node.get(n)
+            if hit:
+                ids |= hit
+        active: list[IncidentState] = []
+        resolved: list[IncidentState] = []
+        for ident in ids:
+            s = self._incidents[ident]
+            if s.active:
+                if s.first_ts - window <= ts <= s.last_ts + window:
+                    active.append(s)
+            elif s.merged_into is None and s.resolved_at is not None and \
+                    0 <= ts - s.resolved_at <= self.config.reopen_window:
+                resolved.append(s)
+        active.sort(key=lambda s: (s.opened_at, s.id))
+        resolved.sort(key=lambda s: (-(s.resolved_at or 0.0), s.id))
+        return active, resolved
+
+    def _add(self, state: IncidentState, alert: Alert, node: str, inhibited: bool) -> None:
+        kind = classify_alert(alert.name, self.config.kind_words, alert.labels.get("kind"))
+        state.add_member(alert, node, kind, inhibited)
+        self._by_fp[alert.fingerprint] = state.id
+        key = node if self.graph is not None else _GLOBAL
+        self._by_node.setdefault(key, set()).add(state.id)
+        if alert.firing:
+            self._quiet.discard(state.id)
+
+    def _merge(self, target: IncidentState, other: IncidentState, ts: float) -> Incident:
+        """Fold ``other`` into ``target``; ``other`` is resolved as merged and published."""
+        self.stats["merged"] += 1
+        for fp, alert in other.members.items():
+            node = other.member_node[fp]
+            self._add(target, alert, node, inhibited=fp in other.inhibited)
+            if not alert.firing:
+                target.last_resolved_ts = max(target.last_resolved_ts, event_time(alert))
+        for node in other.nodes:
+            ids = self._by_node.get(node if self.graph is not None else _GLOBAL)
+            if ids is not None:
+                ids.discard(other.id)
+        target.note(ts, "merged", f"absorbed {other.id}")
+        other.merged_into = target.id
+        self._resolve(other, ts, "merged_into", f"merged into {target.id}")
+        return self._publish(other)
+
+    def _reopen(self, state: IncidentState, ts: float, why: str) -> None:
+        self.stats["reopened"] += 1
+        state.status = IncidentStatus.OPEN
+        state.resolved_at = None
+        state.note(ts, "reopened", why)
+
+    def _resolve(self, state: IncidentState, ts: float, event: str, note: str,
+                 actor: str = "engine") -> None:
+        state.status = IncidentStatus.RESOLVED
+        state.resolved_at = ts
+        self._quiet.discard(state.id)
+        state.note(ts, event, note, actor=actor)
+
+    def _publish(self, state: IncidentState) -> Incident:
+        if state.dirty_rank:
+            evidence = {n: e for n, e in state.nodes.items()}
+            state.root_causes = tuple(self.ranking.rank(evidence, self.graph))
+            state.dirty_rank = False
+        state.version += 1
+        return state.snapshot()
+
+    def _forget(self, now: float) -> None:
+        """Drop resolved incidents once they can no longer reopen, and old flap history."""
+        horizon = self.config.reopen_window
+        gone = [i for i, s in self._incidents.items()
+                if not s.active and s.resolved_at is not None and now - s.resolved_at > horizon]
+        for ident in gone:
+            state = self._incidents.pop(ident)
+            for fp in state.members:
+                if self._by_fp.get(fp) == ident:
+                    del self._by_fp[fp]
+                    self._flaps.pop(fp, None)
+                    self._flapping.discard(fp)
+            for node in state.nodes:
+                key = node if self.graph is not None else _GLOBAL
+                ids = self._by_node.get(key)
+                if ids is not None:
+                    ids.discard(ident)
+                    if not ids:
+                        del self._by_node[key]

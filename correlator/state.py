@@ -1,0 +1,134 @@
+"""Mutable working state of one incident inside the correlator, and its frozen snapshots.
+
+The correlator mutates this in place (cheap) and freezes it into an
+:class:`aiops.model.Incident` only when it publishes a new version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from aiops.model import (
+    SEVERITY_RANK,
+    Alert,
+    Incident,
+    IncidentStatus,
+    RootCause,
+    TimelineEntry,
+)
+from correlator.types import NodeEvidence
+
+
+def incident_id(first: Alert) -> str:
+    """Stable id from the first alert's identity and start, so replays give the same ids.
+
+    >>> a = Alert(labels={"alertname": "X", "service": "cart"}, annotations={}, starts_at=10.0)
+    >>> incident_id(a) == incident_id(a)
+    True
+    """
+    digest = hashlib.blake2b(f"{first.fingerprint}:{first.starts_at:.3f}".encode(),
+                             digest_size=8).hexdigest()
+    return f"inc-{digest}"
+
+
+def event_time(alert: Alert) -> float:
+    """When an alert's current state happened: its start if firing, else its end."""
+    if alert.firing or alert.ends_at is None:
+        return alert.starts_at
+    return alert.ends_at
+
+
+@dataclass(slots=True)
+class IncidentState:
+    id: str
+    status: IncidentStatus
+    opened_at: float
+    updated_at: float
+    first_ts: float
+    last_ts: float
+    members: dict[str, Alert] = field(default_factory=dict)
+    nodes: dict[str, NodeEvidence] = field(default_factory=dict)
+    member_node: dict[str, str] = field(default_factory=dict)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    root_causes: tuple[RootCause, ...] = ()
+    resolved_at: float | None = None
+    version: int = 0
+    firing: int = 0
+    last_resolved_ts: float = 0.0
+    inhibited: set[str] = field(default_factory=set)
+    merged_into: str | None = None
+    dirty_rank: bool = True
+    severity_rank: int = 0
+    severity: str = "info"
+
+    @property
+    def active(self) -> bool:
+        return self.status != IncidentStatus.RESOLVED
+
+    def note(self, ts: float, event: str, note: str = "", actor: str = "engine") -> None:
+        self.timeline.append(TimelineEntry(ts=ts, event=event, status=self.status,
+                                           actor=actor, note=note))
+        if ts > self.updated_at:
+            self.updated_at = ts
+
+    def add_member(self, alert: Alert, node: str, kind: str, inhibited: bool) -> None:
+        """Record a new member alert and update its node's evidence."""
+        fp = alert.fingerprint
+        self.members[fp] = alert
+        self.member_node[fp] = node
+        if alert.firing:
+            self.firing += 1
+        ts = event_time(alert)
+        self.last_ts = max(self.last_ts, ts)
+        self.first_ts = min(self.first_ts, alert.starts_at)
+        rank = SEVERITY_RANK.get(alert.severity, 1)
+        if rank > self.severity_rank:
+            self.severity_rank = rank
+            self.severity = alert.severity
+        if inhibited:
+            self.inhibited.add(fp)
+        score = alert.score
+        ev = self.nodes.get(node)
+        if ev is None:
+            self.nodes[node] = NodeEvidence(
+                node=node, onset=alert.starts_at, score=score, kinds={kind},
+                alerts={alert.name}, summary=_summary(alert), inhibited=inhibited)
+            self.dirty_rank = True
+            return
+        ev.count += 1
+        if kind not in ev.kinds:
+            ev.kinds.add(kind)
+            self.dirty_rank = True
+        ev.alerts.add(alert.name)
+        if not inhibited and ev.inhibited:
+            ev.inhibited = False
+            self.dirty_rank = True
+        if alert.starts_at < ev.onset:
+            ev.onset = alert.starts_at
+            self.dirty_rank = True
+        if score > ev.score:
+            ev.score = score
+            ev.summary = _summary(alert) or ev.summary
+            self.dirty_rank = True
+
+    def title(self) -> str:
+        top = self.root_causes[0].service if self.root_causes else next(iter(self.nodes), "?")
+        names = sorted(self.nodes[top].alerts) if top in self.nodes else []
+        what = names[0] if names else "alerts"
+        return (f"{top}: {what} ({len(self.members)} alerts on {len(self.nodes)} "
+                f"node{'s' if len(self.nodes) != 1 else ''})")
+
+    def snapshot(self) -> Incident:
+        services = tuple(sorted(self.nodes, key=lambda n: (self.nodes[n].onset, n)))
+        return Incident(
+            id=self.id, status=self.status, title=self.title(), severity=self.severity,
+            opened_at=self.opened_at, updated_at=self.updated_at,
+            alerts=tuple(self.members.values()), services=services,
+            root_causes=self.root_causes, timeline=tuple(self.timeline),
+            resolved_at=self.resolved_at, version=self.version)
+
+
+def _summary(alert: Alert) -> str:
+    ann = alert.annotations
+    return str(ann.get("summary") or ann.get("description") or "")

@@ -1,0 +1,76 @@
+"""The correlator's boundaries: what the pipeline calls, and what a ranking strategy sees.
+
+A correlator is the single writer of incidents. It is driven entirely in event time (alert
+timestamps and the ``now`` handed to :meth:`Correlator.tick`), never the wall clock, so a
+replay of the same input gives the same incidents, ids and versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from aiops.model import Alert, Incident, IncidentCommand, RootCause
+
+if TYPE_CHECKING:
+    from topology.graph import ServiceGraph
+
+
+@runtime_checkable
+class Correlator(Protocol):
+    """Folds alerts into incidents.
+
+    Every method returns the incidents it created or changed, each as a new version
+    (``version`` + 1 per change, one more :class:`aiops.model.TimelineEntry` per change).
+    Re-processing an alert already seen, also after a restart that :meth:`restore`d the
+    incidents, changes nothing and returns ``[]``.
+    """
+
+    def restore(self, incidents: Iterable[Incident]) -> None:
+        """Reload incidents from the store at start (open ones, and recently resolved ones
+        if reopening should survive a restart)."""
+
+    def process(self, alert: Alert) -> list[Incident]:
+        """Fold one alert in; return incidents created or changed by it."""
+
+    def apply(self, command: IncidentCommand) -> list[Incident]:
+        """Acknowledge or resolve an incident on a person's request."""
+
+    def tick(self, now: float) -> list[Incident]:
+        """Event-time housekeeping: auto-resolve after a quiet period, forget old state."""
+
+
+@dataclass(slots=True)
+class NodeEvidence:
+    """What the alerts of one incident say about one graph node.
+
+    ``onset`` is the earliest ``startsAt`` of its alerts, ``score`` the largest anomaly
+    score, ``kinds`` the alert classes seen (``resource``, ``symptom``, ``change``,
+    ``availability``), ``alerts`` the alert names, ``summary`` one human sentence from the
+    strongest alert's annotations when it had one.
+    """
+
+    node: str
+    onset: float
+    score: float
+    count: int = 1
+    kinds: set[str] = field(default_factory=set)
+    alerts: set[str] = field(default_factory=set)
+    summary: str = ""
+    inhibited: bool = False
+
+
+@runtime_checkable
+class RankingStrategy(Protocol):
+    """Ranks the nodes of one incident as root-cause candidates, best first.
+
+    ``evidence`` maps node name to what its alerts showed; ``graph`` may be ``None`` (no
+    topology configured) and then only the alerts themselves can be used. Implementations
+    must be deterministic: the same input gives the same ranking, ties broken by name.
+    """
+
+    name: str
+
+    def rank(self, evidence: Mapping[str, NodeEvidence],
+             graph: ServiceGraph | None) -> list[RootCause]: ...

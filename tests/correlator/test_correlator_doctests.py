@@ -1,0 +1,17 @@
+"""The runnable examples in the correlator and topology docstrings stay true."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["correlator.config", "correlator.engine", "correlator.ranking", "correlator.state",
+           "topology.graph", "topology.mapping"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.failed == 0 and result.attempted > 0

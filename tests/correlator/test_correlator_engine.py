@@ -1,0 +1,187 @@
+"""Behaviour of the topology-aware correlator: dedup, grouping, lifecycle, idempotence."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiops.model import (
+    Alert,
+    AlertStatus,
+    CommandKind,
+    ConflictError,
+    IncidentCommand,
+    IncidentStatus,
+    NotFoundError,
+)
+from correlator.config import CorrelatorConfig, InhibitionRule, Matcher, Silence
+from correlator.engine import TopologyCorrelator
+from correlator.ranking import TopScoreRanker
+from topology.graph import ServiceGraph
+
+
+def alert(name: str, service: str, ts: float, *, score: float = 1.0,
+          resolved_at: float | None = None, **labels: str) -> Alert:
+    lab = {"alertname": name, "service": service, **labels}
+    if resolved_at is None:
+        return Alert(lab, {"score": str(score)}, starts_at=ts)
+    return Alert(lab, {"score": str(score)}, starts_at=ts, ends_at=resolved_at,
+                 status=AlertStatus.RESOLVED)
+
+
+def shop() -> ServiceGraph:
+    g = ServiceGraph.from_edges([("frontend", "cart"), ("frontend", "catalog"),
+                                 ("cart", "redis"), ("checkout", "cart"),
+                                 ("ads", "adsdb")])
+    g.add_node("node-1", "host")
+    g.add_node("cart-0", "pod")
+    g.add_edge("cart", "cart-0", "depends-on")
+    g.add_edge("cart-0", "node-1", "runs-on")
+    return g
+
+
+def test_thin_window_grouping_without_topology() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(window=60), ranking=TopScoreRanker())
+    first = c.process(alert("A", "x", 0, score=1))
+    second = c.process(alert("B", "y", 50, score=4))
+    assert first[0].id == second[0].id and second[0].version == 2
+    assert second[0].root_causes[0].service == "y"
+    third = c.process(alert("C", "z", 200))
+    assert third[0].id != first[0].id and third[0].version == 1
+
+
+def test_dedup_and_redelivery_are_idempotent() -> None:
+    c = TopologyCorrelator(graph=shop())
+    a = alert("HighCPU", "cart", 100, score=5)
+    assert len(c.process(a)) == 1
+    assert c.process(a) == []
+    # Alertmanager re-sends a firing alert with a moved endsAt: same state, no new version
+    again = Alert(a.labels, a.annotations, starts_at=100, ends_at=400)
+    assert c.process(again) == []
+    assert c.stats["duplicates"] == 2
+
+
+def test_ids_are_stable_across_replays() -> None:
+    alerts = [alert("HighCPU", "cart", 100, score=5), alert("Lat", "frontend", 120),
+              alert("Lat", "ads", 130)]
+    runs = []
+    for _ in range(2):
+        c = TopologyCorrelator(graph=shop())
+        runs.append([(i.id, i.version) for a in alerts for i in c.process(a)])
+    assert runs[0] == runs[1]
+
+
+def test_topology_groups_related_and_splits_unrelated() -> None:
+    c = TopologyCorrelator(graph=shop())
+    i1 = c.process(alert("HighCPU", "redis", 100, score=5))[0]
+    i2 = c.process(alert("Lat", "frontend", 110))[0]  # frontend -> cart -> redis: 2 hops
+    i3 = c.process(alert("Lat", "adsdb", 120))[0]
+    assert i1.id == i2.id != i3.id
+    assert c.process(alert("Lat", "cart", 2000))[0].id not in {i1.id, i3.id}  # outside window
+
+
+def test_linked_incidents_merge_into_the_oldest() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(k_hops=1), graph=shop())
+    first = c.process(alert("Lat", "frontend", 100))[0]
+    second = c.process(alert("Lat", "redis", 105))[0]  # 2 hops from frontend: separate
+    assert first.id != second.id
+    out = c.process(alert("HighCPU", "cart", 110, score=5))  # links both
+    survivor, merged = out[0], out[1]
+    assert survivor.id == first.id
+    assert merged.id == second.id and merged.status == IncidentStatus.RESOLVED
+    assert merged.timeline[-1].event == "merged_into"
+    assert set(survivor.services) == {"frontend", "redis", "cart"}
+    assert len(c.open_incidents()) == 1
+
+
+def test_lifecycle_ack_resolve_and_commands_idempotent() -> None:
+    c = TopologyCorrelator(graph=shop())
+    inc = c.process(alert("HighCPU", "cart", 100))[0]
+    ack = IncidentCommand(inc.id, CommandKind.ACKNOWLEDGE, ts=150, actor="ann")
+    out = c.apply(ack)
+    assert out[0].status == IncidentStatus.ACKNOWLEDGED and out[0].timeline[-1].actor == "ann"
+    assert c.apply(ack) == []
+    res = c.apply(IncidentCommand(inc.id, CommandKind.RESOLVE, ts=200))
+    assert res[0].status == IncidentStatus.RESOLVED and res[0].resolved_at == 200
+    with pytest.raises(ConflictError):
+        c.apply(ack)
+    with pytest.raises(NotFoundError):
+        c.apply(IncidentCommand("nope", CommandKind.RESOLVE, ts=1))
+
+
+def test_auto_resolve_after_quiet_period_in_event_time() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(quiet_period=300), graph=shop())
+    c.process(alert("HighCPU", "cart", 100))
+    c.process(alert("Lat", "frontend", 120))
+    c.process(alert("HighCPU", "cart", 100, resolved_at=500))
+    assert c.tick(2000) == []  # frontend still firing
+    out = c.process(alert("Lat", "frontend", 120, resolved_at=600))
+    assert out[0].status == IncidentStatus.OPEN
+    assert c.tick(899) == []
+    done = c.tick(900)
+    assert done[0].status == IncidentStatus.RESOLVED
+    assert done[0].timeline[-1].event == "auto_resolved"
+    assert c.tick(901) == []
+
+
+def test_reopen_within_window_instead_of_new_incident() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(quiet_period=0, reopen_window=600), graph=shop())
+    inc = c.process(alert("HighCPU", "cart", 100))[0]
+    c.process(alert("HighCPU", "cart", 100, resolved_at=200))
+    assert c.tick(200)[0].status == IncidentStatus.RESOLVED
+    again = c.process(alert("HighCPU", "cart", 500))  # same alert, new episode
+    assert again[0].id == inc.id and again[0].status == IncidentStatus.OPEN
+    assert again[0].timeline[-1].event == "reopened"
+    c.process(alert("HighCPU", "cart", 500, resolved_at=550))
+    c.tick(550)
+    later = c.process(alert("HighCPU", "cart", 5000))
+    assert later[0].id != inc.id
+
+
+def test_restart_restore_then_redelivery_creates_nothing() -> None:
+    alerts = [alert("HighCPU", "cart", 100, score=5), alert("Lat", "frontend", 120),
+              alert("HighCPU", "cart", 100, resolved_at=300)]
+    first = TopologyCorrelator(graph=shop())
+    latest = {}
+    for a in alerts:
+        for inc in first.process(a):
+            latest[inc.id] = inc
+    second = TopologyCorrelator(graph=shop())
+    second.restore(latest.values())
+    for a in alerts:
+        assert second.process(a) == []
+    nxt = second.process(alert("Lat", "checkout", 130))
+    assert nxt[0].id in latest and nxt[0].version == latest[nxt[0].id].version + 1
+
+
+def test_silence_drops_matching_alerts_while_active() -> None:
+    silence = Silence((Matcher.parse('service=~"ads.*"'),), starts_at=0, ends_at=1000)
+    c = TopologyCorrelator(CorrelatorConfig(silences=(silence,)), graph=shop())
+    assert c.process(alert("Lat", "adsdb", 500)) == []
+    assert c.process(alert("Lat", "adsdb", 1500))[0].status == IncidentStatus.OPEN
+    assert c.stats["silenced"] == 1
+
+
+def test_host_down_inhibits_pod_alerts_on_that_host() -> None:
+    rule = InhibitionRule(source=(Matcher("alertname", "HostDown"),), target=(), topology=True)
+    c = TopologyCorrelator(CorrelatorConfig(inhibitions=(rule,)), graph=shop())
+    host = c.process(Alert({"alertname": "HostDown", "host": "node-1"}, {"score": "3"},
+                           starts_at=100))[0]
+    pod = c.process(alert("PodNotReady", "cart", 110, score=9, pod="cart-0"))[0]
+    assert pod.id == host.id
+    assert pod.timeline[-1].event == "alert_inhibited"
+    assert pod.root_causes[0].service == "node-1"  # the louder pod alert is not a candidate
+    assert c.stats["inhibited"] == 1
+
+
+def test_flapping_alert_stops_producing_versions() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(flap_threshold=3, flap_window=1000,
+                                            quiet_period=10_000), graph=shop())
+    versions = []
+    t = 100.0
+    for _ in range(6):
+        versions.append(len(c.process(alert("Lat", "cart", t))))
+        versions.append(len(c.process(alert("Lat", "cart", t, resolved_at=t + 10))))
+        t += 20
+    inc = c.open_incidents()[0]
+    assert any(e.event == "flapping" for e in inc.timeline)
+    assert versions[:3] == [1, 1, 1] and sum(versions[4:]) == 0

@@ -1,0 +1,1 @@
+"""The service graph, its loaders and queries."""
