@@ -26,8 +26,10 @@ from aiops.model import (
     ActionStatus,
     Alert,
     AlertStatus,
+    CommandKind,
     DecodeError,
     Incident,
+    IncidentCommand,
     IncidentStatus,
     LogRecord,
     MetricSample,
@@ -347,3 +349,47 @@ def encode_action(action: RemediationAction) -> bytes:
 
 def decode_action(data: bytes | str) -> RemediationAction:
     return action_from_dict(loads(data))
+
+
+# ---------------------------------------------------------------- commands
+
+
+def command_to_dict(command: IncidentCommand) -> dict[str, Any]:
+    return {
+        "command": command.kind.value,
+        "incident_id": command.incident_id,
+        "ts": command.ts,
+        "actor": command.actor,
+        "note": command.note,
+    }
+
+
+def command_from_dict(raw: object) -> IncidentCommand:
+    obj = _obj(raw, "command")
+    try:
+        kind = CommandKind(obj["command"])
+    except (KeyError, ValueError) as exc:
+        raise DecodeError(f"unknown incident command {obj.get('command')!r}") from exc
+    ts = parse_time(obj.get("ts"), field="ts")
+    if ts is None or not obj.get("incident_id"):
+        raise DecodeError("an incident command needs 'incident_id' and 'ts'")
+    return IncidentCommand(
+        incident_id=str(obj["incident_id"]),
+        kind=kind,
+        ts=ts,
+        actor=str(obj.get("actor") or "api"),
+        note=str(obj.get("note") or ""),
+    )
+
+
+def decode_alert_or_command(data: bytes | str) -> Alert | IncidentCommand:
+    """The correlator's input topic carries alerts and, from the API, incident commands."""
+    obj = loads(data)
+    if isinstance(obj, Mapping) and "command" in obj:
+        return command_from_dict(obj)
+    return alert_from_dict(obj)
+
+
+def alert_key(alert: Alert) -> bytes:
+    """Partition key of an alert: its service, so one service's alerts stay in order."""
+    return alert.service.encode()

@@ -1,0 +1,1 @@
+"""The HTTP API: receivers that write to Kafka, the incident API, health and metrics."""

@@ -1,0 +1,22 @@
+"""The FastAPI application, assembled from routers and the dependencies it is given."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from aiops import __version__
+from aiops.api import health, incidents, receivers
+from aiops.api.deps import ApiDeps
+
+
+def create_api(api_deps: ApiDeps) -> FastAPI:
+    app = FastAPI(
+        title="AIOps engine",
+        version=__version__,
+        description="Alert receivers, incidents with ranked root causes, remediation audit.",
+    )
+    app.state.deps = api_deps
+    app.include_router(receivers.router)
+    app.include_router(incidents.router)
+    app.include_router(health.router)
+    return app

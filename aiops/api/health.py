@@ -1,0 +1,39 @@
+"""Liveness, readiness and the engine's own metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from aiops.api.deps import ApiDeps, deps
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(api: ApiDeps = Depends(deps)) -> Any:
+    problems: dict[str, str] = {}
+    try:
+        api.store.ping()
+    except Exception as exc:
+        problems["store"] = repr(exc)
+    try:
+        api.producer.ping()
+    except Exception as exc:
+        problems["kafka"] = repr(exc)
+    if problems:
+        return JSONResponse(status_code=503, content={"status": "not ready", **problems})
+    return {"status": "ready"}
+
+
+@router.get("/metrics")
+def metrics(api: ApiDeps = Depends(deps)) -> Response:
+    return Response(generate_latest(api.telemetry.registry), media_type=CONTENT_TYPE_LATEST)

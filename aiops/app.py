@@ -1,0 +1,174 @@
+"""The composition root: the only place that reads settings and builds things.
+
+Everything else receives what it needs as arguments. ``aiops run`` (embedded default) and
+``aiops worker``/``aiops api`` (scale-out) are thin wrappers over :class:`Engine`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from aiops.api.app import create_api
+from aiops.api.deps import ApiDeps
+from aiops.model import ConfigError
+from aiops.notify.log import LogNotifier
+from aiops.settings import Settings
+from aiops.stages.act import ActStage
+from aiops.stages.correlate import CorrelateStage
+from aiops.stages.detect import DetectStage
+from aiops.storage.engine import create_engine
+from aiops.storage.migrate import upgrade
+from aiops.storage.repository import Store
+from aiops.telemetry import Telemetry
+from remediation.dryrun import DryRunRemediator
+from streams.broker import LocalBroker
+from streams.kafka import KafkaConfig, ensure_topics
+from streams.producer import EventProducer
+from streams.runner import StageRunner
+from streams.stage import Stage
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+STAGES = ("detect", "correlate", "act")
+
+
+def topics_from(settings: Settings) -> Topics:
+    t = settings.topics
+    return Topics(
+        metrics=t.metrics, logs=t.logs, alerts=t.alerts, incidents=t.incidents,
+        actions=t.actions, dlq=t.dlq, data_partitions=t.data_partitions,
+        alert_partitions=t.alert_partitions,
+    )
+
+
+@contextmanager
+def kafka_endpoint(settings: Settings) -> Iterator[str]:
+    """The configured cluster, or a local broker started for the duration (embedded mode)."""
+    if settings.kafka.bootstrap_servers:
+        yield settings.kafka.bootstrap_servers
+        return
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    broker = LocalBroker(log_path=data_dir / "broker.log")
+    with broker:
+        log.info("embedded mode: local broker on %s (in-memory topics)", broker.bootstrap_servers)
+        yield broker.bootstrap_servers
+
+
+@dataclass
+class Engine:
+    """Everything a process of the engine shares, built once from :class:`Settings`."""
+
+    settings: Settings
+    kafka: KafkaConfig
+    topics: Topics
+    registry: CollectorRegistry
+    telemetry: Telemetry
+    store: Store
+
+    @classmethod
+    def build(cls, settings: Settings, bootstrap_servers: str, *, migrate: bool = True) -> Engine:
+        if migrate:
+            upgrade(settings.store.url)
+        registry = CollectorRegistry(auto_describe=True)
+        return cls(
+            settings=settings,
+            kafka=KafkaConfig(
+                bootstrap_servers=bootstrap_servers,
+                client_id=settings.kafka.client_id,
+                session_timeout_ms=settings.kafka.session_timeout_ms,
+                extra=settings.kafka.extra,
+            ),
+            topics=topics_from(settings),
+            registry=registry,
+            telemetry=Telemetry(registry),
+            store=Store(create_engine(settings.store.url)),
+        )
+
+    def ensure_topics(self) -> None:
+        ensure_topics(self.kafka, self.topics.specs())
+
+    # ------------------------------------------------------------------ stages
+
+    def stage(self, name: str) -> Stage:
+        s = self.settings
+        if name == "detect":
+            from detectors import default_log_alerter, default_metric_alerter
+
+            return DetectStage(
+                self.topics,
+                default_metric_alerter(threshold=s.detection.threshold),
+                default_log_alerter(),
+            )
+        if name == "correlate":
+            from aiops.correlation import build_correlator
+
+            return CorrelateStage(self.topics, build_correlator(s.correlation), self.store)
+        if name == "act":
+            return ActStage(self.topics, LogNotifier(), DryRunRemediator(), self.store)
+        raise ConfigError(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
+
+    def runner(self, name: str) -> StageRunner:
+        return StageRunner(
+            self.stage(name),
+            self.kafka,
+            group_id=f"{self.settings.kafka.group_prefix}.{name}",
+            dlq_topic=self.topics.dlq,
+            metrics=self.telemetry,
+            auto_offset_reset=self.settings.kafka.auto_offset_reset,
+        )
+
+    # ------------------------------------------------------------------ api
+
+    def api(self, producer: EventProducer | None = None) -> FastAPI:
+        return create_api(
+            ApiDeps(
+                settings=self.settings.api,
+                store=self.store,
+                producer=producer or EventProducer(self.kafka),
+                topics=self.topics,
+                telemetry=self.telemetry,
+            )
+        )
+
+
+class Workers:
+    """Stage runners on threads of one process (the ``aiops run`` form)."""
+
+    def __init__(self, runners: list[StageRunner]) -> None:
+        self.runners = runners
+        self._threads: list[threading.Thread] = []
+        self.errors: list[BaseException] = []
+
+    def start(self) -> None:
+        for runner in self.runners:
+            thread = threading.Thread(
+                target=self._run, args=(runner,), name=f"stage-{runner.stage.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _run(self, runner: StageRunner) -> None:
+        try:
+            runner.run()
+        except BaseException as exc:
+            log.exception("stage %s stopped with an error", runner.stage.name)
+            self.errors.append(exc)
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        return all(r.ready.wait(timeout) for r in self.runners)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for runner in self.runners:
+            runner.stop()
+        for thread in self._threads:
+            thread.join(timeout)

@@ -1,0 +1,1 @@
+"""Notifiers: where incident changes go to reach people."""

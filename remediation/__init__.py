@@ -1,0 +1,1 @@
+"""Remediation: runbooks, guards, executors, verification and learning."""

@@ -1,0 +1,91 @@
+"""confluent-kafka client configuration and topic administration."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from aiops.model import BrokerUnavailableError
+from streams.topics import TopicSpec
+
+ClientConf: TypeAlias = dict[str, str | int | float | bool]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaConfig:
+    """What every client needs to reach the cluster.
+
+    ``extra`` passes librdkafka properties through unchanged (``security.protocol``,
+    ``sasl.*``, ``ssl.*``), so any authentication Kafka supports works without code here.
+    """
+
+    bootstrap_servers: str
+    client_id: str = "aiops"
+    session_timeout_ms: int = 6000
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def common(self) -> ClientConf:
+        conf: ClientConf = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "client.id": self.client_id,
+        }
+        conf.update(self.extra)
+        return conf
+
+    def producer(self, **overrides: str | int | float | bool) -> ClientConf:
+        conf = self.common()
+        conf.update(
+            {
+                "acks": "all",
+                "linger.ms": 5,
+                "compression.type": "lz4",
+                "message.timeout.ms": 30000,
+                "enable.idempotence": False,
+            }
+        )
+        conf.update(overrides)
+        return conf
+
+    def consumer(self, group_id: str, *, auto_offset_reset: str = "earliest") -> ClientConf:
+        conf = self.common()
+        conf.update(
+            {
+                "group.id": group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": auto_offset_reset,
+                "session.timeout.ms": self.session_timeout_ms,
+                "heartbeat.interval.ms": max(500, self.session_timeout_ms // 3),
+                "fetch.wait.max.ms": 100,
+            }
+        )
+        return conf
+
+
+def ensure_topics(config: KafkaConfig, specs: Iterable[TopicSpec], timeout: float = 15.0) -> None:
+    """Create the topics that do not exist yet; existing ones are left as they are."""
+    admin = AdminClient(config.common())
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            existing = set(admin.list_topics(timeout=5).topics)
+            break
+        except KafkaException as exc:
+            if time.monotonic() > deadline:
+                raise BrokerUnavailableError(str(exc)) from exc
+            time.sleep(0.2)
+    missing = [NewTopic(s.name, num_partitions=s.partitions, replication_factor=1)
+               for s in specs if s.name not in existing]
+    if not missing:
+        return
+    for name, future in admin.create_topics(missing, request_timeout=timeout).items():
+        try:
+            future.result(timeout)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise BrokerUnavailableError(f"cannot create topic {name}: {exc}") from exc
