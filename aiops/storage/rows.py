@@ -37,14 +37,16 @@ _RESOLVED = AlertStatus.RESOLVED.value
 
 def _newest_per_fingerprint(alerts: Iterable[Alert]) -> list[Alert]:
     """One alert per fingerprint, the one :func:`write_alerts` would keep (a batch may repeat
-    an alert, and PostgreSQL refuses to update one row twice in one statement)."""
+    an alert, and PostgreSQL refuses to update one row twice in one statement), in
+    fingerprint order so that concurrent writers lock rows in the same order and cannot
+    deadlock."""
     best: dict[str, Alert] = {}
     for alert in alerts:
         held = best.get(alert.fingerprint)
         rank = (alert.starts_at, alert.status == AlertStatus.RESOLVED)
         if held is None or rank >= (held.starts_at, held.status == AlertStatus.RESOLVED):
             best[alert.fingerprint] = alert
-    return list(best.values())
+    return [best[fp] for fp in sorted(best)]
 
 
 def alert_values(alert: Alert, now: float) -> dict[str, Any]:

@@ -95,15 +95,22 @@ def store(engine: sa.Engine, clock: FakeClock) -> Store:
     return Store(engine, clock=clock)
 
 
-def _alert(service: str, name: str = "HighLatency", **kw: object) -> Alert:
+def _alert(
+    service: str,
+    name: str = "HighLatency",
+    *,
+    starts_at: float = T0,
+    ends_at: float | None = None,
+    status: str = "firing",
+) -> Alert:
     labels = {"alertname": name, "service": service, "severity": "critical"}
     return Alert(
         labels=labels,
         annotations={"summary": f"{name} on {service}", "score": "0.93"},
-        starts_at=float(kw.get("starts_at", T0)),  # type: ignore[arg-type]
-        ends_at=kw.get("ends_at"),  # type: ignore[arg-type]
+        starts_at=starts_at,
+        ends_at=ends_at,
         generator_url="http://prometheus:9090/graph?g0.expr=up",
-        status=AlertStatus(kw.get("status", "firing")),
+        status=AlertStatus(status),
     )
 
 

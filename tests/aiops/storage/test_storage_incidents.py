@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -151,3 +153,41 @@ def test_resolving_removes_an_incident_from_open_incidents(
     current = many.get_incident("a")
     many.save_incident(replace(current, status=IncidentStatus.RESOLVED, version=2))
     assert _ids(many.open_incidents()) == ["b", "d"]
+
+
+def test_concurrent_writers_keep_the_newest_version(
+    store: Store, make_incident: MakeIncident
+) -> None:
+    """Two correlator workers briefly owning one partition (a rebalance) race on one incident:
+    whatever the interleaving, the newest version wins and every version is written once."""
+    versions = [
+        make_incident(
+            version=v,
+            status=IncidentStatus.ACKNOWLEDGED if v % 2 else IncidentStatus.OPEN,
+            services=("checkout", "payments", f"svc-{v}"),
+        )
+        for v in range(1, 31)
+    ]
+    written: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(3)
+
+    def worker(seed: int) -> None:
+        order = versions[:]
+        random.Random(seed).shuffle(order)
+        barrier.wait()
+        for incident in order:
+            if store.save_incident(incident):
+                with lock:
+                    written.append(incident.version)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert store.get_incident("inc-1") == versions[-1]
+    assert len(written) == len(set(written))
+    assert 30 in written
+    assert _ids(store.list_incidents(service="svc-30")) == ["inc-1"]
+    assert store.list_incidents(service="svc-29") == []

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from importlib import resources
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -54,3 +56,14 @@ def test_downgrade_to_base_removes_the_schema(db_url: str) -> None:
     engine = create_engine(db_url)
     assert not TABLES & set(sa.inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_migrations_are_packages_so_wheels_ship_them() -> None:
+    """find-packages ships ``.py`` files of packages only; the Mako template is package data."""
+    migrations = resources.files("aiops.storage.migrations")
+    assert migrations.joinpath("__init__.py").is_file()
+    assert migrations.joinpath("env.py").is_file()
+    assert migrations.joinpath("script.py.mako").is_file()
+    versions = migrations.joinpath("versions")
+    assert versions.joinpath("__init__.py").is_file()
+    assert versions.joinpath("0001_initial.py").is_file()
