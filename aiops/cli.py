@@ -143,15 +143,19 @@ def build_cli() -> typer.Typer:
 
 
 def _mount_optional(app: typer.Typer) -> None:
-    from aiops import cli_backtest
+    import importlib
 
-    app.add_typer(cli_backtest.app, name="backtest", help="Backtests against labelled data.")
-    from aiops import cli_sim
-
-    for command in cli_sim.app.registered_commands:
-        app.registered_commands.append(command)
-    for group in cli_sim.app.registered_groups:
-        app.registered_groups.append(group)
+    try:
+        backtest = importlib.import_module("aiops.cli_backtest")
+        app.add_typer(backtest.app, name="backtest", help="Backtests against labelled data.")
+    except ModuleNotFoundError:
+        pass
+    try:
+        sim = importlib.import_module("aiops.cli_sim")
+        app.registered_commands.extend(sim.app.registered_commands)
+        app.registered_groups.extend(sim.app.registered_groups)
+    except ModuleNotFoundError:
+        pass
 
 
 def main() -> None:

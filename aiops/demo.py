@@ -76,7 +76,7 @@ def demo(
     scenario = generate(n_services=services, fault=fault, seed=seed)
     truth = scenario.truth
     typer.echo(f"simulated {services} services, {len(scenario.metrics)} samples, "
-               f"{len(scenario.logs)} log lines; fault: {truth.fault} in {truth.service}")
+               f"{len(scenario.logs)} log lines; fault: {truth.kind} in {truth.root}")
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load(None)
         settings.kafka.bootstrap_servers = ""
@@ -115,7 +115,7 @@ def demo(
     if incident is None:
         typer.echo("no incident was opened", err=True)
         raise typer.Exit(1)
-    _print_incident(incident, truth.service, truth.fault)
+    _print_incident(incident, truth.root, truth.kind)
     typer.echo(f"\ndemo finished in {time.monotonic() - started:.1f}s")
 
 
