@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, delete, select, update
 
 from aiops.storage.dml import upsert
 from aiops.storage.tables import OutboxRecord
@@ -125,3 +125,9 @@ def set_failed(conn: Connection, row_id: int, error: str, next_attempt_at: float
         .where(c.id == row_id, c.sent_at.is_(None))
         .values(attempts=c.attempts + 1, last_error=error, next_attempt_at=next_attempt_at)
     )
+
+
+def delete_sent(conn: Connection, before: float) -> int:
+    c = _outbox.c
+    result = conn.execute(delete(_outbox).where(c.sent_at.is_not(None), c.sent_at < before))
+    return int(result.rowcount)

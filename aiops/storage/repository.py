@@ -45,6 +45,8 @@ from aiops.storage.rows import (
 )
 from streams.codecs import incident_from_dict
 
+__all__ = ["OutboxMessage", "OutboxRow", "Store"]
+
 _ACTIVE = (IncidentStatus.OPEN.value, IncidentStatus.ACKNOWLEDGED.value)
 
 
@@ -222,3 +224,12 @@ class Store:
         """Count a failed attempt and hold the message back until ``next_attempt_at``."""
         with self._engine.begin() as conn:
             ob.set_failed(conn, row_id, error, next_attempt_at)
+
+    def purge_sent(self, before: float) -> int:
+        """Delete messages sent before ``before``; returns how many.
+
+        A purged message's ``(destination, dedup_key)`` can be enqueued again, so keep sent
+        rows for longer than an input can be redelivered (the topic's retention).
+        """
+        with self._engine.begin() as conn:
+            return ob.delete_sent(conn, before)

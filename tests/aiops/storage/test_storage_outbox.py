@@ -138,3 +138,14 @@ def test_concurrent_redeliveries_enqueue_once(store: Store) -> None:
         t.join(timeout=30)
     assert sum(results) == 10
     assert len(store.pending()) == 10
+
+
+def test_purge_sent_deletes_only_old_sent_rows(store: Store) -> None:
+    store.enqueue(_msgs("inc-1", "open", "slack", "webhook", "log"))
+    old, recent, unsent = store.pending()
+    store.mark_sent([old.id], now=T0 + 10)
+    store.mark_sent([recent.id], now=T0 + 100)
+    assert store.purge_sent(before=T0 + 50) == 1
+    assert [r.id for r in store.pending()] == [unsent.id]
+    # the purged key may be enqueued again; the kept sent one may not
+    assert store.enqueue(_msgs("inc-1", "open", "slack", "webhook")) == 1
