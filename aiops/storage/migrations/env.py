@@ -56,4 +56,7 @@ def run() -> None:
         engine.dispose()
 
 
-run()
+# Alembic executes this file with its context established; a plain import (doctest
+# collection, tooling) finds no context and must do nothing.
+if getattr(context, "config", None) is not None:
+    run()
