@@ -57,6 +57,28 @@ class ApiSettings(BaseModel):
     basic_username: str = ""
     basic_password: str = ""
     publish_timeout_s: float = 10.0
+    max_decoded_bytes: int = Field(
+        64 * 1024 * 1024, description="Largest remote_write body after snappy decompression."
+    )
+
+
+class LogMappingSettings(BaseModel):
+    """Where the fields of a log record are, for shippers that do not remap (Vector, Fluent
+    Bit). Each entry is a list of dotted paths tried in order; quote a key that contains dots:
+    ``kubernetes.pod_labels."app.kubernetes.io/name"``. Empty lists keep the defaults."""
+
+    timestamp: list[str] = Field(default_factory=list)
+    message: list[str] = Field(default_factory=list)
+    level: list[str] = Field(default_factory=list)
+    service: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(
+        default_factory=list, description="Objects whose string fields become labels."
+    )
+    extra_labels: dict[str, list[str]] = Field(
+        default_factory=dict, description="label name -> paths, e.g. namespace, pod, host."
+    )
+    default_service: str = "unknown"
+    default_level: str = "info"
 
 
 class DetectionSettings(BaseModel):
@@ -75,6 +97,52 @@ class RemediationSettings(BaseModel):
     runbooks_file: str = ""
 
 
+class SlackDestinationSettings(BaseModel):
+    name: str = "slack"
+    webhook_url: str
+    rate_per_s: float = Field(1.0, description="Slack allows about 1 message/s per webhook.")
+    history_token: str = Field("", description="Bot token to reconcile in-doubt deliveries.")
+    history_channel: str = ""
+    api_url: str = "https://slack.com/api"
+
+
+class PagerDutyDestinationSettings(BaseModel):
+    name: str = "pagerduty"
+    routing_key: str
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    rate_per_s: float = 2.0
+
+
+class WebhookDestinationSettings(BaseModel):
+    name: str = "webhook"
+    url: str
+    secret: str = Field("", description="HMAC-SHA256 key for X-Aiops-Signature.")
+    rate_per_s: float = 10.0
+
+
+class RouteSettings(BaseModel):
+    destinations: list[str]
+    min_severity: str = "info"
+    services: list[str] = Field(default_factory=list)
+    teams: list[str] = Field(default_factory=list)
+    statuses: list[str] = Field(default_factory=lambda: ["open", "acknowledged", "resolved"])
+
+
+class NotifySettings(BaseModel):
+    slack: list[SlackDestinationSettings] = Field(default_factory=list)
+    pagerduty: list[PagerDutyDestinationSettings] = Field(default_factory=list)
+    webhooks: list[WebhookDestinationSettings] = Field(default_factory=list)
+    routes: list[RouteSettings] = Field(
+        default_factory=list, description="Empty: every incident goes to every destination."
+    )
+    runbook_url_template: str = Field("", description="e.g. https://wiki/runbooks/{service}")
+    timeout_s: float = 5.0
+    retry_base_s: float = 1.0
+    retry_max_s: float = 300.0
+    max_attempts: int = 12
+    lease_s: float = Field(30.0, description="How long a claimed message stays hidden.")
+
+
 class Settings(BaseSettings):
     """Every setting of the engine."""
 
@@ -89,6 +157,8 @@ class Settings(BaseSettings):
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     correlation: CorrelationSettings = Field(default_factory=CorrelationSettings)
     remediation: RemediationSettings = Field(default_factory=RemediationSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    log_mapping: LogMappingSettings = Field(default_factory=LogMappingSettings)
     data_dir: str = Field(".aiops", description="Where the embedded mode keeps its files.")
     log_level: str = "INFO"
 

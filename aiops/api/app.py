@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aiops import __version__
-from aiops.api import health, incidents, receivers
+from aiops.api import health, incidents, receivers, remote_write
 from aiops.api.deps import ApiDeps
 
 
@@ -17,6 +17,7 @@ def create_api(api_deps: ApiDeps) -> FastAPI:
     )
     app.state.deps = api_deps
     app.include_router(receivers.router)
+    app.include_router(remote_write.router)
     app.include_router(incidents.router)
     app.include_router(health.router)
     return app

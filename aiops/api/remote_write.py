@@ -1,0 +1,391 @@
+"""Prometheus remote write 1.0 receiver: ``POST /api/v1/write``.
+
+The body is a snappy-compressed (block format) protobuf ``prometheus.WriteRequest``. Samples
+become ``{"samples": [...]}`` batches on the metrics topic, keyed by service (the
+``service``, else ``job``, else ``app`` label), and the answer is 204 only after the broker
+acknowledged them; 503 when it did not, so Prometheus retries; 400 for a body that cannot be
+decoded, so it does not.
+
+Why a hand-written decoder rather than the ``protobuf`` runtime: only four tiny messages
+matter (WriteRequest, TimeSeries, Label, Sample), and with the upb runtime the time goes into
+building and walking Python message objects, not into parsing. Decoding by hand lets us skip
+that and, more importantly, cache each series' decoded label set by the raw bytes of its
+labels: Prometheus sends the same series again every scrape, so after the first request the
+labels of a series cost one dict lookup. Unknown fields (exemplars, native histograms,
+metadata) are skipped by wire type, as protobuf requires.
+
+Stale markers and NaN: Prometheus writes a special NaN (bits ``0x7ff0000000000002``) when a
+series disappears, and NaN is a legal sample value (``0/0``). Neither is a measurement a
+detector can learn, and JSON has no NaN, so the receiver drops every non-finite sample and
+counts it in ``aiops_remote_write_dropped_samples_total{reason="stale"|"non_finite"}``. A
+series that went stale simply stops arriving; the alert policy resolves on later normal
+points, and the correlator's quiet period resolves incidents whose alerts stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import cramjam
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from prometheus_client import Counter
+
+from aiops.api.deps import ApiDeps, check_auth, deps
+from aiops.api.receivers import _publish, read_body
+from aiops.model import DecodeError, service_of
+from streams.codecs import dumps
+from streams.producer import Record
+
+router = APIRouter(tags=["receivers"])
+
+STALE_NAN_BITS = 0x7FF0000000000002
+_STALE_BYTES = struct.pack("<Q", STALE_NAN_BITS)
+_DOUBLE = struct.Struct("<d").unpack_from
+_CACHE_LIMIT = 200_000
+BATCH_SAMPLES = 2000
+"""Samples per Kafka message: large enough to amortise the per-message cost, small enough
+to stay far below the broker's message size limit (~150 bytes per sample)."""
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    b = buf[pos]
+    if b < 0x80:
+        return b, pos + 1
+    result = b & 0x7F
+    shift = 7
+    pos += 1
+    while True:
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise DecodeError("varint longer than 10 bytes", kind="remote write request")
+
+
+def _skip(buf: bytes, pos: int) -> int:
+    """Skip one field of any wire type starting at its tag; returns the next position."""
+    tag, pos = _varint(buf, pos)
+    wire = tag & 7
+    if wire == 0:
+        return _varint(buf, pos)[1]
+    if wire == 1:
+        return pos + 8
+    if wire == 2:
+        length, pos = _varint(buf, pos)
+        return pos + length
+    if wire == 5:
+        return pos + 4
+    raise DecodeError(f"unsupported protobuf wire type {wire}", kind="remote write request")
+
+
+def _labels(buf: bytes) -> dict[str, str]:
+    """Decode the concatenated ``Label`` fields (field 1) of one TimeSeries."""
+    labels: dict[str, str] = {}
+    pos, n = 0, len(buf)
+    while pos < n:
+        length, pos = _varint(buf, pos + 1)  # tag is 0x0a: the caller only passes labels
+        end = pos + length
+        name = value = ""
+        while pos < end:
+            tag = buf[pos]
+            if tag == 0x0A or tag == 0x12:
+                size, pos = _varint(buf, pos + 1)
+                text = buf[pos:pos + size].decode()
+                if tag == 0x0A:
+                    name = text
+                else:
+                    value = text
+                pos += size
+            else:
+                pos = _skip(buf, pos)
+        labels[name] = value
+    return labels
+
+
+def _sample(buf: bytes, pos: int, end: int) -> tuple[float, int, bool]:
+    """(value, timestamp ms, is stale marker) of one ``Sample`` message."""
+    value, ts, stale = 0.0, 0, False
+    while pos < end:
+        tag = buf[pos]
+        if tag == 0x09:
+            value = _DOUBLE(buf, pos + 1)[0]
+            if value != value:
+                stale = buf[pos + 1:pos + 9] == _STALE_BYTES
+            pos += 9
+        elif tag == 0x10:
+            ts, pos = _varint(buf, pos + 1)
+            if ts >= 1 << 63:
+                ts -= 1 << 64
+        else:
+            pos = _skip(buf, pos)
+    if pos != end:
+        raise DecodeError("a sample overruns its message", kind="remote write request")
+    return value, ts, stale
+
+
+@dataclass(slots=True)
+class _Series:
+    name: str
+    labels: dict[str, str]
+    service: str
+
+
+@dataclass(slots=True)
+class DecodedWrite:
+    """One request's samples grouped by service, plus what was dropped and why."""
+
+    by_service: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    samples: int = 0
+    stale: int = 0
+    non_finite: int = 0
+    series: int = 0
+
+
+class RemoteWriteDecoder:
+    """Decodes WriteRequest bodies; keeps a bounded cache of decoded label sets.
+
+    >>> stale = struct.unpack("<d", struct.pack("<Q", STALE_NAN_BITS))[0]
+    >>> body = encode_write_request([
+    ...     ({"__name__": "latency_ms", "job": "cart", "instance": "c1"},
+    ...      [(12.5, 1_790_000_000_000), (float("nan"), 1_790_000_001_000),
+    ...       (stale, 1_790_000_002_000)]),
+    ... ])
+    >>> decoded = RemoteWriteDecoder().decode(body)
+    >>> decoded.by_service["cart"]
+    [{'name': 'latency_ms', 'labels': {'instance': 'c1', 'job': 'cart'}, 'ts': 1790000000.0, \
+'value': 12.5}]
+    >>> decoded.samples, decoded.non_finite, decoded.stale
+    (1, 1, 1)
+    """
+
+    def __init__(self, cache_limit: int = _CACHE_LIMIT) -> None:
+        self._cache: dict[bytes, _Series] = {}
+        self._cache_limit = cache_limit
+
+    def _series(self, key: bytes) -> _Series:
+        found = self._cache.get(key)
+        if found is None:
+            labels = _labels(key)
+            name = labels.pop("__name__", "")
+            if not name:
+                raise DecodeError("a time series has no __name__ label",
+                                  kind="remote write request")
+            found = _Series(name, labels, service_of(labels))
+            if len(self._cache) >= self._cache_limit:
+                self._cache.clear()  # series churn: start over rather than grow without end
+            self._cache[key] = found
+        return found
+
+    def decode(self, buf: bytes) -> DecodedWrite:
+        """Decode an uncompressed WriteRequest; raise :class:`DecodeError` if malformed."""
+        try:
+            return self._decode(buf)
+        except DecodeError:
+            raise
+        except (IndexError, struct.error) as exc:
+            raise DecodeError("truncated protobuf message", kind="remote write request") from exc
+        except UnicodeDecodeError as exc:
+            raise DecodeError("a label is not UTF-8", kind="remote write request") from exc
+
+    def _decode(self, buf: bytes) -> DecodedWrite:
+        out = DecodedWrite()
+        groups = out.by_service
+        pos, n = 0, len(buf)
+        while pos < n:
+            if buf[pos] != 0x0A:  # not a TimeSeries (metadata, or a newer field): skip it
+                pos = _skip(buf, pos)
+                continue
+            length, pos = _varint(buf, pos + 1)
+            end = pos + length
+            if end > n:
+                raise DecodeError("a time series overruns the request", kind="remote write "
+                                  "request")
+            # Labels come first in everything Prometheus writes: take their bytes as the key.
+            start = pos
+            while pos < end and buf[pos] == 0x0A:
+                size, pos = _varint(buf, pos + 1)
+                pos += size
+            label_bytes = buf[start:pos]
+            samples: list[tuple[float, int, bool]] = []
+            while pos < end:
+                tag = buf[pos]
+                if tag == 0x12:
+                    size, pos = _varint(buf, pos + 1)
+                    samples.append(_sample(buf, pos, pos + size))
+                    pos += size
+                elif tag == 0x0A:  # a label after the samples: legal protobuf, rare
+                    size, body = _varint(buf, pos + 1)
+                    label_bytes += buf[pos:body + size]
+                    pos = body + size
+                else:
+                    pos = _skip(buf, pos)
+            if pos != end:
+                raise DecodeError("a time series overruns its message",
+                                  kind="remote write request")
+            out.series += 1
+            if not samples:
+                continue
+            series = self._series(label_bytes)
+            group = groups.get(series.service)
+            if group is None:
+                group = groups[series.service] = []
+            for value, ts, stale in samples:
+                if stale:
+                    out.stale += 1
+                elif not math.isfinite(value):
+                    out.non_finite += 1
+                else:
+                    group.append({"name": series.name, "labels": series.labels,
+                                  "ts": ts / 1000.0, "value": value})
+                    out.samples += 1
+        return out
+
+
+def records_for(decoded: DecodedWrite, topic: str) -> list[Record]:
+    """One ``{"samples": [...]}`` message per service (split every BATCH_SAMPLES)."""
+    records = []
+    for service, samples in decoded.by_service.items():
+        key = service.encode()
+        for i in range(0, len(samples), BATCH_SAMPLES):
+            records.append(Record(topic, key, dumps({"samples": samples[i:i + BATCH_SAMPLES]})))
+    return records
+
+
+def decompress(body: bytes, limit: int) -> bytes:
+    """Snappy block decompression, refusing (413) bodies that would expand past ``limit``."""
+    try:
+        declared, _ = _varint(body, 0)
+    except (IndexError, DecodeError) as exc:
+        raise DecodeError("body is not snappy block-compressed",
+                          kind="remote write request") from exc
+    if declared > limit:
+        raise HTTPException(413, f"decompressed body of {declared} bytes is over {limit}")
+    try:
+        return bytes(cramjam.snappy.decompress_raw(body))
+    except Exception as exc:  # cramjam raises its own DecompressionError
+        raise DecodeError(f"body is not snappy block-compressed: {exc}",
+                          kind="remote write request") from exc
+
+
+class _State:
+    """Per-application receiver state: the label cache and the dropped-samples counter."""
+
+    def __init__(self, api: ApiDeps) -> None:
+        self.decoder = RemoteWriteDecoder()
+        self.dropped = Counter(
+            "aiops_remote_write_dropped_samples_total",
+            "Samples the remote write receiver did not forward (stale markers, NaN, Inf).",
+            ["reason"], registry=api.telemetry.registry,
+        )
+
+
+_STATE_LOCK = threading.Lock()
+
+
+def _state(request: Request, api: ApiDeps) -> _State:
+    app_state = request.app.state
+    found: _State | None = getattr(app_state, "remote_write", None)
+    if found is None:
+        with _STATE_LOCK:
+            found = getattr(app_state, "remote_write", None)
+            if found is None:
+                found = _State(api)
+                app_state.remote_write = found
+    return found
+
+
+def _bad_request(api: ApiDeps, exc: DecodeError) -> HTTPException:
+    api.telemetry.rejected.labels("remote_write", "400").inc()
+    return HTTPException(400, exc.reason)
+
+
+@router.post(
+    "/api/v1/write",
+    status_code=204,
+    summary="Prometheus remote write 1.0 receiver (snappy-compressed protobuf)",
+    responses={
+        400: {"description": "Not a snappy-compressed WriteRequest; Prometheus drops it."},
+        401: {"description": "Missing or wrong credentials (bearer token or basic auth)."},
+        413: {"description": "Body over api.max_body_bytes (or api.max_decoded_bytes)."},
+        415: {"description": "Content-Encoding other than snappy."},
+        503: {"description": "Kafka did not acknowledge; Prometheus retries."},
+    },
+)
+async def remote_write(request: Request, api: ApiDeps = Depends(deps)) -> Response:
+    """Samples are on the metrics topic (acknowledged by the broker) when this answers 204."""
+    started = time.perf_counter()
+    check_auth(request, api.settings, api.telemetry, "remote_write")
+    encoding = request.headers.get("content-encoding", "snappy").strip().lower()
+    if encoding != "snappy":
+        api.telemetry.rejected.labels("remote_write", "415").inc()
+        raise HTTPException(415, f"content-encoding {encoding!r}: remote write 1.0 is snappy")
+    body = await read_body(request, api, "remote_write")
+    state = _state(request, api)
+    try:
+        decoded = state.decoder.decode(decompress(body, api.settings.max_decoded_bytes))
+    except DecodeError as exc:
+        raise _bad_request(api, exc) from exc
+    except HTTPException:
+        api.telemetry.rejected.labels("remote_write", "413").inc()
+        raise
+    if decoded.stale:
+        state.dropped.labels("stale").inc(decoded.stale)
+    if decoded.non_finite:
+        state.dropped.labels("non_finite").inc(decoded.non_finite)
+    records = records_for(decoded, api.topics.metrics)
+    if records:
+        await _publish(api, records, "remote_write")
+    api.telemetry.received.labels("remote_write").inc(decoded.samples)
+    api.telemetry.request_latency.labels("remote_write").observe(time.perf_counter() - started)
+    return Response(status_code=204)
+
+
+def encode_write_request(series: list[tuple[Mapping[str, str], list[tuple[float, int]]]]
+                         ) -> bytes:
+    """Encode an uncompressed WriteRequest: ``[(labels with __name__, [(value, ts_ms)])]``.
+
+    The inverse of :class:`RemoteWriteDecoder`, for tests, benchmarks and clients that push
+    to the receiver without Prometheus. Labels are written sorted by name, as Prometheus does.
+
+    >>> body = encode_write_request([({"__name__": "up", "job": "cart"}, [(1.0, 1_000)])])
+    >>> decoded = RemoteWriteDecoder().decode(body)
+    >>> decoded.by_service["cart"]
+    [{'name': 'up', 'labels': {'job': 'cart'}, 'ts': 1.0, 'value': 1.0}]
+    """
+    out = bytearray()
+    for labels, samples in series:
+        ts_body = bytearray()
+        for name in sorted(labels):
+            label = _field(1, name.encode()) + _field(2, labels[name].encode())
+            ts_body += _field(1, label)
+        for value, ts in samples:
+            sample = b"\x09" + struct.pack("<d", value) + b"\x10" + _encode_varint(
+                ts & 0xFFFFFFFFFFFFFFFF)
+            ts_body += _field(2, sample)
+        out += _field(1, bytes(ts_body))
+    return bytes(out)
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _encode_varint(number << 3 | 2) + _encode_varint(len(payload)) + payload
