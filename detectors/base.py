@@ -120,6 +120,8 @@ class KeyedDetector:
     name = "keyed"
     version = 1
     _columns: dict[str, tuple[str, float]] = {}
+    #: per-series vectors: name -> (dtype, initial value, width)
+    _vectors: dict[str, tuple[str, float, int]] = {}
 
     def __init__(self) -> None:
         self._index: dict[Hashable, int] = {}
@@ -134,9 +136,15 @@ class KeyedDetector:
         cols.update(self._columns)
         return cols
 
+    def _shapes(self) -> dict[str, tuple[str, float, int]]:
+        shapes = {c: (d, i, 0) for c, (d, i) in self._all_columns().items()}
+        shapes.update(self._vectors)
+        return shapes
+
     def _alloc(self, capacity: int) -> None:
-        for col, (dtype, init) in self._all_columns().items():
-            new = np.full(capacity, init, dtype=dtype)
+        for col, (dtype, init, width) in self._shapes().items():
+            shape = (capacity, width) if width else (capacity,)
+            new = np.full(shape, init, dtype=dtype)
             old = getattr(self, col, None)
             if old is not None:
                 new[: old.shape[0]] = old
@@ -144,8 +152,13 @@ class KeyedDetector:
         self._capacity = capacity
 
     def _reset_slots(self, slots: IntArray) -> None:
-        for col, (_dtype, init) in self._all_columns().items():
+        for col, (_dtype, init, _width) in self._shapes().items():
             getattr(self, col)[slots] = init
+
+    def state_bytes_per_series(self) -> int:
+        """Bytes of numpy state per series slot (excluding the key index)."""
+        return sum(getattr(self, c).itemsize * max(1, w) for c, (_d, _i, w)
+                   in self._shapes().items())
 
     def _slots(self, keys: Sequence[Hashable] | npt.NDArray[Any]) -> IntArray:
         index = self._index
@@ -270,7 +283,7 @@ class KeyedDetector:
             "version": self.version,
             "params": self._params(),
             "keys": [k for k, _ in live],
-            "columns": {c: getattr(self, c)[slots].copy() for c in self._all_columns()},
+            "columns": {c: getattr(self, c)[slots].copy() for c in self._shapes()},
             "extra": self._snapshot_extra(),
         }
 
@@ -286,8 +299,8 @@ class KeyedDetector:
         self._keys = list(keys)
         self._free = []
         cap = max(16, 1 << max(0, len(keys) - 1).bit_length())
-        for col, (dtype, init) in self._all_columns().items():
-            arr = np.full(cap, init, dtype=dtype)
+        for col, (dtype, init, width) in self._shapes().items():
+            arr = np.full((cap, width) if width else (cap,), init, dtype=dtype)
             arr[: len(keys)] = np.asarray(state["columns"][col], dtype=dtype)
             setattr(self, col, arr)
         self._capacity = cap

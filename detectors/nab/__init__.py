@@ -1,0 +1,1 @@
+"""The Numenta Anomaly Benchmark: corpus files, the scoring protocol and a runner."""

@@ -1,0 +1,229 @@
+"""Score post-processing: anomaly likelihood, onset reporting, pipelines and combinations.
+
+A raw score says how odd a point is for its detector; it does not say how odd that is *for
+this series*. A noisy series produces high raw scores all day. The anomaly likelihood
+(Ahmad et al., "Unsupervised real-time anomaly detection for streaming data", 2017) asks a
+better question: is the recent average raw score improbably high given the distribution of
+averaged raw scores this series has shown so far? It is the tail probability of a short
+average against a long-run normal fit, reported on a log scale so that 1 - 1e-5 maps to 0.5
+and 1 - 1e-10 to 1.
+
+Post-processors are themselves keyed detectors whose input *values are scores*, so they are
+vectorised across series the same way and snapshot the same way. :class:`Pipeline` chains a
+detector with post-processors; :class:`Combine` merges several detectors' scores.
+
+>>> import numpy as np
+>>> from detectors.zscore import z_to_score
+>>> z = np.random.default_rng(0).normal(0, 1, 3000)
+>>> z[2500:2510] = 6.0                       # a burst of 6-sigma points
+>>> lik = AnomalyLikelihood().score_learn_many(np.zeros(3000, dtype=int), np.arange(3000.0),
+...                                            z_to_score(z))
+>>> bool(lik[2505] > 0.5), bool(np.percentile(lik[1000:2400], 99) < 0.3)
+(True, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import ndtr
+
+from detectors.base import Assessment, Detector, FloatArray, IntArray, KeyedDetector
+
+_LN_1E10 = float(np.log(1e-10))
+
+
+def log_likelihood_score(tail: FloatArray) -> FloatArray:
+    """Map a tail probability to [0, 1] on a log scale: 1e-5 -> 0.5, 1e-10 -> 1."""
+    out: FloatArray = np.clip(np.log(np.maximum(tail, 1e-12) + 1e-10) / _LN_1E10, 0.0, 1.0)
+    return out
+
+
+class AnomalyLikelihood(KeyedDetector):
+    """Tail probability of the short-term mean score against its long-run distribution."""
+
+    name = "likelihood"
+    version = 1
+    _columns = {"n": ("i8", 0), "short": ("f8", 0.0), "mean": ("f8", 0.0),
+                "var": ("f8", 0.0)}
+
+    def __init__(self, *, short_window: int = 10, long_window: int = 2000,
+                 warmup: int = 300, min_std: float = 0.02, log_input: bool = True) -> None:
+        self.log_input = log_input
+        self.short_alpha = 2.0 / (short_window + 1.0)
+        self.long_alpha = 2.0 / (long_window + 1.0)
+        self.warmup = warmup
+        self.min_std = min_std
+        super().__init__()
+
+    def _params(self) -> dict[str, Any]:
+        return {"short_alpha": self.short_alpha, "long_alpha": self.long_alpha,
+                "warmup": self.warmup, "min_std": self.min_std, "log_input": self.log_input}
+
+    def _short(self, slots: IntArray, values: FloatArray) -> FloatArray:
+        if self.log_input:
+            # a score s = 1 - p becomes the surprise -log10(p) / 12, which does not saturate
+            values = -np.log10(np.maximum(1.0 - values, 1e-12)) / 12.0
+        n = self.n[slots]  # type: ignore[attr-defined]
+        prev = self.short[slots]  # type: ignore[attr-defined]
+        a = np.maximum(self.short_alpha, 1.0 / (n + 1.0))
+        out: FloatArray = prev + a * (values - prev)
+        return out
+
+    def _score(self, slots: IntArray, ts: FloatArray, values: FloatArray
+               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        short = self._short(slots, values)
+        mean = self.mean[slots]  # type: ignore[attr-defined]
+        std = np.sqrt(self.var[slots]) + self.min_std  # type: ignore[attr-defined]
+        tail = 1.0 - ndtr((short - mean) / std)
+        ready = self.n[slots] >= self.warmup  # type: ignore[attr-defined]
+        nan = np.full(slots.shape[0], np.nan)
+        return np.where(ready, log_likelihood_score(tail), 0.0), nan, nan
+
+    def _learn(self, slots: IntArray, ts: FloatArray, values: FloatArray,
+               scores: FloatArray) -> None:
+        short = self._short(slots, values)
+        n = self.n[slots]  # type: ignore[attr-defined]
+        mean = self.mean[slots]  # type: ignore[attr-defined]
+        var = self.var[slots]  # type: ignore[attr-defined]
+        a = np.maximum(self.long_alpha, 1.0 / (n + 1.0))
+        d = short - mean
+        self.mean[slots] = mean + a * d  # type: ignore[attr-defined]
+        self.var[slots] = (1.0 - a) * (var + a * d * d)  # type: ignore[attr-defined]
+        self.short[slots] = short  # type: ignore[attr-defined]
+        self.n[slots] = n + 1  # type: ignore[attr-defined]
+
+
+class OnsetFilter(KeyedDetector):
+    """Report a score only when it tops every score of the series within ``hold`` points.
+
+    Alerting cares about onsets: the first point of a burst is news, the next hundred are
+    not. For *any* threshold, a burst of high scores then yields one detection (more only
+    if it keeps rising), without choosing that threshold here. Suppressed points score a
+    small fraction of their value, so their order is kept but they sit below real onsets.
+    """
+
+    name = "onset"
+    version = 1
+    _columns = {"peak": ("f8", 0.0), "age": ("i8", 0)}
+
+    def __init__(self, *, hold: int = 100, damp: float = 0.01) -> None:
+        self.hold = hold
+        self.damp = damp
+        super().__init__()
+
+    def _params(self) -> dict[str, Any]:
+        return {"hold": self.hold, "damp": self.damp}
+
+    def _score(self, slots: IntArray, ts: FloatArray, values: FloatArray
+               ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        peak = np.where(self.age[slots] > self.hold, 0.0,  # type: ignore[attr-defined]
+                        self.peak[slots])  # type: ignore[attr-defined]
+        nan = np.full(slots.shape[0], np.nan)
+        return np.where(values > peak, values, self.damp * values), nan, nan
+
+    def _learn(self, slots: IntArray, ts: FloatArray, values: FloatArray,
+               scores: FloatArray) -> None:
+        age = self.age[slots] + 1  # type: ignore[attr-defined]
+        peak = np.where(age > self.hold, 0.0, self.peak[slots])  # type: ignore[attr-defined]
+        new = values > peak
+        self.peak[slots] = np.where(new, values, peak)  # type: ignore[attr-defined]
+        self.age[slots] = np.where(new, 0, age)  # type: ignore[attr-defined]
+
+
+class Pipeline:
+    """A detector followed by post-processors; expected ranges come from the detector."""
+
+    def __init__(self, detector: Detector, *post: KeyedDetector, name: str = "") -> None:
+        self.detector = detector
+        self.post = post
+        self.name = name or "+".join([getattr(detector, "name", "detector")]
+                                     + [p.name for p in post])
+
+    def assess_many(self, keys: Sequence[Hashable] | npt.NDArray[Any],
+                    timestamps: npt.ArrayLike, values: npt.ArrayLike) -> Assessment:
+        base = self.detector.assess_many(keys, timestamps, values)
+        score = base.score
+        vals = np.asarray(values, dtype=np.float64)
+        bad = ~np.isfinite(vals)
+        for p in self.post:
+            score = p.score_learn_many(keys, timestamps, np.where(bad, np.nan, score))
+        return Assessment(score, base.low, base.high)
+
+    def score_learn_many(self, keys: Sequence[Hashable] | npt.NDArray[Any],
+                         timestamps: npt.ArrayLike, values: npt.ArrayLike) -> FloatArray:
+        return self.assess_many(keys, timestamps, values).score
+
+    def score_one(self, key: Hashable, ts: float, value: float) -> float:
+        s = self.detector.score_one(key, ts, value)
+        for p in self.post:
+            s = p.score_one(key, ts, s)
+        return s
+
+    def learn_one(self, key: Hashable, ts: float, value: float) -> None:
+        self.assess_many([key], [ts], [value])
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"detector": self.name, "version": 1,
+                "stages": [self.detector.snapshot()] + [p.snapshot() for p in self.post]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        stages = state["stages"]
+        self.detector.restore(stages[0])
+        for p, st in zip(self.post, stages[1:], strict=True):
+            p.restore(st)
+
+    def forget(self, keys: Sequence[Hashable]) -> None:
+        self.detector.forget(keys)
+        for p in self.post:
+            p.forget(keys)
+
+    def __len__(self) -> int:
+        return len(self.detector)
+
+
+class Combine:
+    """Several detectors on the same points, merged by ``max`` or ``mean`` of scores."""
+
+    def __init__(self, *detectors: Detector, how: str = "max", name: str = "") -> None:
+        if how not in ("max", "mean"):
+            raise ValueError("how must be 'max' or 'mean'")
+        self.detectors = detectors
+        self.how = how
+        self.name = name or f"{how}(" + ",".join(getattr(d, "name", "?") for d in detectors) + ")"
+
+    def assess_many(self, keys: Sequence[Hashable] | npt.NDArray[Any],
+                    timestamps: npt.ArrayLike, values: npt.ArrayLike) -> Assessment:
+        parts = [d.assess_many(keys, timestamps, values) for d in self.detectors]
+        stack = np.vstack([p.score for p in parts])
+        score = stack.max(axis=0) if self.how == "max" else stack.mean(axis=0)
+        return Assessment(score, parts[0].low, parts[0].high)
+
+    def score_learn_many(self, keys: Sequence[Hashable] | npt.NDArray[Any],
+                         timestamps: npt.ArrayLike, values: npt.ArrayLike) -> FloatArray:
+        return self.assess_many(keys, timestamps, values).score
+
+    def score_one(self, key: Hashable, ts: float, value: float) -> float:
+        s = [d.score_one(key, ts, value) for d in self.detectors]
+        return max(s) if self.how == "max" else float(np.mean(s))
+
+    def learn_one(self, key: Hashable, ts: float, value: float) -> None:
+        self.assess_many([key], [ts], [value])
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"detector": self.name, "version": 1,
+                "parts": [d.snapshot() for d in self.detectors]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for d, st in zip(self.detectors, state["parts"], strict=True):
+            d.restore(st)
+
+    def forget(self, keys: Sequence[Hashable]) -> None:
+        for d in self.detectors:
+            d.forget(keys)
+
+    def __len__(self) -> int:
+        return len(self.detectors[0])
