@@ -114,7 +114,10 @@ class Engine:
 
             return CorrelateStage(self.topics, build_correlator(s.correlation), self.store)
         if name == "act":
-            return ActStage(self.topics, LogNotifier(), DryRunRemediator(), self.store)
+            from aiops.notify.build import build_notifier
+
+            notifier = build_notifier(s.notify, self.store, s.api.public_url) or LogNotifier()
+            return ActStage(self.topics, notifier, DryRunRemediator(), self.store)
         raise ConfigError(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
 
     def runner(self, name: str) -> StageRunner:

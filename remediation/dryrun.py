@@ -46,3 +46,7 @@ class DryRunRemediator:
                 ts=incident.updated_at,
             )
         ]
+
+    def tick(self, now: float) -> list[RemediationAction]:
+        """Nothing waits on time: a dry run has no verification window."""
+        return []

@@ -28,3 +28,6 @@ class LogNotifier:
                 incident.title, cause, ", ".join(incident.services),
             )
             self.sent += 1
+
+    def poll(self) -> None:
+        """Nothing is ever pending: lines are written on :meth:`flush`."""

@@ -1,8 +1,16 @@
-"""Act stage: incidents in; notifications out; remediation decisions stored and published."""
+"""Act stage: incidents in; notifications out; remediation decisions stored and published.
+
+Notifications go through the notifier's sink shape (``add`` per incident change, ``flush``
+per batch); the outbox notifier makes them durable before ``flush`` returns, so the input
+offset is committed only after the notification is safe. Remediation decisions are stored
+(``remediation_actions``) and published on the actions topic; ``idle`` lets both retry and
+time out (due notifications, approved actions, verification windows).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from aiops.model import DecodeError, Incident, RemediationAction
@@ -14,15 +22,20 @@ from streams.topics import Topics
 
 
 class NotifierLike(Protocol):
-    """The sink shape: ``add`` every incident change, then ``flush`` once per batch."""
+    """The sink shape: ``add`` every incident change, then ``flush`` once per batch;
+    ``poll`` sends what became due since (retries, rate-limited messages)."""
 
     def add(self, incident: Incident) -> None: ...
 
     def flush(self) -> None: ...
 
+    def poll(self) -> None: ...
+
 
 class RemediatorLike(Protocol):
     def handle(self, incident: Incident) -> list[RemediationAction]: ...
+
+    def tick(self, now: float) -> list[RemediationAction]: ...
 
 
 class ActStage:
@@ -34,22 +47,26 @@ class ActStage:
         notifier: NotifierLike,
         remediator: RemediatorLike,
         store: Store,
+        *,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._topics = topics
         self._notifier = notifier
         self._remediator = remediator
         self._store = store
+        self._wall_clock = wall_clock
         self._seen: dict[str, int] = {}
 
     def topics(self) -> list[str]:
         return [self._topics.incidents]
 
     def start(self) -> list[Record]:
+        self._notifier.poll()  # what a previous run left in the outbox
         return []
 
     def handle(self, batch: Sequence[Incoming]) -> StageResult:
         dead: list[DeadLetter] = []
-        outputs: list[Record] = []
+        actions: list[RemediationAction] = []
         for message in batch:
             try:
                 incident = decode_incident(message.value)
@@ -60,16 +77,22 @@ class ActStage:
                 continue  # a redelivered or out-of-date version
             self._seen[incident.id] = incident.version
             self._notifier.add(incident)
-            for action in self._remediator.handle(incident):
-                self._store.save_action(action)
-                outputs.append(
-                    Record(self._topics.actions, incident.id.encode(), encode_action(action))
-                )
+            actions.extend(self._remediator.handle(incident))
         self._notifier.flush()
-        return StageResult(outputs=outputs, dead=dead)
+        return StageResult(outputs=self._record(actions), dead=dead)
 
     def published(self) -> None:
         pass
 
     def idle(self, wall_now: float) -> list[Record]:
-        return []
+        self._notifier.poll()
+        return self._record(self._remediator.tick(wall_now))
+
+    def _record(self, actions: Sequence[RemediationAction]) -> list[Record]:
+        outputs = []
+        for action in actions:
+            self._store.save_action(action)
+            outputs.append(
+                Record(self._topics.actions, action.incident_id.encode(), encode_action(action))
+            )
+        return outputs

@@ -1,0 +1,47 @@
+"""Links put into notifications: the incident in the API, its approvals, its runbook."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from aiops.model import Incident
+
+
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Builds absolute links from the API's public URL (``api.public_url``).
+
+    >>> links = Links("http://aiops.example:8080/", "https://wiki.example/runbooks/{service}")
+    >>> links.incident("inc 1")
+    'http://aiops.example:8080/api/v1/incidents/inc%201'
+    >>> links.runbook("cart")
+    'https://wiki.example/runbooks/cart'
+    """
+
+    public_url: str = ""
+    runbook_template: str = ""
+
+    @property
+    def base(self) -> str:
+        return (self.public_url or "http://127.0.0.1:8080").rstrip("/")
+
+    def incident(self, incident_id: str) -> str:
+        return f"{self.base}/api/v1/incidents/{quote(incident_id, safe='')}"
+
+    def approvals(self, incident_id: str) -> str:
+        return f"{self.base}/api/v1/approvals?incident_id={quote(incident_id, safe='')}"
+
+    def runbook(self, service: str) -> str:
+        if not self.runbook_template:
+            return ""
+        return self.runbook_template.replace("{service}", quote(service, safe=""))
+
+    def for_incident(self, incident: Incident) -> dict[str, str]:
+        """Named links for one incident; the runbook of the top root cause if configured."""
+        found = {"incident": self.incident(incident.id), "approvals": self.approvals(incident.id)}
+        cause = incident.root_causes[0].service if incident.root_causes else ""
+        runbook = self.runbook(cause) if cause else ""
+        if runbook:
+            found["runbook"] = runbook
+        return found
