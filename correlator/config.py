@@ -132,9 +132,12 @@ def classify_alert(name: str, kind_words: Mapping[str, Sequence[str]] = DEFAULT_
 class CorrelatorConfig:
     """How the correlator groups and ages incidents; all durations in seconds of event time.
 
-    ``window``: an alert joins an incident whose alerts were active within this long.
+    ``window``: how far apart in time a cause's onset and its effects' onsets may be.
+    ``linger``: how long a node whose alerts all resolved still attracts new effects.
     ``k_hops`` and ``relation``: how close on the graph two nodes must be to correlate
-    (``"directed"``: one depends on the other; ``"undirected"``: any path).
+    (``"directed"``: one depends on the other; ``"undirected"``: any path). One hop with
+    chaining through alerting nodes is the default: wider hops glue unrelated noise through
+    shared databases.
     ``quiet_period``: after every member alert resolved, wait this long before auto-resolving.
     ``reopen_window``: a related alert this soon after resolution reopens the incident.
     ``flap_threshold`` state changes of one alert within ``flap_window`` mark it flapping;
@@ -142,7 +145,8 @@ class CorrelatorConfig:
     """
 
     window: float = 300.0
-    k_hops: int = 2
+    linger: float = 60.0
+    k_hops: int = 1
     relation: str = "directed"
     quiet_period: float = 300.0
     reopen_window: float = 900.0
@@ -164,5 +168,5 @@ class CorrelatorConfig:
 
 def host_down_inhibition(max_hops: int = 2) -> InhibitionRule:
     """The usual rule: a host/node-down alert absorbs alerts of what runs on that host."""
-    return InhibitionRule(source=(Matcher("alertname", "(?i).*(host|node).*down.*", "=~"),),
+    return InhibitionRule(source=(Matcher("alertname", ".*([Hh]ost|[Nn]ode).*[Dd]own.*", "=~"),),
                           target=(), topology=True, max_hops=max_hops)

@@ -217,9 +217,10 @@ class TopologyCorrelator:
         flapping = self._flap(fp, ts)
         node = state.member_node[fp]
         state.members[fp] = alert
+        state.member_changed(fp, alert, ts)
         if alert.firing:
             state.firing += 1
-            state.last_ts = max(state.last_ts, ts)
+            state.last_ts = max(state.last_ts, alert.starts_at)
             self._quiet.discard(state.id)
             if not state.active:
                 self._reopen(state, ts, f"{alert.name} on {node} fired again")
@@ -291,31 +292,65 @@ class TopologyCorrelator:
             return sorted(ids)
         return sorted(i for i, s in self._incidents.items() if s.active)
 
-    def _related(self, node: str) -> frozenset[str]:
-        if self.graph is None:
-            return frozenset((_GLOBAL,))
-        return self.graph.within_hops(node, self.config.k_hops, self.config.relation)
+    def _related(self, node: str) -> tuple[frozenset[str], frozenset[str]]:
+        """Nodes ``node`` depends on, and nodes depending on it, within ``k_hops``.
 
-    def _candidates(self, related: frozenset[str],
+        Undirected grouping puts every node within ``k_hops`` in both sets.
+        """
+        graph = self.graph
+        if graph is None:
+            return frozenset((_GLOBAL,)), frozenset()
+        k = self.config.k_hops
+        if self.config.relation == "undirected":
+            return graph.within_hops(node, k), frozenset()
+        return graph.downstream_within(node, k), graph.upstream_within(node, k)
+
+    def _candidates(self, related: tuple[frozenset[str], frozenset[str]],
                     ts: float) -> tuple[list[IncidentState], list[IncidentState]]:
+        """Incidents the new alert may join, and recently resolved ones it may reopen.
+
+        Faults spread from a dependency to its dependents, so an alert on X may be an
+        *effect* of a node X depends on while that node's problem is live (firing, or
+        changed within ``linger``), and may be the *cause* of a node that depends on X only
+        if X's onset is not later than that node's latest onset plus ``window``.
+        """
         window = self.config.window
-        ids: set[str] = set()
+        linger = self.config.linger
+        incidents = self._incidents
         by_node = self._by_node
-        for n in related:
+        active_ids: set[str] = set()
+        ids: set[str] = set()
+        effect_of, cause_of = related
+        for n in effect_of | cause_of:
             hit = by_node.get(n)
-            if hit:
-                ids |= hit
-        active: list[IncidentState] = []
+            if not hit:
+                continue
+            for ident in hit:
+                if ident in active_ids:
+                    continue
+                s = incidents[ident]
+                if not s.active:
+                    ids.add(ident)
+                    continue
+                if ts < s.first_ts - window:
+                    continue
+                if n == _GLOBAL:
+                    if ts <= s.last_ts + window:
+                        active_ids.add(ident)
+                    continue
+                ev = s.nodes.get(n)
+                if ev is None:
+                    continue
+                if (n in effect_of and ev.live(ts, linger)) or \
+                        (n in cause_of and ts <= ev.last_onset + window):
+                    active_ids.add(ident)
+        active = sorted((incidents[i] for i in active_ids), key=lambda s: (s.opened_at, s.id))
         resolved: list[IncidentState] = []
         for ident in ids:
-            s = self._incidents[ident]
-            if s.active:
-                if s.first_ts - window <= ts <= s.last_ts + window:
-                    active.append(s)
-            elif s.merged_into is None and s.resolved_at is not None and \
+            s = incidents[ident]
+            if s.merged_into is None and s.resolved_at is not None and \
                     0 <= ts - s.resolved_at <= self.config.reopen_window:
                 resolved.append(s)
-        active.sort(key=lambda s: (s.opened_at, s.id))
         resolved.sort(key=lambda s: (-(s.resolved_at or 0.0), s.id))
         return active, resolved
 

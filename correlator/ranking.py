@@ -171,12 +171,44 @@ class PageRankRanker:
                 for n in ordered[: self.limit]]
 
 
-class CompositeRanker:
-    """Blend of dependency position (PageRank), onset order, anomaly score and alert class.
+def explained_by(cand: NodeEvidence, evidence: Mapping[str, NodeEvidence],
+                 graph: ServiceGraph | None, max_hops: int, window: float,
+                 tolerance: float) -> list[NodeEvidence]:
+    """Alerting nodes that ``cand`` can explain: they depend on it (within ``max_hops``) and
+    began no earlier than ``tolerance`` before it and at most ``window`` after it.
 
-    Each signal is turned into a [0, 1] value per candidate and the weighted sum ranks them.
-    The default weights favour graph position and onset because severity alone misleads:
-    callers of a slow service often show larger latency than the service itself.
+    This is the temporal-causal consistency every topology-based RCA assumes: a fault
+    reaches dependents after it starts, within a bounded delay.
+    """
+    if graph is None or cand.node not in graph:
+        return []
+    dependents = graph.upstream_within(cand.node, max_hops)
+    lo, hi = cand.onset - tolerance, cand.onset + window
+    if len(dependents) < len(evidence):
+        return [evidence[n] for n in dependents
+                if n != cand.node and n in evidence and lo <= evidence[n].onset <= hi]
+    return [e for n, e in evidence.items()
+            if n != cand.node and n in dependents and lo <= e.onset <= hi]
+
+
+def proximity(cause: NodeEvidence, effect: NodeEvidence, scale: float) -> float:
+    """How well the timing fits "``cause`` led to ``effect``": 1 when the effect began at
+    the same time, decaying with the delay (slow faults such as leaks still get credit)."""
+    return math.exp(-max(0.0, effect.onset - cause.onset) / scale)
+
+
+class CompositeRanker:
+    """Blend of explanation coverage, graph position (PageRank), anomaly score, alert class.
+
+    * coverage: how many of the incident's alerting nodes a candidate explains (see
+      :func:`explained_by`), each weighted by how soon it followed, relative to the best;
+    * graph: personalised PageRank on the reversed dependency graph, normalised to the best;
+    * score: the candidate's anomaly score relative to the incident's largest;
+    * kind: a prior on the alert class (a change or an outage is more often a cause than a
+      latency symptom).
+
+    Severity alone misleads (callers of a slow service often show larger latency than the
+    service itself), so coverage and graph position carry most of the weight.
 
     >>> from correlator.types import NodeEvidence
     >>> from topology.graph import ServiceGraph
@@ -193,14 +225,19 @@ class CompositeRanker:
 
     name = "composite"
 
-    def __init__(self, limit: int = 5, w_graph: float = 0.4, w_onset: float = 0.3,
-                 w_score: float = 0.15, w_kind: float = 0.15, onset_scale: float = 60.0,
-                 kind_prior: Mapping[str, float] | None = None, max_hops: int = 2) -> None:
+    def __init__(self, limit: int = 5, w_cover: float = 0.4, w_graph: float = 0.2,
+                 w_score: float = 0.1, w_kind: float = 0.3, window: float = 1200.0,
+                 tolerance: float = 30.0, delay_scale: float = 300.0,
+                 kind_prior: Mapping[str, float] | None = None,
+                 max_hops: int = 4) -> None:
         self.limit = limit
-        self.weights = (w_graph, w_onset, w_score, w_kind)
-        self.onset_scale = onset_scale
+        self.weights = (w_cover, w_graph, w_score, w_kind)
+        self.window = window
+        self.tolerance = tolerance
+        self.delay_scale = delay_scale
+        self.max_hops = max_hops
         self.kind_prior = dict(kind_prior or DEFAULT_KIND_PRIOR)
-        self.pagerank = PageRankRanker(limit=limit, max_hops=max_hops)
+        self.pagerank = PageRankRanker(limit=limit, max_hops=1)
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
              graph: ServiceGraph | None) -> list[RootCause]:
@@ -209,42 +246,46 @@ class CompositeRanker:
             return []
         pr = self.pagerank.scores(evidence, graph)
         top_pr = max(pr.values()) or 1.0
-        t0 = min(e.onset for e in cands)
         top_score = max(e.score for e in cands) or 1.0
-        w_graph, w_onset, w_score, w_kind = self.weights
+        w_cover, w_graph, w_score, w_kind = self.weights
         total: dict[str, float] = {}
+        explains: dict[str, list[NodeEvidence]] = {}
+        n_nodes = len(evidence)
+        cover: dict[str, float] = {}
         for e in cands:
-            onset = math.exp(-max(0.0, e.onset - t0) / self.onset_scale)
+            expl = explained_by(e, evidence, graph, self.max_hops, self.window, self.tolerance)
+            explains[e.node] = expl
+            cover[e.node] = 1 + sum(proximity(e, o, self.delay_scale) for o in expl)
+        top_cover = max(cover.values())
+        for e in cands:
             kind = max((self.kind_prior.get(k, 0.4) for k in e.kinds), default=0.4)
-            total[e.node] = (w_graph * pr.get(e.node, 0.0) / top_pr + w_onset * onset
+            total[e.node] = (w_cover * cover[e.node] / top_cover
+                             + w_graph * pr.get(e.node, 0.0) / top_pr
                              + w_score * max(e.score, 0.0) / top_score + w_kind * kind)
         ordered = sorted(total, key=lambda n: (-total[n], evidence[n].onset, n))
         out: list[RootCause] = []
         for n in ordered[: self.limit]:
             out.append(RootCause(n, round(total[n], 4),
-                                 self._explain(evidence[n], evidence, graph, pr, top_pr)))
+                                 self._explain(evidence[n], explains[n], n_nodes,
+                                               pr.get(n, 0.0) / top_pr)))
         return out
 
-    def _explain(self, ev: NodeEvidence, evidence: Mapping[str, NodeEvidence],
-                 graph: ServiceGraph | None, pr: Mapping[str, float],
-                 top_pr: float) -> tuple[str, ...]:
+    @staticmethod
+    def _explain(ev: NodeEvidence, explained: list[NodeEvidence], n_nodes: int,
+                 graph_pos: float) -> tuple[str, ...]:
         lines = [_basic_evidence(ev)]
-        later = [o for o in evidence.values() if o.node != ev.node and o.onset > ev.onset]
-        if graph is not None and ev.node in graph:
-            dependents = graph.upstream(ev.node, self.pagerank.max_hops)
-            later_deps = [o for o in later if o.node in dependents]
-            if later_deps:
-                first = min(later_deps, key=lambda o: (o.onset, o.node))
-                lines.append(f"{ev.node}: {', '.join(sorted(ev.alerts)) or 'alerts'} began "
-                             f"{first.onset - ev.onset:.0f} s before {first.node} "
-                             f"({', '.join(sorted(first.alerts)) or 'alerts'})")
-                if len(later_deps) > 1:
-                    lines.append(f"{len(later_deps)} dependents of {ev.node} alerted after it")
-        elif later:
-            first = min(later, key=lambda o: (o.onset, o.node))
-            lines.append(f"{ev.node} alerted {first.onset - ev.onset:.0f} s before {first.node}")
-        lines.append(f"graph position {pr.get(ev.node, 0.0) / top_pr:.2f} of the best; "
-                     f"alert class {', '.join(sorted(ev.kinds)) or 'unknown'}")
+        what = ", ".join(sorted(ev.alerts)) or "alerts"
+        later = sorted((o for o in explained if o.onset >= ev.onset),
+                       key=lambda o: (o.onset, o.node))
+        if later:
+            first = later[0]
+            lines.append(f"{ev.node}: {what} began {first.onset - ev.onset:.0f} s before "
+                         f"{first.node} ({', '.join(sorted(first.alerts)) or 'alerts'})")
+        if explained:
+            lines.append(f"explains {len(explained)} of the {n_nodes - 1} other alerting "
+                         f"nodes: they depend on {ev.node} and alerted after it")
+        lines.append(f"graph position {graph_pos:.2f} of the best; alert class "
+                     f"{', '.join(sorted(ev.kinds)) or 'unknown'}")
         return tuple(lines)
 
 

@@ -50,6 +50,7 @@ class IncidentState:
     members: dict[str, Alert] = field(default_factory=dict)
     nodes: dict[str, NodeEvidence] = field(default_factory=dict)
     member_node: dict[str, str] = field(default_factory=dict)
+    member_kind: dict[str, str] = field(default_factory=dict)
     timeline: list[TimelineEntry] = field(default_factory=list)
     root_causes: tuple[RootCause, ...] = ()
     resolved_at: float | None = None
@@ -79,8 +80,7 @@ class IncidentState:
         self.member_node[fp] = node
         if alert.firing:
             self.firing += 1
-        ts = event_time(alert)
-        self.last_ts = max(self.last_ts, ts)
+        self.last_ts = max(self.last_ts, alert.starts_at)  # onsets keep the window open
         self.first_ts = min(self.first_ts, alert.starts_at)
         rank = SEVERITY_RANK.get(alert.severity, 1)
         if rank > self.severity_rank:
@@ -89,14 +89,21 @@ class IncidentState:
         if inhibited:
             self.inhibited.add(fp)
         score = alert.score
+        self.member_kind[fp] = kind
         ev = self.nodes.get(node)
+        firing = 1 if alert.firing and kind != "change" else 0
+        changed = alert.starts_at if kind == "change" else event_time(alert)
         if ev is None:
             self.nodes[node] = NodeEvidence(
                 node=node, onset=alert.starts_at, score=score, kinds={kind},
-                alerts={alert.name}, summary=_summary(alert), inhibited=inhibited)
+                alerts={alert.name}, summary=_summary(alert), inhibited=inhibited,
+                firing=firing, last_change=changed, last_onset=alert.starts_at)
             self.dirty_rank = True
             return
         ev.count += 1
+        ev.firing += firing
+        ev.last_change = max(ev.last_change, changed)
+        ev.last_onset = max(ev.last_onset, alert.starts_at)
         if kind not in ev.kinds:
             ev.kinds.add(kind)
             self.dirty_rank = True
@@ -111,6 +118,17 @@ class IncidentState:
             ev.score = score
             ev.summary = _summary(alert) or ev.summary
             self.dirty_rank = True
+
+    def member_changed(self, fp: str, alert: Alert, ts: float) -> None:
+        """A held alert fired again or resolved."""
+        ev = self.nodes[self.member_node[fp]]
+        if alert.firing:
+            ev.last_onset = max(ev.last_onset, alert.starts_at)
+        if self.member_kind.get(fp) == "change":
+            ev.last_change = max(ev.last_change, alert.starts_at)
+            return
+        ev.firing += 1 if alert.firing else -1
+        ev.last_change = max(ev.last_change, ts)
 
     def title(self) -> str:
         top = self.root_causes[0].service if self.root_causes else next(iter(self.nodes), "?")

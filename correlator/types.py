@@ -48,7 +48,9 @@ class NodeEvidence:
     ``onset`` is the earliest ``startsAt`` of its alerts, ``score`` the largest anomaly
     score, ``kinds`` the alert classes seen (``resource``, ``symptom``, ``change``,
     ``availability``), ``alerts`` the alert names, ``summary`` one human sentence from the
-    strongest alert's annotations when it had one.
+    strongest alert's annotations when it had one. ``firing`` and ``last_change`` track
+    whether the node still has a live problem, which is what new alerts may attach to;
+    change events (a rollout) count as instants, not as conditions that stay firing.
     """
 
     node: str
@@ -59,6 +61,14 @@ class NodeEvidence:
     alerts: set[str] = field(default_factory=set)
     summary: str = ""
     inhibited: bool = False
+    firing: int = 0
+    last_change: float = 0.0
+    last_onset: float = 0.0
+
+    def live(self, ts: float, linger: float) -> bool:
+        """Still part of an ongoing problem at ``ts``: a condition alert firing, or the last
+        change (onset, resolution, or a change event) within ``linger`` seconds."""
+        return self.firing > 0 or ts - self.last_change <= linger
 
 
 @runtime_checkable

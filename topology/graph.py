@@ -220,6 +220,26 @@ class ServiceGraph:
         self._hop_cache[key] = result
         return result
 
+    def downstream_within(self, name: str, k: int) -> frozenset[str]:
+        """``name`` and what it depends on within ``k`` hops, memoised per version."""
+        return self._cached(name, k, "down", self._g.successors)
+
+    def upstream_within(self, name: str, k: int) -> frozenset[str]:
+        """``name`` and what depends on it within ``k`` hops, memoised per version."""
+        return self._cached(name, k, "up", self._g.predecessors)
+
+    def _cached(self, name: str, k: int, tag: str, step: Any) -> frozenset[str]:
+        if self._cache_version != self.version:
+            self._hop_cache.clear()
+            self._cache_version = self.version
+        key = (name, k, tag)
+        hit = self._hop_cache.get(key)
+        if hit is None:
+            hit = frozenset(self._walk(name, k, step)) if name in self._g \
+                else frozenset((name,))
+            self._hop_cache[key] = hit
+        return hit
+
     def _both(self, name: str) -> Iterator[str]:
         yield from self._g.successors(name)
         yield from self._g.predecessors(name)

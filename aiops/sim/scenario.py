@@ -125,7 +125,7 @@ def _season(times: np.ndarray, amp: np.ndarray, phase: np.ndarray) -> np.ndarray
 
 
 def generate(n_services: int = 10, fault: str = "cpu", seed: int = 0, duration: float = 3600,
-             step: float = 15, n_faults: int = 1, noise_rate: float = 0.3,
+             step: float = 15, n_faults: int = 1, noise_rate: float = 0.1,
              deploys_per_day: float = 2.0, logs: bool = True,
              repeat_interval: float = 300.0) -> Scenario:
     """Generate a scenario; ``fault`` is one of :data:`FAULT_KINDS` or ``"random"``.

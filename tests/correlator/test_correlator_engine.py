@@ -71,12 +71,28 @@ def test_ids_are_stable_across_replays() -> None:
 
 
 def test_topology_groups_related_and_splits_unrelated() -> None:
-    c = TopologyCorrelator(graph=shop())
+    c = TopologyCorrelator(CorrelatorConfig(k_hops=2), graph=shop())
     i1 = c.process(alert("HighCPU", "redis", 100, score=5))[0]
     i2 = c.process(alert("Lat", "frontend", 110))[0]  # frontend -> cart -> redis: 2 hops
     i3 = c.process(alert("Lat", "adsdb", 120))[0]
     assert i1.id == i2.id != i3.id
-    assert c.process(alert("Lat", "cart", 2000))[0].id not in {i1.id, i3.id}  # outside window
+    # while redis still fires, a later symptom of a service that depends on it joins
+    assert c.process(alert("Err", "checkout", 900))[0].id == i1.id
+    # once everything resolved (and lingered), a new alert starts a new incident
+    for a in (alert("HighCPU", "redis", 100, resolved_at=950),
+              alert("Lat", "frontend", 110, resolved_at=950),
+              alert("Err", "checkout", 900, resolved_at=950)):
+        c.process(a)
+    assert c.process(alert("Lat", "cart", 2000))[0].id not in {i1.id, i3.id}
+
+
+def test_late_dependency_alert_is_not_a_cause() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(window=300), graph=shop())
+    first = c.process(alert("Lat", "frontend", 100))[0]
+    # cart is a dependency of frontend; starting 20 minutes later it cannot be the cause
+    assert c.process(alert("HighCPU", "cart", 1300))[0].id != first.id
+    # but a dependency alerting around the same time can
+    assert c.process(alert("HighCPU", "catalog", 150))[0].id == first.id
 
 
 def test_linked_incidents_merge_into_the_oldest() -> None:
