@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from aiops.model.fingerprint import alert_fingerprint
 
@@ -53,7 +54,14 @@ def series_key(name: str, labels: Mapping[str, str]) -> str:
     """
     if not labels:
         return name
-    inner = ",".join(f'{k}="{labels[k]}"' for k in sorted(labels))
+    return _series_key_cached(name, tuple(labels.items()))
+
+
+@lru_cache(maxsize=1 << 18)
+def _series_key_cached(name: str, items: tuple[tuple[str, str], ...]) -> str:
+    # Keyed on the labels in their given order: the same producer sends the same order, so
+    # the hot path skips the sort and the string building; the result is order-free.
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(items))
     return f"{name}{{{inner}}}"
 
 
