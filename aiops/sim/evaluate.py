@@ -8,7 +8,9 @@ as the correlate stage would. Then:
   candidate counts for its service). Avg@5 is the mean of AC@1..AC@5.
 * compression: ``1 - incidents / alert episodes`` (an episode is one alert from firing to
   resolution; Alertmanager's repeats are not counted as alerts, merged-away incidents are not
-  counted as incidents).
+  counted as incidents). ``compression_notified`` also counts merged-away incidents (people
+  saw them), and ``compression_of_notifications`` divides by every notification received
+  (repeats and resolutions too), the way event-to-incident noise reduction is usually sold.
 * pairwise precision/recall: over pairs of alert episodes, "same incident" against "same
   fault"; every noise episode is its own truth cluster.
 * time to first incident: from fault start to the sending time of the first incident version
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +43,7 @@ class ScenarioResult:
     pairs_pred: int
     pairs_true: int
     ttfi: list[float]
-    alerts_processed: int
+    alerts_processed: int  # notifications fed in: firing, repeats, resolutions
 
 
 @dataclass
@@ -75,6 +77,9 @@ class EvalReport:
             "compression": round(1 - incidents / max(1, episodes), 4),
             "compression_notified": round(
                 1 - sum(r.notified for r in res) / max(1, episodes), 4),
+            "notifications": sum(r.alerts_processed for r in res),
+            "compression_of_notifications": round(
+                1 - incidents / max(1, sum(r.alerts_processed for r in res)), 4),
             "pairwise_precision": round(tp / pred, 4) if pred else 1.0,
             "pairwise_recall": round(tp / true, 4) if true else 1.0,
             "pairwise_precision_macro": round(statistics.fmean(prec), 4) if prec else 1.0,
@@ -100,26 +105,27 @@ def _matches(candidate: str, root: str, graph: ServiceGraph | None) -> bool:
 
 def run_correlator(correlator: Correlator, events: Sequence[tuple[float, Alert]]
                    ) -> tuple[dict[str, Incident], dict[str, str], dict[str, float]]:
-    """Feed ``events``; return final incidents, episode -> incident id, first-sent times."""
+    """Feed ``events``; return final incidents, episode -> incident id, and the sending
+    time at which each episode first appeared in an incident."""
     latest: dict[str, Incident] = {}
     member: dict[str, str] = {}
-    first_sent: dict[str, float] = {}
+    placed: dict[str, float] = {}
     for ts, alert in events:
         out = correlator.process(alert)
         out += correlator.tick(ts)
         key = alert_key(alert)
         for inc in out:
             latest[inc.id] = inc
-            first_sent.setdefault(inc.id, ts)
             if key not in member and alert.firing:
                 for a in inc.alerts:
                     if a.fingerprint == alert.fingerprint and a.starts_at == alert.starts_at:
                         member[key] = inc.id
+                        placed[key] = ts
                         break
     if events:
         for inc in correlator.tick(events[-1][0] + 1e6):
             latest[inc.id] = inc
-    return latest, member, first_sent
+    return latest, member, placed
 
 
 def _final_id(ident: str, latest: dict[str, Incident]) -> str:
@@ -136,7 +142,7 @@ def _final_id(ident: str, latest: dict[str, Incident]) -> str:
 
 def evaluate_events(name: str, events: Sequence[tuple[float, Alert]], truth: GroundTruth,
                     correlator: Correlator, graph: ServiceGraph | None) -> ScenarioResult:
-    latest, member, first_sent = run_correlator(correlator, events)
+    latest, member, placed = run_correlator(correlator, events)
     episodes = sorted({alert_key(a) for _, a in events if a.firing})
     cause = {k: truth.causes.get(k, "noise") for k in episodes}
     pred = {k: _final_id(member[k], latest) if k in member else f"dropped:{k}"
@@ -161,9 +167,9 @@ def evaluate_events(name: str, events: Sequence[tuple[float, Alert]], truth: Gro
                 rank = pos
                 break
         ranks.append(rank)
-        ids = {member[k] for k in mine if k in member}
-        if ids:
-            ttfi.append(min(first_sent[i] for i in ids) - fault.start)
+        times = [placed[k] for k in mine if k in placed]
+        if times:
+            ttfi.append(min(times) - fault.start)
     return ScenarioResult(
         name=name, kinds=tuple(f.kind for f in truth.faults), ranks=ranks,
         episodes=len(episodes), incidents=len(set(latest) - merged), notified=len(latest),
@@ -196,19 +202,21 @@ def standard_suite(count: int = 210, seed: int = 0,
 
 
 def evaluate_suite(cases: Sequence[SuiteCase],
-                   make_correlator: Callable[[ServiceGraph], Correlator],
+                   makers: Mapping[str, Callable[[ServiceGraph], Correlator]],
                    duration: float = 3600.0,
-                   progress: Callable[[int, ScenarioResult], None] | None = None
-                   ) -> EvalReport:
+                   progress: Callable[[int, str, ScenarioResult], None] | None = None
+                   ) -> dict[str, EvalReport]:
+    """Generate each case once and run every correlator in ``makers`` on it."""
     from aiops.sim.scenario import generate
 
-    report = EvalReport()
+    reports = {name: EvalReport() for name in makers}
     for i, case in enumerate(cases):
         sc = generate(case.n_services, case.fault, case.seed, duration=duration,
                       n_faults=case.n_faults, logs=False)
-        result = evaluate_events(case.name, sc.alert_events, sc.truth,
-                                 make_correlator(sc.graph), sc.graph)
-        report.results.append(result)
-        if progress is not None:
-            progress(i, result)
-    return report
+        for name, make in makers.items():
+            result = evaluate_events(case.name, sc.alert_events, sc.truth, make(sc.graph),
+                                     sc.graph)
+            reports[name].results.append(result)
+            if progress is not None:
+                progress(i, name, result)
+    return reports
