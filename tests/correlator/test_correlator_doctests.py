@@ -8,6 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["correlator.config", "correlator.engine", "correlator.ranking", "correlator.state",
+           "correlator.baseline", "topology.updates", "topology.observed",
            "topology.graph", "topology.mapping"]
 
 
