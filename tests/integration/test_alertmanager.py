@@ -6,15 +6,18 @@ secret-less timings changed); alerts are injected through its v2 API as Promethe
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 import yaml
 
 from aiops.model import IncidentStatus
+from streams.codecs import decode_incident
 from tests.integration.conftest import (
     LiveEngine,
     Program,
@@ -23,6 +26,8 @@ from tests.integration.conftest import (
     load_yaml,
     wait_for,
 )
+from tests.integration.test_incident_schema import SCHEMA_PATH
+from tests.support.kafka import read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
@@ -113,6 +118,17 @@ def test_alertmanager_webhook_opens_and_resolves_incidents(
         raise AssertionError(am.output()) from None
     assert all(a.status.value == "resolved" for a in final.alerts)
     assert [t.event for t in final.timeline][-1] == "auto_resolved"
+
+    # the incident feed: one message per state change, keyed by id, valid against the schema
+    # (changes handled in one batch are published as their last state, so versions may skip)
+    feed = read_topic(live_engine.engine.kafka, live_engine.engine.topics.incidents,
+                      expect=final.version, timeout=5)
+    schema = json.loads(SCHEMA_PATH.read_text())
+    for key, value in feed:
+        jsonschema.validate(json.loads(value), schema)
+        assert key == incident.id.encode()
+    versions = [decode_incident(v).version for _, v in feed]
+    assert versions == sorted(set(versions)) and versions[-1] == final.version
 
     metrics = live_engine.get("/metrics").text
     assert 'aiops_receiver_rejected_total{code="401",receiver="alertmanager"}' in metrics
