@@ -6,6 +6,9 @@ wheel can migrate a database without an ``alembic.ini`` or a source checkout.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -13,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from aiops.storage.engine import create_engine
+from aiops.storage.engine import create_engine, normalize_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -28,8 +31,35 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate the database at ``url`` to ``revision`` (creating the schema if empty)."""
-    command.upgrade(alembic_config(url), revision)
+    """Migrate the database at ``url`` to ``revision`` (creating the schema if empty).
+
+    Safe to call from several processes at once (every worker does on start): PostgreSQL
+    upgrades take an advisory lock (see ``migrations/env.py``), SQLite file upgrades an
+    exclusive lock on ``<database>.migrate.lock`` beside the file.
+    """
+    with _sqlite_file_lock(url):
+        command.upgrade(alembic_config(url), revision)
+
+
+@contextmanager
+def _sqlite_file_lock(url: str) -> Iterator[None]:
+    parsed = normalize_url(url)
+    database = parsed.database or ""
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or database in ("", ":memory:")
+        or (database.startswith("file:"))
+    ):
+        yield
+        return
+    lock_path = Path(database).expanduser().with_name(Path(database).name + ".migrate.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def current(url: str) -> str | None:

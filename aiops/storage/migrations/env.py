@@ -7,7 +7,7 @@ run time. For ``alembic`` on the command line, pass ``-x url=...``.
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from aiops.storage.engine import create_engine, normalize_url
 from aiops.storage.tables import metadata
@@ -21,6 +21,10 @@ def _url() -> str:
     return str(url)
 
 
+#: pg_advisory_xact_lock key that serialises concurrent upgrades (any constant will do).
+PG_MIGRATION_LOCK = 0x41494F5053  # "AIOPS"
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -30,6 +34,12 @@ def _configure(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Workers migrate on start; the lock makes the 2nd..nth wait for the first and
+            # then find the schema at head (READ COMMITTED reads the committed version).
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK}
+            )
         context.run_migrations()
 
 

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from importlib import resources
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+import aiops
 from aiops.storage import create_engine, metadata
 from aiops.storage.migrate import current, head, upgrade
 
@@ -67,3 +72,28 @@ def test_migrations_are_packages_so_wheels_ship_them() -> None:
     versions = migrations.joinpath("versions")
     assert versions.joinpath("__init__.py").is_file()
     assert versions.joinpath("0001_initial.py").is_file()
+
+
+def test_concurrent_upgrades_are_safe(db_url: str) -> None:
+    """Every worker process migrates on start; several starting together must not collide."""
+    root = Path(aiops.__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    script = "import sys; from aiops.storage.migrate import upgrade; upgrade(sys.argv[1])"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, db_url],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    outcomes = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        outcomes.append((proc.returncode, err.decode()))
+    assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
+    assert current(db_url) == head()
