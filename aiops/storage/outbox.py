@@ -6,6 +6,8 @@ sent or failed. A crash between the two loses nothing (the row stays pending) an
 redelivered input repeats nothing (``(destination, dedup_key)`` is unique, the insert is
 ignored). Delivery is at-least-once: a crash after delivery but before :func:`mark_sent`
 delivers again, so destinations should take ``dedup_key`` as their idempotency key.
+:func:`select_pending` takes no row locks: run one dispatcher per destination (the stage
+that owns it), not several competing for the same rows.
 
 These functions take a :class:`~sqlalchemy.Connection` so that callers choose the
 transaction; :class:`aiops.storage.Store` wraps them.
