@@ -28,7 +28,6 @@ from aiops.storage.engine import create_engine
 from aiops.storage.migrate import upgrade
 from aiops.storage.repository import Store
 from aiops.telemetry import Telemetry
-from remediation.dryrun import DryRunRemediator
 from streams.broker import LocalBroker
 from streams.kafka import KafkaConfig, ensure_topics
 from streams.producer import EventProducer
@@ -114,10 +113,51 @@ class Engine:
 
             return CorrelateStage(self.topics, build_correlator(s.correlation), self.store)
         if name == "act":
-            from aiops.notify.build import build_notifier
+            import random
+            import time
 
+            import httpx
+
+            from aiops.notify.build import build_notifier
+            from aiops.storage.remediation import RemediationStore
+            from remediation.engine import Remediator
+            from remediation.executors.base import Executor
+            from remediation.executors.http import HttpExecutor
+            from remediation.guards import Guards, Proposal
+            from remediation.learning import ThompsonLearner
+            from remediation.runbook import DEFAULT_RUNBOOK, load_runbooks
+
+            r = s.remediation
             notifier = build_notifier(s.notify, self.store, s.api.public_url) or LogNotifier()
-            return ActStage(self.topics, notifier, DryRunRemediator(), self.store)
+            executors: dict[str, Executor] = {"http": HttpExecutor(httpx.Client(timeout=10.0))}
+            if r.kubernetes:
+                from kubernetes import client as k8s
+                from kubernetes import config as k8s_config
+
+                from remediation.executors.kubernetes import KubernetesExecutor
+
+                try:
+                    k8s_config.load_incluster_config()
+                except k8s_config.ConfigException:
+                    k8s_config.load_kube_config(context=r.kube_context or None)
+                executors["kubernetes"] = KubernetesExecutor(k8s.AppsV1Api(),
+                                                             namespace=r.namespace)
+            if r.processes:
+                from remediation.executors.process import ProcessExecutor, ProcessSupervisor
+
+                executors["process"] = ProcessExecutor(ProcessSupervisor(r.processes))
+            rstore = RemediationStore(self.store.engine)
+            guards = Guards(kill_switch=r.kill_switch,
+                            max_actions_per_window=r.max_actions_per_window, window_s=r.window_s)
+            applied = rstore.applied_since(time.time() - 7 * 86400)
+            guards.restore([Proposal(e.incident_id, e.runbook, e.target) for e in applied],
+                           [e.ts for e in applied])
+            remediator = Remediator(
+                load_runbooks(r.runbooks_file) if r.runbooks_file else [DEFAULT_RUNBOOK],
+                executors, guards, ThompsonLearner(rstore, random.Random()), rstore, rstore,
+                dry_run=r.dry_run,
+            )
+            return ActStage(self.topics, notifier, remediator, self.store)
         raise ConfigError(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
 
     def runner(self, name: str) -> StageRunner:

@@ -95,6 +95,14 @@ class RemediationSettings(BaseModel):
     dry_run: bool = True
     kill_switch: bool = False
     runbooks_file: str = ""
+    max_actions_per_window: int = Field(20, description="Applied actions, all runbooks.")
+    window_s: float = 3600.0
+    kubernetes: bool = Field(False, description="Enable the Kubernetes executor.")
+    kube_context: str = Field("", description="kubeconfig context; empty: in-cluster first.")
+    namespace: str = "default"
+    processes: dict[str, list[str]] = Field(
+        default_factory=dict, description="Local services the process executor supervises."
+    )
 
 
 class SlackDestinationSettings(BaseModel):

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from aiops import __version__
 from aiops.api import health, incidents, receivers, remote_write
 from aiops.api.deps import ApiDeps
+from aiops.api.remediation import router as remediation_router
 
 
 def create_api(api_deps: ApiDeps) -> FastAPI:
@@ -20,4 +21,5 @@ def create_api(api_deps: ApiDeps) -> FastAPI:
     app.include_router(remote_write.router)
     app.include_router(incidents.router)
     app.include_router(health.router)
+    app.include_router(remediation_router)
     return app
