@@ -5,7 +5,8 @@ and counts verified successes and failures. Choosing by Thompson sampling (draw 
 posterior, take the largest draw) explores untried actions early and settles on the best
 one as evidence accumulates. When the best posterior mean is below the runbook's threshold
 the remediator escalates to a human instead; an action that failed
-``disable_after_failures`` times in a row is disabled for that signature until re-enabled.
+``disable_after_failures`` times in a row while its posterior mean is below one half is
+disabled for that signature until re-enabled through the API.
 """
 
 from __future__ import annotations
@@ -31,14 +32,20 @@ class Posterior:
     def mean(self) -> float:
         return self.alpha / (self.alpha + self.beta)
 
-    def updated(self, success: bool, disable_after: int) -> Posterior:
+    def updated(self, success: bool, disable_after: int, disable_below: float = 0.5
+                ) -> Posterior:
+        """Count one outcome. A failure streak of ``disable_after`` disables the action only
+        if its posterior mean is also below ``disable_below``: a streak is expected now and
+        then from an action that usually works, and must not retire it."""
         if success:
             return replace(self, alpha=self.alpha + 1, successes=self.successes + 1,
                            consecutive_failures=0)
         streak = self.consecutive_failures + 1
-        return replace(self, beta=self.beta + 1, failures=self.failures + 1,
+        beta = self.beta + 1
+        mean = self.alpha / (self.alpha + beta)
+        return replace(self, beta=beta, failures=self.failures + 1,
                        consecutive_failures=streak, disabled=self.disabled or
-                       streak >= disable_after)
+                       (streak >= disable_after and mean < disable_below))
 
 
 class PosteriorStore(Protocol):
