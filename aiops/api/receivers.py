@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import ClientDisconnect
 
 from aiops.api.deps import ApiDeps, check_auth, deps
 from aiops.model import BrokerUnavailableError, DecodeError
@@ -74,11 +75,15 @@ async def read_body(request: Request, api: ApiDeps, receiver: str) -> bytes:
         raise _too_large(api, receiver, limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(api, receiver, limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(api, receiver, limit)
+            chunks.append(chunk)
+    except ClientDisconnect as exc:  # the sender gave up mid-body: nothing to answer
+        api.telemetry.rejected.labels(receiver, "disconnected").inc()
+        raise HTTPException(400, "client disconnected before the body was read") from exc
     return b"".join(chunks)
 
 

@@ -158,7 +158,7 @@ def test_refusals(engine: Engine) -> None:
 def test_503_when_the_broker_does_not_acknowledge(engine: Engine) -> None:
     # A producer pointed at a closed port: nothing acknowledges, so Prometheus must retry.
     dead = EventProducer(KafkaConfig(bootstrap_servers="127.0.0.1:1"),
-                         overrides={"message.timeout.ms": 1500})
+                         overrides={"message.timeout.ms": 1500, "log_level": 0})
     engine.settings.api.publish_timeout_s = 1.0
     client = TestClient(engine.api(producer=dead))
     good = _snappy(rw.encode_write_request([({"__name__": "up", "job": "x"}, [(1.0, 1)])]))

@@ -131,7 +131,7 @@ def test_body_limit(engine: Engine) -> None:
 
 def test_503_so_alertmanager_retries(engine: Engine) -> None:
     dead = EventProducer(KafkaConfig(bootstrap_servers="127.0.0.1:1"),
-                         overrides={"message.timeout.ms": 1500})
+                         overrides={"message.timeout.ms": 1500, "log_level": 0})
     engine.settings.api.publish_timeout_s = 1.0
     client = TestClient(engine.api(producer=dead), headers={"authorization": "Bearer t0ken"})
     response = client.post(PATH, json=payload())
