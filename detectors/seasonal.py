@@ -67,7 +67,7 @@ class SeasonalBaseline(KeyedDetector):
         "spread_w": ("f4", np.nan, 168),
     }
 
-    def __init__(self, *, level_alpha: float = 0.05, profile_alpha: float = 0.15,
+    def __init__(self, *, level_alpha: float = 0.02, profile_alpha: float = 0.15,
                  scale_alpha: float = 0.01, warmup: int = 30, clip_z: float = 4.0,
                  rebaseline_after: int = 60, band_z: float = 4.0,
                  local_scale: bool = True) -> None:

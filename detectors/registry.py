@@ -1,0 +1,49 @@
+"""The built-in detectors by name: a plain dict of zero-argument factories, built on call.
+
+There is no module-level registry to mutate: callers take the dict, add their own entries
+if they like, and pass it where a name must become a detector (settings, the backtest CLI).
+
+>>> sorted(builtin_detectors())[:3]
+['default', 'default-onsets', 'iforest']
+>>> det = builtin_detectors()["seasonal"]()
+>>> det.name
+'seasonal'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from detectors.base import Detector
+from detectors.iforest import EntityIsolationForest
+from detectors.postprocess import AnomalyLikelihood, OnsetFilter, Pipeline
+from detectors.river_adapters import river_half_space_trees, river_standard_absolute_deviation
+from detectors.seasonal import SeasonalBaseline
+from detectors.zscore import RollingZScore
+
+DetectorFactory = Callable[[], Detector]
+
+
+def default_detector() -> Pipeline:
+    """Seasonal baseline scored through the anomaly likelihood: what alerts are built on."""
+    return Pipeline(SeasonalBaseline(), AnomalyLikelihood(), name="default")
+
+
+def default_onsets() -> Pipeline:
+    """The default detector reporting onsets, as NAB counts detections (one per episode)."""
+    return Pipeline(SeasonalBaseline(), AnomalyLikelihood(), OnsetFilter(), name="default-onsets")
+
+
+def builtin_detectors() -> dict[str, DetectorFactory]:
+    """Name -> factory for every detector the project ships."""
+    return {
+        "default": default_detector,
+        "default-onsets": default_onsets,
+        "seasonal": SeasonalBaseline,
+        "zscore": RollingZScore,
+        "likelihood-zscore": lambda: Pipeline(RollingZScore(), AnomalyLikelihood(),
+                                              name="likelihood-zscore"),
+        "iforest": EntityIsolationForest,
+        "river-hst": river_half_space_trees,
+        "river-sad": river_standard_absolute_deviation,
+    }
