@@ -89,6 +89,16 @@ def _skip(buf: bytes, pos: int) -> int:
     raise DecodeError(f"unsupported protobuf wire type {wire}", kind="remote write request")
 
 
+def _ts6(raw: bytes) -> float | None:
+    """Seconds from a 6-byte varint of milliseconds, or None if it is not one."""
+    b0, b1, b2, b3, b4, b5 = raw
+    if b5 >= 0x80 or (b0 & b1 & b2 & b3 & b4) < 0x80:
+        return None
+    ms = ((b0 & 0x7F) | (b1 & 0x7F) << 7 | (b2 & 0x7F) << 14 | (b3 & 0x7F) << 21
+          | (b4 & 0x7F) << 28 | b5 << 35)
+    return ms / 1000.0
+
+
 def _labels(buf: bytes) -> dict[str, str]:
     """Decode the concatenated ``Label`` fields (field 1) of one TimeSeries."""
     labels: dict[str, str] = {}
@@ -242,70 +252,100 @@ class RemoteWriteDecoder:
         out = DecodedWrite()
         groups = out.by_service
         cache = self._cache
+        times: dict[bytes, float] = {}  # a scrape's series share one timestamp
         unpack_double = _DOUBLE
+        stale_bytes = _STALE_BYTES
         pos, n = 0, len(buf)
+        count = fast = 0
         while pos < n:
             if buf[pos] != 0x0A:  # not a TimeSeries (metadata, or a newer field): skip it
                 pos = _skip(buf, pos)
                 continue
-            length, pos = _varint(buf, pos + 1)
+            length = buf[pos + 1]
+            if length < 0x80:
+                pos += 2
+            else:
+                length, pos = _varint(buf, pos + 1)
             end = pos + length
             if end > n:
-                raise DecodeError("a time series overruns the request", kind="remote write "
-                                  "request")
-            # Labels come first in everything Prometheus writes: take their bytes as the key.
-            start = pos
-            while pos < end and buf[pos] == 0x0A:
-                size = buf[pos + 1]
-                if size < 0x80:  # a Label is almost always shorter than 128 bytes
-                    pos += 2 + size
-                else:
-                    size, pos = _varint(buf, pos + 1)
-                    pos += size
-            out.series += 1
-            if pos < end and buf.find(b"\x0a", pos, end) != -1 and not self._canonical(
-                    buf, pos, end):
-                # a label after the samples: legal protobuf, never written by Prometheus
-                pos = self._slow_series(buf, start, end, out)
-                continue
-            series = cache.get(buf[start:pos]) or self._series(buf[start:pos])
-            group = groups.get(series.service)
-            if group is None:
-                group = groups[series.service] = []
-            name, labels = series.name, series.labels
-            while pos < end:
-                tag = buf[pos]
-                if tag != 0x12:
-                    pos = _skip(buf, pos)
-                    continue
-                size = buf[pos + 1]
-                if 10 < size < 0x80 and buf[pos + 2] == 0x09 and buf[pos + 11] == 0x10:
-                    # the usual Sample: the fixed64 value, then the varint ms timestamp
-                    value = unpack_double(buf, pos + 3)[0]
-                    ts, after = _varint(buf, pos + 12)
-                    if after != pos + 2 + size:
-                        raise DecodeError("a sample overruns its message",
-                                          kind="remote write request")
-                    if ts >= _SIGN:
-                        ts -= 1 << 64
-                    stale = value != value and buf[pos + 3:pos + 11] == _STALE_BYTES
-                    pos = after
-                else:
-                    size, pos = _varint(buf, pos + 1)
-                    value, ts, stale = _sample(buf, pos, pos + size)
-                    pos += size
-                if value - value == 0.0:  # finite: neither NaN nor +-Inf
-                    group.append({"name": name, "labels": labels, "ts": ts / 1000.0,
-                                  "value": value})
-                    out.samples += 1
-                elif stale:
-                    out.stale += 1
-                else:
-                    out.non_finite += 1
-            if pos != end:
-                raise DecodeError("a time series overruns its message",
+                raise DecodeError("a time series overruns the request",
                                   kind="remote write request")
+            count += 1
+            # Prometheus writes each series' labels, then one sample: 0x12 16 0x09 <double>
+            # 0x10 <timestamp>, whose varint is 6 bytes for this era's milliseconds. So the
+            # last 18 bytes are the sample and everything before them the labels.
+            if (length > 18 and buf[end - 18] == 0x12 and buf[end - 17] == 16
+                    and buf[end - 16] == 0x09 and buf[end - 7] == 0x10):
+                key = buf[pos:end - 18]
+                series = cache.get(key)
+                if series is None:
+                    series = self._labels_only(key)
+                tsb = buf[end - 6:end]
+                ts = times.get(tsb)
+                if ts is None:
+                    ts = _ts6(tsb)
+                    if ts is not None:
+                        times[tsb] = ts
+                if series is not None and ts is not None:
+                    value = unpack_double(buf, end - 15)[0]
+                    if value - value == 0.0:  # finite: neither NaN nor +-Inf
+                        group = groups.get(series.service)
+                        if group is None:
+                            group = groups[series.service] = []
+                        group.append({"name": series.name, "labels": series.labels,
+                                      "ts": ts, "value": value})
+                        fast += 1
+                    elif buf[end - 15:end - 7] == stale_bytes:
+                        out.stale += 1
+                    else:
+                        out.non_finite += 1
+                    pos = end
+                    continue
+            pos = self._any_series(buf, pos, end, out)
+        out.series = count
+        out.samples += fast
         return out
+
+    def _labels_only(self, key: bytes) -> _Series | None:
+        """The series for a label section, or None if ``key`` is not exactly Label fields
+        (then the general path decodes the series field by field)."""
+        pos, n = 0, len(key)
+        while pos < n:
+            if key[pos] != 0x0A:
+                return None
+            size, pos = _varint(key, pos + 1)
+            pos += size
+        return self._series(key) if pos == n else None
+
+    def _any_series(self, buf: bytes, pos: int, end: int, out: DecodedWrite) -> int:
+        """Any valid TimeSeries encoding: several samples, other fields, other orders."""
+        start = pos
+        while pos < end and buf[pos] == 0x0A:
+            size, pos = _varint(buf, pos + 1)
+            pos += size
+        if pos < end and not self._canonical(buf, pos, end):
+            # a label after the samples: legal protobuf, never written by Prometheus
+            return self._slow_series(buf, start, end, out)
+        series = self._series(buf[start:pos])
+        group = out.by_service.setdefault(series.service, [])
+        while pos < end:
+            if buf[pos] != 0x12:
+                pos = _skip(buf, pos)
+                continue
+            size, pos = _varint(buf, pos + 1)
+            value, ts, stale = _sample(buf, pos, pos + size)
+            pos += size
+            if math.isfinite(value):
+                group.append({"name": series.name, "labels": series.labels,
+                              "ts": ts / 1000.0, "value": value})
+                out.samples += 1
+            elif stale:
+                out.stale += 1
+            else:
+                out.non_finite += 1
+        if pos != end:
+            raise DecodeError("a time series overruns its message", kind="remote write request")
+        return end
 
 
 def records_for(decoded: DecodedWrite, topic: str) -> list[Record]:

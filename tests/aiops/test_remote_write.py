@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import math
+import random
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,3 +165,40 @@ def test_503_when_the_broker_does_not_acknowledge(engine: Engine) -> None:
     good = _snappy(rw.encode_write_request([({"__name__": "up", "job": "x"}, [(1.0, 1)])]))
     response = client.post("/api/v1/write", content=good, headers=AUTH)
     assert response.status_code == 503 and response.headers["retry-after"]
+
+
+def test_fast_and_general_paths_agree() -> None:
+    series = [({"__name__": f"m{i}", "job": f"j{i % 3}"}, [(float(i), 1_795_428_000_000 + i)])
+              for i in range(20)]
+    fast = rw.RemoteWriteDecoder().decode(rw.encode_write_request(series))
+    # two samples per series (and an old, short timestamp) take the general path
+    doubled = [(labels, [*samples, (samples[0][0], 5)]) for labels, samples in series]
+    general = rw.RemoteWriteDecoder().decode(rw.encode_write_request(doubled))
+    assert general.samples == 2 * fast.samples == 40
+    for service, samples in fast.by_service.items():
+        assert general.by_service[service][::2] == samples
+        assert {s["ts"] for s in general.by_service[service][1::2]} == {0.005}
+
+
+def test_corrupted_bodies_raise_decode_errors_only() -> None:
+    rng = random.Random(3)
+    base = rw.encode_write_request([
+        ({"__name__": f"m{i}", "job": f"j{i % 3}", "x": "y" * i}, [(float(i), 1_795_428_000_000)])
+        for i in range(30)])
+    refused = 0
+    for _ in range(3000):
+        body = bytearray(base)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(body))
+            op = rng.random()
+            if op < 0.5:
+                body[i] = rng.randrange(256)
+            elif op < 0.75:
+                del body[i:i + rng.randint(1, 5)]
+            else:
+                body[i:i] = rng.randbytes(rng.randint(1, 3))
+        try:
+            rw.RemoteWriteDecoder().decode(bytes(body))
+        except DecodeError:
+            refused += 1
+    assert refused > 1000  # most corruptions are caught, and none escapes as another error
