@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from detectors.alerting import MetricAlerter
 from detectors.base import Assessment, Detector, KeyedDetector, SnapshotError
+from detectors.log_templates import TemplateRates
 from detectors.logs import LogAlerter
 from detectors.policy import AlertPolicy, PolicyTracker
+from detectors.registry import builtin_detectors, default_detector
 from detectors.zscore import RollingZScore
 
 __all__ = [
@@ -22,23 +24,39 @@ __all__ = [
     "PolicyTracker",
     "RollingZScore",
     "SnapshotError",
+    "TemplateRates",
+    "builtin_detectors",
+    "default_detector",
     "default_log_alerter",
     "default_metric_alerter",
 ]
 
 
-def default_metric_alerter(*, threshold: float = 0.999, clear_threshold: float = 0.99,
-                           for_count: int = 3, resolve_count: int = 5,
-                           cooldown_seconds: float = 0.0,
+def default_metric_alerter(*, threshold: float = 0.5, clear_threshold: float = 0.3,
+                           for_count: int = 2, resolve_count: int = 5,
+                           cooldown_seconds: float = 300.0, warmup: int = 30,
+                           likelihood_warmup: int = 100,
                            alertname: str = "MetricAnomaly") -> MetricAlerter:
-    """The metric alerter the engine runs unless told otherwise."""
+    """The metric alerter the engine runs unless told otherwise.
+
+    The detector is :func:`detectors.registry.default_detector` (seasonal baseline and
+    anomaly likelihood); its scores are log-scaled tail probabilities, so the default
+    threshold 0.5 fires at a tail probability of 1e-5 and 0.3 (1e-3) is the clear level.
+    A new series scores nothing for its first ``warmup + likelihood_warmup`` points.
+    """
     policy = AlertPolicy(threshold=threshold, clear_threshold=clear_threshold,
                          for_count=for_count, resolve_count=resolve_count,
-                         cooldown_seconds=cooldown_seconds)
-    return MetricAlerter(RollingZScore(), policy, alertname=alertname)
+                         cooldown_seconds=cooldown_seconds, critical_threshold=0.9)
+    detector = default_detector(warmup=warmup, likelihood_warmup=likelihood_warmup)
+    return MetricAlerter(detector, policy, alertname=alertname)
 
 
 def default_log_alerter(*, bucket_seconds: float = 60.0, min_errors: int = 5,
-                        fire_z: float = 4.0) -> LogAlerter:
-    """The log alerter the engine runs unless told otherwise."""
-    return LogAlerter(bucket_seconds=bucket_seconds, min_errors=min_errors, fire_z=fire_z)
+                        fire_z: float = 4.0, templates: bool = True,
+                        template_warmup_records: int = 500) -> LogAlerter:
+    """The log alerter the engine runs unless told otherwise: the per-service error rate
+    plus Drain3 templates (new error templates, template surges)."""
+    rates = (TemplateRates(bucket_seconds=bucket_seconds,
+                           warmup_records=template_warmup_records) if templates else None)
+    return LogAlerter(bucket_seconds=bucket_seconds, min_errors=min_errors, fire_z=fire_z,
+                      templates=rates)

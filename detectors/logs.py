@@ -1,5 +1,8 @@
 """Log records in, alerts out: per-service error-rate baselines in event-time buckets.
 
+The service-wide error rate catches "everything is failing"; the optional
+:class:`~detectors.log_templates.TemplateRates` catches "one new kind of failure".
+
 Logs are counted per service in fixed event-time buckets; when a bucket closes, its count of
 error-level records is compared with the service's running baseline (EWMA mean and variance
 of past buckets, with a Poisson floor so a quiet service is not judged by a zero variance).
@@ -25,22 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aiops.model import Alert, AlertStatus, LogRecord, Severity
+from detectors.log_levels import ERROR_LEVELS, is_error, poisson_score
+from detectors.log_templates import TemplateRates
 
-ERROR_LEVELS = frozenset({"error", "err", "critical", "crit", "fatal", "alert", "emerg",
-                          "emergency", "panic", "severe"})
-
-
-def is_error(level: str) -> bool:
-    """Whether a log level is error or above (syslog and common logger spellings)."""
-    return level.strip().lower() in ERROR_LEVELS
-
-
-def poisson_score(count: float, mean: float, var: float) -> tuple[float, float]:
-    """(z, score in [0, 1]) of a count against a baseline with a Poisson variance floor."""
-    sd = math.sqrt(max(var, mean) + 1.0)
-    z = (count - mean) / sd
-    return z, (math.erf(z / math.sqrt(2.0)) if z > 0 else 0.0)
-
+__all__ = ["ERROR_LEVELS", "LogAlerter", "TemplateRates", "is_error", "poisson_score"]
 
 @dataclass(slots=True)
 class _ServiceRate:
@@ -60,7 +51,9 @@ class LogAlerter:
     def __init__(self, *, bucket_seconds: float = 60.0, alpha: float = 0.05,
                  warmup_buckets: int = 10, min_errors: int = 5, fire_z: float = 4.0,
                  clear_z: float = 2.0, max_gap_buckets: int = 60,
-                 alertname: str = "LogErrorRate") -> None:
+                 alertname: str = "LogErrorRate",
+                 templates: TemplateRates | None = None) -> None:
+        self.templates = templates
         self.bucket_seconds = bucket_seconds
         self.alpha = alpha
         self.warmup_buckets = warmup_buckets
@@ -72,8 +65,11 @@ class LogAlerter:
         self._services: dict[str, _ServiceRate] = {}
 
     def process(self, records: Sequence[LogRecord]) -> list[Alert]:
-        """Count every record; return alerts for buckets that closed with an abnormal rate."""
+        """Count every record; return alerts for buckets that closed with an abnormal rate,
+        and (with ``templates``) new error templates and template surges."""
         out: list[Alert] = []
+        if self.templates is not None:
+            out.extend(self.templates.process(records))
         width = self.bucket_seconds
         for rec in records:
             if not math.isfinite(rec.ts):

@@ -51,7 +51,7 @@ class AnomalyLikelihood(KeyedDetector):
                 "var": ("f8", 0.0)}
 
     def __init__(self, *, short_window: int = 10, long_window: int = 2000,
-                 warmup: int = 300, min_std: float = 0.02, log_input: bool = True) -> None:
+                 warmup: int = 100, min_std: float = 0.02, log_input: bool = True) -> None:
         self.log_input = log_input
         self.short_alpha = 2.0 / (short_window + 1.0)
         self.long_alpha = 2.0 / (long_window + 1.0)

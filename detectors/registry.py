@@ -24,14 +24,24 @@ from detectors.zscore import RollingZScore
 DetectorFactory = Callable[[], Detector]
 
 
-def default_detector() -> Pipeline:
-    """Seasonal baseline scored through the anomaly likelihood: what alerts are built on."""
-    return Pipeline(SeasonalBaseline(), AnomalyLikelihood(), name="default")
+def default_detector(*, warmup: int = 30, likelihood_warmup: int = 100) -> Pipeline:
+    """Seasonal baseline scored through the anomaly likelihood: what alerts are built on.
+
+    Scores are on the likelihood's log scale: 0.5 is a tail probability of 1e-5.
+    ``warmup``/``likelihood_warmup`` are the points a new series needs before it can score.
+    """
+    return Pipeline(SeasonalBaseline(warmup=warmup),
+                    AnomalyLikelihood(warmup=likelihood_warmup), name="default")
 
 
 def default_onsets() -> Pipeline:
-    """The default detector reporting onsets, as NAB counts detections (one per episode)."""
-    return Pipeline(SeasonalBaseline(), AnomalyLikelihood(), OnsetFilter(), name="default-onsets")
+    """The default detector reporting onsets, as NAB counts detections (one per episode).
+
+    The alert policy plays this part in the engine (a burst fires one alert); NAB's sweep
+    needs it expressed in the score itself, independent of the threshold.
+    """
+    base = default_detector()
+    return Pipeline(base.detector, *base.post, OnsetFilter(), name="default-onsets")
 
 
 def builtin_detectors() -> dict[str, DetectorFactory]:
