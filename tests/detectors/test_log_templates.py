@@ -54,7 +54,7 @@ def test_known_template_surge_fires_for_that_template_only() -> None:
     surge = [LogRecord(1800.0 + i * 0.1, "cart", "warning",
                        f"cache miss for key user:{i} after {i % 5} retries")
              for i in range(400)]
-    out = tr.process(surge + [LogRecord(1865.0, "cart", "info", "GET /api/items/1 200 in 1 ms")])
+    out = tr.process([*surge, LogRecord(1865.0, "cart", "info", "GET /api/items/1 200 in 1 ms")])
     assert [a.labels["alertname"] for a in out] == ["LogTemplateSurge"]
     assert "cache miss" in out[0].annotations["template"]
     assert out[0].service == "cart"
