@@ -7,11 +7,14 @@ import signal
 import sys
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from aiops.model import AiopsError
+
+if TYPE_CHECKING:
+    from aiops.app import Engine
 
 ConfigOpt = Annotated[
     Path | None,
@@ -57,6 +60,9 @@ def run(config: ConfigOpt = None) -> None:
 def worker(
     stage: Annotated[str, typer.Argument(help="detect, correlate or act")],
     config: ConfigOpt = None,
+    runtime: Annotated[
+        str, typer.Option(help="'kafka': the batch runner; 'faust': a faust-streaming agent.")
+    ] = "kafka",
 ) -> None:
     """Run one stage as a member of its consumer group (scale-out form)."""
     from aiops.app import Engine
@@ -68,6 +74,11 @@ def worker(
         )
     engine = Engine.build(settings, settings.kafka.bootstrap_servers)
     engine.ensure_topics()
+    if runtime == "faust":
+        _run_faust(engine, stage)
+        return
+    if runtime != "kafka":
+        raise typer.BadParameter("runtime must be 'kafka' or 'faust'")
     runner = engine.runner(stage)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -76,6 +87,22 @@ def worker(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     runner.run()
+
+
+def _run_faust(engine: Engine, stage: str) -> None:
+    import faust
+
+    from streams.faust_app import build_faust_app
+
+    app = build_faust_app(
+        [engine.stage(stage)],
+        app_id=f"{engine.settings.kafka.group_prefix}.{stage}.faust",
+        bootstrap_servers=engine.kafka.bootstrap_servers,
+        dlq_topic=engine.topics.dlq,
+        session_timeout=engine.kafka.session_timeout_ms / 1000,
+    )
+    worker = faust.Worker(app, loglevel=engine.settings.log_level, override_logging=False)
+    worker.execute_from_commandline()
 
 
 def api(config: ConfigOpt = None) -> None:
