@@ -152,11 +152,17 @@ class Engine:
             applied = rstore.applied_since(time.time() - 7 * 86400)
             guards.restore([Proposal(e.incident_id, e.runbook, e.target) for e in applied],
                            [e.ts for e in applied])
+            probe = None
+            if r.prometheus_url:
+                from remediation.probes import PrometheusProbe
+
+                probe = PrometheusProbe(httpx.Client(timeout=5.0), r.prometheus_url)
             remediator = Remediator(
                 load_runbooks(r.runbooks_file) if r.runbooks_file else [DEFAULT_RUNBOOK],
                 executors, guards, ThompsonLearner(rstore, random.Random()), rstore, rstore,
-                dry_run=r.dry_run,
+                dry_run=r.dry_run, probe=probe,
             )
+            remediator.restore(rstore.unverified(time.time() - 86400))
             return ActStage(self.topics, notifier, remediator, self.store)
         raise ConfigError(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
 

@@ -103,6 +103,7 @@ class RemediationSettings(BaseModel):
     processes: dict[str, list[str]] = Field(
         default_factory=dict, description="Local services the process executor supervises."
     )
+    prometheus_url: str = Field("", description="For metric_within success checks.")
 
 
 class SlackDestinationSettings(BaseModel):

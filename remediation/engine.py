@@ -80,6 +80,22 @@ class Remediator:
 
     # ------------------------------------------------------------------ entry points
 
+    def restore(self, applied: Sequence[AuditEntry]) -> None:
+        """Resume watching actions applied before a restart and not yet verified (from the
+        audit trail), so their outcome still reaches the learner."""
+        for entry in applied:
+            runbook = next((r for r in self._runbooks if r.name == entry.runbook), None)
+            if runbook is None:
+                continue
+            spec = next((a for a in runbook.actions if a.name == entry.action), None)
+            if spec is None:
+                continue
+            self._decided.add(entry.incident_id)
+            self._watching[entry.incident_id] = _Watch(
+                entry.incident_id, entry.action_id, runbook, spec, entry.target,
+                str(entry.details.get("signature", "")), entry.ts + runbook.success.window_s,
+            )
+
     def handle(self, incident: Incident) -> list[RemediationAction]:
         out: list[RemediationAction] = []
         watch = self._watching.get(incident.id)

@@ -179,6 +179,20 @@ class RemediationStore:
                 AuditEntry(**{k: getattr(r, k) for k in _AUDIT_COLS}) for r in conn.execute(query)
             ]
 
+    def unverified(self, since: float) -> list[AuditEntry]:
+        """Applied actions with no verification verdict yet (to resume after a restart)."""
+        c = audit_t.c
+        query = (
+            select(audit_t)
+            .where(c.ts >= since, c.decision.in_(("applied", "verified", "verification_failed")))
+            .order_by(c.ts, c.id)
+        )
+        last: dict[str, AuditEntry] = {}
+        with self._engine.connect() as conn:
+            for r in conn.execute(query):
+                last[r.action_id] = AuditEntry(**{k: getattr(r, k) for k in _AUDIT_COLS})
+        return [e for e in last.values() if e.decision == "applied"]
+
     # ------------------------------------------------------------------ approvals
 
     def request(self, approval: Approval) -> None:
