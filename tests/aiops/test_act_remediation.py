@@ -7,6 +7,7 @@ import random
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -90,6 +91,9 @@ def test_audit_approvals_and_posteriors_persist(engine: sa.Engine) -> None:
     assert store.decided("i1") and not store.decided("i2")
     assert store.audit(incident_id="i1") == [entry]
     assert store.applied_since(5.0) == [entry] and store.applied_since(11.0) == []
+    assert store.unverified(0.0) == [entry]
+    store.record(replace(entry, ts=12.0, decision="verified", reason="resolved"))
+    assert store.unverified(0.0) == []
 
     approval = Approval(id="i1:restart", incident_id="i1", runbook="rb", action="restart",
                         kind="restart", target="cart", signature="cart|Down",
