@@ -64,6 +64,7 @@ class Remediator:
         *,
         dry_run: bool = True,
         probe: MetricProbe | None = None,
+        approval_ttl_s: float = 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._runbooks = list(runbooks)
@@ -75,7 +76,9 @@ class Remediator:
         self.dry_run = dry_run
         self._probe = probe
         self._clock = clock
+        self._approval_ttl_s = approval_ttl_s
         self._decided: set[str] = set()
+        self._resolved: set[str] = set()
         self._watching: dict[str, _Watch] = {}
 
     # ------------------------------------------------------------------ entry points
@@ -98,6 +101,8 @@ class Remediator:
 
     def handle(self, incident: Incident) -> list[RemediationAction]:
         out: list[RemediationAction] = []
+        if incident.status == IncidentStatus.RESOLVED:
+            self._resolved.add(incident.id)
         watch = self._watching.get(incident.id)
         if watch is not None and incident.status == IncidentStatus.RESOLVED:
             out.append(self._verdict(watch, True, "incident resolved within the window"))
@@ -160,6 +165,14 @@ class Remediator:
         spec = next((a for a in runbook.actions if a.name == approval.action), None)
         if spec is None:
             return []
+        stale = ""
+        if approval.incident_id in self._resolved:
+            stale = "the incident resolved before the approval"
+        elif self._clock() - approval.requested_at > self._approval_ttl_s:
+            stale = f"approved after {self._approval_ttl_s:.0f}s; the situation may have changed"
+        if stale:
+            return [self._emit(approval.incident_id, runbook, spec, approval.target, "refused",
+                               f"not applied: {stale}", signature=approval.signature)]
         return [self._apply(approval.incident_id, runbook, spec, approval.target,
                             approval.signature, f"approved by {approval.decided_by}")]
 

@@ -196,3 +196,22 @@ def test_http_executor_calls_and_checks_the_status() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_stale_approvals_are_not_applied(supervisor: ProcessSupervisor) -> None:
+    book = PROCESS_BOOK.replace("batch: 1", "batch: 1, requires_approval: true")
+    remediator, _audit, approvals, _, clock = _remediator(
+        book, {"process": ProcessExecutor(supervisor)})
+    [first] = remediator.handle(_incident(1))
+    [second] = remediator.handle(_incident(2))
+    remediator.handle(_incident(1, IncidentStatus.RESOLVED, version=2))
+    approvals.decide(first.id, True, "alice", clock.now)
+    clock.now += 7200
+    approvals.decide(second.id, True, "bob", clock.now)
+    before = supervisor.pids("cart")
+    refused = remediator.tick(clock.now)
+    assert [a.status for a in refused] == [ActionStatus.REFUSED] * 2
+    assert "resolved before the approval" in refused[0].reason
+    assert "approved after 3600s" in refused[1].reason
+    assert supervisor.pids("cart") == before
+
