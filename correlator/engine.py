@@ -185,7 +185,9 @@ class TopologyCorrelator:
                 continue
             if now - state.last_resolved_ts >= quiet:
                 self._quiet.discard(ident)
-                self._resolve(state, now, "auto_resolved",
+                # Resolved when the quiet period ended, not when the clock was next read:
+                # the reopen window counts from there, whatever the tick cadence.
+                self._resolve(state, state.last_resolved_ts + quiet, "auto_resolved",
                               f"all alerts resolved and quiet for {quiet:.0f} s")
                 out.append(self._publish(state))
         self._forget(now)

@@ -34,6 +34,7 @@ class CorrelatorLike(Protocol):
 
 class CorrelateStage:
     name = "correlate"
+    tick_resolution = 1.0  # seconds of event time between timer runs
 
     def __init__(
         self,
@@ -52,6 +53,7 @@ class CorrelateStage:
         # quiet-period timers fire in live operation and stay deterministic in replays.
         self._event_now: float | None = None
         self._wall_at_event = 0.0
+        self._last_tick: float | None = None
 
     def topics(self) -> list[str]:
         return [self._topics.alerts]
@@ -73,7 +75,8 @@ class CorrelateStage:
             try:
                 if isinstance(item, Alert):
                     alerts.append(item)
-                    self._observe(max(item.starts_at, item.ends_at or 0.0))
+                    for incident in self._advance(max(item.starts_at, item.ends_at or 0.0)):
+                        changed[incident.id] = incident
                     updates = self._correlator.process(item)
                 else:
                     updates = self._correlator.apply(item)
@@ -81,9 +84,6 @@ class CorrelateStage:
                 dead.append(DeadLetter(message, str(exc)))
                 continue
             for incident in updates:
-                changed[incident.id] = incident
-        if self._event_now is not None:
-            for incident in self._correlator.tick(self._event_now):
                 changed[incident.id] = incident
         if alerts:
             self._store.upsert_alerts(alerts)
@@ -104,10 +104,20 @@ class CorrelateStage:
 
     # ------------------------------------------------------------------ helpers
 
-    def _observe(self, ts: float) -> None:
-        if self._event_now is None or ts > self._event_now:
-            self._event_now = ts
-            self._wall_at_event = self._wall_clock()
+    def _advance(self, ts: float) -> list[Incident]:
+        """Move the event clock; run timers once per second of event time it crosses.
+
+        Timers run at the same points of the event stream whatever the batch boundaries,
+        so a replay and a live run that was batched differently give the same incidents.
+        """
+        if self._event_now is not None and ts <= self._event_now:
+            return []
+        self._event_now = ts
+        self._wall_at_event = self._wall_clock()
+        if self._last_tick is not None and ts < self._last_tick + self.tick_resolution:
+            return []
+        self._last_tick = ts
+        return self._correlator.tick(ts)
 
     def _save(self, incidents: Iterable[Incident]) -> None:
         for incident in incidents:

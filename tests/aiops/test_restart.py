@@ -30,14 +30,14 @@ T0 = 1_790_000_000.0
 
 
 def _alerts() -> list[Alert]:
-    """40 bursts, two hours apart, of 8 alerts (firing, then resolved) on one service."""
+    """40 bursts, two hours apart, of 8 alerts (firing, then resolved) on one service; the
+    same alerts recur on a service every 13 bursts and must open a new incident each time."""
     out: list[Alert] = []
     for burst in range(40):
         service = f"svc{burst % 13}"
         base = T0 + burst * 7200
         for i in range(4):
-            labels = {"alertname": f"Alert{i}", "service": service, "severity": "warning",
-                      "instance": f"i{burst}"}
+            labels = {"alertname": f"Alert{i}", "service": service, "severity": "warning"}
             out.append(Alert(labels, {"score": "0.9"}, base + 10 * i))
             out.append(Alert(labels, {}, base + 10 * i, base + 120 + i,
                              status=AlertStatus.RESOLVED))
