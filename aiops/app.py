@@ -103,11 +103,12 @@ class Engine:
         if name == "detect":
             from detectors import default_log_alerter, default_metric_alerter
 
-            return DetectStage(
-                self.topics,
-                default_metric_alerter(threshold=s.detection.threshold),
-                default_log_alerter(),
+            metric_alerter = (
+                default_metric_alerter()
+                if s.detection.threshold is None
+                else default_metric_alerter(threshold=s.detection.threshold)
             )
+            return DetectStage(self.topics, metric_alerter, default_log_alerter())
         if name == "correlate":
             from aiops.correlation import build_correlator
 

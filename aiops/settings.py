@@ -82,7 +82,9 @@ class LogMappingSettings(BaseModel):
 
 
 class DetectionSettings(BaseModel):
-    threshold: float = Field(0.999, description="Anomaly score at which an alert may fire.")
+    threshold: float | None = Field(
+        None, description="Anomaly score at which an alert may fire (empty: the detector's)."
+    )
 
 
 class CorrelationSettings(BaseModel):
