@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from aiops.model import Alert, AlertStatus, MetricSample, Severity, service_of
+from aiops.model.columns import MetricColumns
 from detectors.base import Detector
 from detectors.policy import AlertPolicy, PolicyTracker
 
@@ -68,10 +69,15 @@ class MetricAlerter:
         and the matching resolved alerts when a series is back to normal."""
         if not samples:
             return []
-        keys = [s.key for s in samples]
-        ts = np.fromiter((s.ts for s in samples), dtype=np.float64, count=len(samples))
-        values = np.fromiter((s.value for s in samples), dtype=np.float64, count=len(samples))
-        result = self.detector.assess_many(keys, ts, values)
+        return self.process_columns(MetricColumns.from_samples(samples))
+
+    def process_columns(self, batch: MetricColumns) -> list[Alert]:
+        """:meth:`process` on a columnar batch: no per-point objects on the hot path."""
+        if len(batch) == 0:
+            return []
+        keys = batch.keys
+        ts = batch.ts
+        result = self.detector.assess_many(keys, ts, batch.values)
         hot = result.score >= self.policy.clear_threshold
         tracker = self._tracker
         # every point of a series that is tracked or becomes hot in this batch is stepped,
@@ -88,7 +94,8 @@ class MetricAlerter:
             if change == "fire":
                 st = tracker.state(key)
                 peak = st.peak if st is not None else score
-                fire = self._fire(samples[i], peak, float(result.low[i]), float(result.high[i]),
+                fire = self._fire(batch.sample(i), peak, float(result.low[i]),
+                                  float(result.high[i]),
                                   st.fired_at if st is not None else float(ts[i]))
                 self._firing[key] = fire
                 out.append(Alert(labels=fire.labels, annotations=fire.annotations,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -94,6 +95,8 @@ def rounds_of(slots: IntArray) -> list[IntArray]:
     n = slots.shape[0]
     if n == 0:
         return []
+    if n == 1 or np.bincount(slots).max() <= 1:  # the usual batch: one point per series
+        return [np.arange(n)]
     order = np.argsort(slots, kind="stable")
     sorted_slots = slots[order]
     starts = np.empty(n, dtype=bool)
@@ -127,6 +130,8 @@ class KeyedDetector:
         self._index: dict[Hashable, int] = {}
         self._keys: list[Hashable | None] = []
         self._free: list[int] = []
+        self._created: list[int] = []
+        self._cache: Any = None
         self._capacity = 0
         self._alloc(16)
 
@@ -164,16 +169,39 @@ class KeyedDetector:
         index = self._index
         if isinstance(keys, np.ndarray):
             keys = keys.tolist()
-        out = [index.get(k, -1) for k in keys]
-        slots = np.fromiter(out, dtype=np.int64, count=len(out))
-        if (slots < 0).any():
-            for pos in np.flatnonzero(slots < 0).tolist():
-                key = keys[pos]
-                slot = index.get(key)
-                if slot is None:
-                    slot = self._new_slot(key)
-                slots[pos] = slot
+        self._created = []
+        try:  # the steady state: every series is known; map() keeps the loop in C
+            return np.fromiter(map(index.__getitem__, keys), dtype=np.int64, count=len(keys))
+        except KeyError:
+            pass
+        slots = np.fromiter(map(index.get, keys, repeat(-1)), dtype=np.int64,
+                            count=len(keys))
+        for pos in np.flatnonzero(slots < 0).tolist():
+            key = keys[pos]
+            slot = index.get(key)
+            if slot is None:
+                slot = self._new_slot(key)
+                self._created.append(slot)
+            slots[pos] = slot
         return slots
+
+    def follow(self, leader: KeyedDetector) -> None:
+        """Share ``leader``'s key index (a pipeline stage after the first interns nothing).
+
+        The leader owns the index; :meth:`sync_slots` must be called with the slots the
+        leader created before this detector sees them.
+        """
+        self._index = leader._index
+        self._keys = leader._keys
+        self._free = leader._free
+        self._alloc(max(self._capacity, leader._capacity))
+
+    def sync_slots(self, created: Sequence[int], capacity: int) -> None:
+        """Grow to ``capacity`` and reset ``created`` slots (a follower's new series)."""
+        if capacity > self._capacity:
+            self._alloc(capacity)
+        if created:
+            self._reset_slots(np.asarray(created, dtype=np.int64))
 
     def _new_slot(self, key: Hashable) -> int:
         if self._free:
@@ -226,7 +254,14 @@ class KeyedDetector:
         high = np.full(n, np.nan)
         if n == 0:
             return Assessment(score, low, high)
-        slots = self._slots(keys)
+        return self.assess_slots(self._slots(keys), ts, vals)
+
+    def assess_slots(self, slots: IntArray, ts: FloatArray, vals: FloatArray) -> Assessment:
+        """:meth:`assess_many` on keys already interned into slots of this index."""
+        n = vals.shape[0]
+        score = np.zeros(n)
+        low = np.full(n, np.nan)
+        high = np.full(n, np.nan)
         finite = np.isfinite(vals) & np.isfinite(ts)
         last_ts: FloatArray = self.last_ts  # type: ignore[attr-defined]
         for pos in rounds_of(slots):
@@ -234,15 +269,17 @@ class KeyedDetector:
                 pos = pos[finite[pos]]
                 if pos.size == 0:
                     continue
-            sl = slots[pos]
-            t = ts[pos]
-            v = vals[pos]
+            if pos.shape[0] == n:
+                sl, t, v = slots, ts, vals
+            else:
+                sl, t, v = slots[pos], ts[pos], vals[pos]
             s, lo, hi = self._score(sl, t, v)
             score[pos] = s
             low[pos] = lo
             high[pos] = hi
             fresh = t >= last_ts[sl]
             if not fresh.all():
+                self._cache = None
                 sl, t, v, s = sl[fresh], t[fresh], v[fresh], s[fresh]
             if sl.size:
                 self._learn(sl, t, v, s)

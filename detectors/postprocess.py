@@ -135,22 +135,49 @@ class OnsetFilter(KeyedDetector):
 
 
 class Pipeline:
-    """A detector followed by post-processors; expected ranges come from the detector."""
+    """A detector followed by post-processors; expected ranges come from the detector.
+
+    When every stage is a :class:`KeyedDetector`, the later stages follow the first one's
+    key index, so a batch's keys are interned once, not once per stage.
+    """
 
     def __init__(self, detector: Detector, *post: KeyedDetector, name: str = "") -> None:
         self.detector = detector
         self.post = post
         self.name = name or "+".join([getattr(detector, "name", "detector")]
                                      + [p.name for p in post])
+        self._shared = isinstance(detector, KeyedDetector)
+        self._attach()
+
+    def _attach(self) -> None:
+        if isinstance(self.detector, KeyedDetector):
+            for p in self.post:
+                p.follow(self.detector)
 
     def assess_many(self, keys: Sequence[Hashable] | npt.NDArray[Any],
                     timestamps: npt.ArrayLike, values: npt.ArrayLike) -> Assessment:
-        base = self.detector.assess_many(keys, timestamps, values)
-        score = base.score
+        ts = np.asarray(timestamps, dtype=np.float64)
         vals = np.asarray(values, dtype=np.float64)
+        head = self.detector
+        if not isinstance(head, KeyedDetector):
+            base = head.assess_many(keys, ts, vals)
+            score = base.score
+            bad = ~np.isfinite(vals)
+            for p in self.post:
+                score = p.score_learn_many(keys, ts, np.where(bad, np.nan, score))
+            return Assessment(score, base.low, base.high)
+        if vals.shape[0] == 0:
+            return head.assess_many(keys, ts, vals)
+        slots = head._slots(keys)
+        created, capacity = head._created, head._capacity
+        base = head.assess_slots(slots, ts, vals)
+        score = base.score
         bad = ~np.isfinite(vals)
+        masked = np.where(bad, np.nan, score) if bad.any() else score
         for p in self.post:
-            score = p.score_learn_many(keys, timestamps, np.where(bad, np.nan, score))
+            p.sync_slots(created, capacity)
+            score = p.assess_slots(slots, ts, masked).score
+            masked = np.where(bad, np.nan, score) if bad.any() else score
         return Assessment(score, base.low, base.high)
 
     def score_learn_many(self, keys: Sequence[Hashable] | npt.NDArray[Any],
@@ -175,9 +202,17 @@ class Pipeline:
         self.detector.restore(stages[0])
         for p, st in zip(self.post, stages[1:], strict=True):
             p.restore(st)
+        self._attach()
 
     def forget(self, keys: Sequence[Hashable]) -> None:
-        self.detector.forget(keys)
+        head = self.detector
+        if isinstance(head, KeyedDetector):
+            gone = [head._index[k] for k in keys if k in head._index]
+            head.forget(keys)
+            for p in self.post:
+                p.sync_slots(gone, head._capacity)
+            return
+        head.forget(keys)
         for p in self.post:
             p.forget(keys)
 

@@ -32,9 +32,11 @@ State per series is a few scalars plus 192 float32 profile buckets, about 0.9 KB
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from detectors.base import FloatArray, IntArray, KeyedDetector
 from detectors.zscore import z_to_score
@@ -60,11 +62,10 @@ class SeasonalBaseline(KeyedDetector):
         "n_w": ("i4", 0),
         "run": ("i4", 0),
     }
+    # per bucket, location and spread side by side: one cache line serves both
     _vectors = {
-        "prof_d": ("f4", np.nan, 96),
-        "prof_w": ("f4", np.nan, 168),
-        "spread_d": ("f4", np.nan, 96),
-        "spread_w": ("f4", np.nan, 168),
+        "prof_d": ("f4", np.nan, 2 * 96),
+        "prof_w": ("f4", np.nan, 2 * 168),
     }
 
     def __init__(self, *, level_alpha: float = 0.02, profile_alpha: float = 0.15,
@@ -91,70 +92,76 @@ class SeasonalBaseline(KeyedDetector):
     def _buckets(ts: FloatArray, period: float, n: int) -> tuple[IntArray, IntArray, FloatArray]:
         """Neighbouring bucket indexes and the weight of the second, for interpolation."""
         offset = 3 * DAY if period == WEEK else 0.0  # weeks start on Monday 00:00 UTC
-        pos = ((ts + offset) % period) / (period / n) - 0.5
+        pos = np.fmod(ts + offset, period)
+        pos *= n / period
+        pos -= 0.5
         b0f = np.floor(pos)
         w = pos - b0f
-        b0 = b0f.astype(np.int64) % n
-        return b0, (b0 + 1) % n, w
+        b0 = b0f.astype(np.int64)
+        if (b0 < 0).any():  # before the first bucket centre, or before 1970
+            b0 %= n
+        b1 = b0 + 1
+        b1[b1 == n] = 0
+        return b0, b1, w
 
-    def _profile(self, prof: np.ndarray, slots: IntArray, ts: FloatArray, period: float
-                 ) -> tuple[FloatArray, IntArray, IntArray, FloatArray]:
-        n = prof.shape[1]
-        b0, b1, w = self._buckets(ts, period, n)
-        p0 = prof[slots, b0].astype(np.float64)
-        p1 = prof[slots, b1].astype(np.float64)
-        pred = np.where(np.isnan(p0), p1, np.where(np.isnan(p1), p0, (1 - w) * p0 + w * p1))
-        return pred, b0, b1, w
+    def _view(self, slots: IntArray, ts: FloatArray, period: float) -> _ProfileView:
+        prof = self.prof_d if period == DAY else self.prof_w  # type: ignore[attr-defined]
+        width = prof.shape[1]
+        b0, b1, w = self._buckets(ts, period, width // 2)
+        base = slots * width
+        f0 = base + 2 * b0
+        f1 = base + 2 * b1
+        flat = prof.reshape(-1)
+        pred = _interpolate(flat[f0], flat[f1], w)
+        local = _interpolate(flat[f0 + 1], flat[f1 + 1], w) if self.local_scale else None
+        return _ProfileView(prof, f0, f1, w, pred, local)
 
-    def _local_scale(self, spread: np.ndarray, scale: FloatArray, slots: IntArray,
-                     ts: FloatArray, period: float) -> FloatArray:
+    @staticmethod
+    def _local_scale(view: _ProfileView, glob: FloatArray) -> FloatArray:
         """Residual scale at this time of day/week: the bucket's, shrunk to the global."""
-        glob = scale[slots]
-        if not self.local_scale:
+        if view.local is None:
             return glob
-        local, *_ = self._profile(spread, slots, ts, period)
-        out: FloatArray = np.where(np.isfinite(local), 0.5 * (local + glob), glob)
+        out: FloatArray = np.where(np.isfinite(view.local), 0.5 * (view.local + glob), glob)
         return out
 
     # -- scoring -------------------------------------------------------------------------
-    def _predict(self, slots: IntArray, ts: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Best available prediction and its residual scale (sigma) per point."""
+    def _assess(self, slots: IntArray, ts: FloatArray, values: FloatArray) -> _Pass:
+        """Everything one round needs, computed once for scoring and reused for learning."""
+        day = self._view(slots, ts, DAY)
+        week = self._view(slots, ts, WEEK)
         level = self.level[slots]  # type: ignore[attr-defined]
-        pred = level.copy()
-        scale = self.scale0[slots].copy()  # type: ignore[attr-defined]
+        pred = level
+        scale = self.scale0[slots]  # type: ignore[attr-defined]
         age = ts - self.first_ts[slots]  # type: ignore[attr-defined]
-        pd, *_ = self._profile(self.prof_d, slots, ts, DAY)  # type: ignore[attr-defined]
-        sd = self._local_scale(self.spread_d, self.scale_d,  # type: ignore[attr-defined]
-                               slots, ts, DAY)
+        sd = self._local_scale(day, self.scale_d[slots])  # type: ignore[attr-defined]
         use_d = ((age >= 2 * DAY) & (self.n_d[slots] >= self.warmup)  # type: ignore[attr-defined]
-                 & np.isfinite(pd) & (sd < scale))
-        pred = np.where(use_d, pd, pred)
+                 & np.isfinite(day.pred) & (sd < scale))
+        pred = np.where(use_d, day.pred, pred)
         scale = np.where(use_d, sd, scale)
-        pw, *_ = self._profile(self.prof_w, slots, ts, WEEK)  # type: ignore[attr-defined]
-        sw = self._local_scale(self.spread_w, self.scale_w,  # type: ignore[attr-defined]
-                               slots, ts, WEEK)
+        sw = self._local_scale(week, self.scale_w[slots])  # type: ignore[attr-defined]
         use_w = ((age >= 2 * WEEK) & (self.n_w[slots] >= self.warmup)  # type: ignore[attr-defined]
-                 & np.isfinite(pw) & (sw < scale))
-        pred = np.where(use_w, pw, pred)
+                 & np.isfinite(week.pred) & (sw < scale))
+        pred = np.where(use_w, week.pred, pred)
         scale = np.where(use_w, sw, scale)
         sigma = _GAUSS_MAD * scale + 1e-9 * (1.0 + np.abs(pred))
-        return pred, sigma
+        ready = (self.n0[slots] >= self.warmup) & np.isfinite(pred)  # type: ignore[attr-defined]
+        z = np.where(ready, (values - pred) / sigma, 0.0)
+        return _Pass(slots, day, week, z, pred, sigma)
 
     def zscores(self, slots: IntArray, ts: FloatArray, values: FloatArray
                 ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Signed z of each point against its best baseline, with prediction and sigma."""
-        pred, sigma = self._predict(slots, ts)
-        ready = self.n0[slots] >= self.warmup  # type: ignore[attr-defined]
-        z = np.where(ready & np.isfinite(pred), (values - pred) / sigma, 0.0)
-        return z, pred, sigma
+        p = self._assess(slots, ts, values)
+        return p.z, p.pred, p.sigma
 
     def _score(self, slots: IntArray, ts: FloatArray, values: FloatArray
                ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        z, pred, sigma = self.zscores(slots, ts, values)
-        ready = z != 0.0
-        low = np.where(ready, pred - self.band_z * sigma, np.nan)
-        high = np.where(ready, pred + self.band_z * sigma, np.nan)
-        return z_to_score(z), low, high
+        p = self._assess(slots, ts, values)
+        self._cache = p
+        ready = p.z != 0.0
+        low = np.where(ready, p.pred - self.band_z * p.sigma, np.nan)
+        high = np.where(ready, p.pred + self.band_z * p.sigma, np.nan)
+        return z_to_score(p.z), low, high
 
     # -- learning ------------------------------------------------------------------------
     def _clipped(self, r: FloatArray, scale: FloatArray, n: IntArray) -> FloatArray:
@@ -164,7 +171,7 @@ class SeasonalBaseline(KeyedDetector):
         return out
 
     def _learn_scale(self, col: str, cnt: str, slots: IntArray, r: FloatArray,
-                     mask: FloatArray) -> None:
+                     mask: npt.NDArray[np.bool_]) -> None:
         scale = getattr(self, col)
         n = getattr(self, cnt)
         s = scale[slots]
@@ -172,14 +179,12 @@ class SeasonalBaseline(KeyedDetector):
         a = np.maximum(self.scale_alpha, 1.0 / (k + 1.0))
         absr = np.minimum(np.abs(r), self.clip_z * _GAUSS_MAD * np.where(k >= self.warmup,
                                                                           s, np.inf))
-        new = np.where(mask, s + a * (absr - s), s)
-        scale[slots] = new
+        scale[slots] = np.where(mask, s + a * (absr - s), s)
         n[slots] = k + mask
 
-    def _learn_profile(self, prof: np.ndarray, spread: np.ndarray, slots: IntArray,
-                       ts: FloatArray, values: FloatArray, period: float, scale_col: str,
-                       cnt: str) -> None:
-        pred, b0, b1, w = self._profile(prof, slots, ts, period)
+    def _learn_profile(self, view: _ProfileView, slots: IntArray, values: FloatArray,
+                       scale_col: str, cnt: str) -> None:
+        pred = view.pred
         has = np.isfinite(pred)
         scale = getattr(self, scale_col)[slots]
         r = np.where(has, values - pred, 0.0)
@@ -187,21 +192,26 @@ class SeasonalBaseline(KeyedDetector):
         rc = self._clipped(r, scale, getattr(self, cnt)[slots])
         absr = np.abs(rc)
         a = self.profile_alpha
-        for b, wt in ((b0, 1.0 - w), (b1, w)):
-            cur = prof[slots, b].astype(np.float64)
-            prof[slots, b] = np.where(np.isnan(cur), np.where(has, pred + rc, values),
-                                      cur + a * wt * rc)
-            sp = spread[slots, b].astype(np.float64)
-            spread[slots, b] = np.where(has, np.where(np.isnan(sp), absr,
-                                                      sp + a * wt * (absr - sp)), sp)
+        flat = view.prof.reshape(-1)
+        fill = np.where(has, pred + rc, values)
+        for f, wt in ((view.f0, 1.0 - view.w), (view.f1, view.w)):
+            cur = flat[f].astype(np.float64)
+            flat[f] = np.where(np.isnan(cur), fill, cur + a * wt * rc)
+            g = f + 1
+            sp = flat[g].astype(np.float64)
+            flat[g] = np.where(has, np.where(np.isnan(sp), absr, sp + a * wt * (absr - sp)), sp)
 
     def _learn(self, slots: IntArray, ts: FloatArray, values: FloatArray,
                scores: FloatArray) -> None:
+        p = self._cache
+        self._cache = None
+        if not isinstance(p, _Pass) or p.slots is not slots:
+            p = self._assess(slots, ts, values)
         first = self.first_ts[slots]  # type: ignore[attr-defined]
         self.first_ts[slots] = np.where(np.isnan(first), ts, first)  # type: ignore[attr-defined]
         level = self.level[slots]  # type: ignore[attr-defined]
         level = np.where(np.isnan(level), values, level)
-        z, _pred, _sigma = self.zscores(slots, ts, values)
+        z = p.z
         # consecutive far-out points of one sign re-baseline every model
         far = np.abs(z) > self.clip_z
         run = self.run[slots]  # type: ignore[attr-defined]
@@ -214,16 +224,50 @@ class SeasonalBaseline(KeyedDetector):
         self._learn_scale("scale0", "n0", slots, r0, np.ones(slots.shape[0], dtype=bool))
         a = np.maximum(self.level_alpha, 1.0 / (n0 + 1.0))
         level = level + a * self._clipped(r0, s0, n0)
-        self._learn_profile(self.prof_d, self.spread_d,  # type: ignore[attr-defined]
-                            slots, ts, values, DAY, "scale_d", "n_d")
-        self._learn_profile(self.prof_w, self.spread_w,  # type: ignore[attr-defined]
-                            slots, ts, values, WEEK, "scale_w", "n_w")
+        self._learn_profile(p.day, slots, values, "scale_d", "n_d")
+        self._learn_profile(p.week, slots, values, "scale_w", "n_w")
         if rebase.any():
             rs = slots[rebase]
-            shift = (values - _pred)[rebase]
+            shift = (values - p.pred)[rebase]
             level[rebase] = values[rebase]
-            self.prof_d[rs] += shift[:, None].astype(np.float32)  # type: ignore[attr-defined]
-            self.prof_w[rs] += shift[:, None].astype(np.float32)  # type: ignore[attr-defined]
+            step = shift[:, None].astype(np.float32)
+            self.prof_d[rs, 0::2] += step  # type: ignore[attr-defined]
+            self.prof_w[rs, 0::2] += step  # type: ignore[attr-defined]
             run[rebase] = 0
         self.level[slots] = level  # type: ignore[attr-defined]
         self.run[slots] = run  # type: ignore[attr-defined]
+
+
+def _interpolate(p0: npt.NDArray[np.float32], p1: npt.NDArray[np.float32],
+                 w: FloatArray) -> FloatArray:
+    """Linear interpolation between two buckets; one missing bucket yields the other."""
+    a = p0.astype(np.float64)
+    b = p1.astype(np.float64)
+    out: FloatArray = a + w * (b - a)
+    miss_a = np.isnan(a)
+    if miss_a.any():
+        out[miss_a] = b[miss_a]
+    miss_b = np.isnan(b) & ~miss_a
+    if miss_b.any():
+        out[miss_b] = a[miss_b]
+    return out
+
+
+@dataclass(slots=True)
+class _ProfileView:
+    prof: npt.NDArray[np.float32]
+    f0: IntArray
+    f1: IntArray
+    w: FloatArray
+    pred: FloatArray
+    local: FloatArray | None
+
+
+@dataclass(slots=True)
+class _Pass:
+    slots: IntArray
+    day: _ProfileView
+    week: _ProfileView
+    z: FloatArray
+    pred: FloatArray
+    sigma: FloatArray
