@@ -40,19 +40,35 @@ class Counter(NullMetrics):
             self.done.set()
 
 
-def _messages(series: int, points: int, per_message: int, seed: int = 0) -> list[bytes]:
+def _messages(series: int, points: int, per_message: int, shape: str,
+              seed: int = 0) -> list[bytes]:
+    """``shape``: "samples" (time-major ``{"samples": [...]}``, one sample per series per
+    step, as a scrape produces) or "series" (``{"series": [...]}``: ``per_message`` points
+    as 50 series x per_message/50 consecutive steps, as a remote_write queue batches them)."""
     rng = np.random.default_rng(seed)
     steps = points // series
     t0 = 1_790_000_000.0
     values = 100 + 10 * rng.standard_normal((steps, series))
+    labels = [{"service": f"svc{s % 50}", "pod": f"p{s}"} for s in range(series)]
     out: list[bytes] = []
+    if shape == "series":
+        width = 50
+        depth = max(1, per_message // width)
+        for first_step in range(0, steps, depth):
+            rows = range(first_step, min(steps, first_step + depth))
+            ts = [t0 + 15 * i for i in rows]
+            for first in range(0, series, width):
+                entries = [{"name": "cpu", "labels": labels[s], "ts": ts,
+                            "values": values[first_step:first_step + len(ts), s].tolist()}
+                           for s in range(first, min(series, first + width))]
+                out.append(dumps({"series": entries}))
+        return out
     batch: list[dict[str, object]] = []
     for i in range(steps):
         row = values[i].tolist()
-        ts = t0 + 15 * i
+        ts_i = t0 + 15 * i
         for s in range(series):
-            batch.append({"name": "cpu", "labels": {"service": f"svc{s % 50}", "pod": f"p{s}"},
-                          "ts": ts, "value": row[s]})
+            batch.append({"name": "cpu", "labels": labels[s], "ts": ts_i, "value": row[s]})
             if len(batch) == per_message:
                 out.append(dumps(batch[0]) if per_message == 1 else dumps({"samples": batch}))
                 batch = []
@@ -61,14 +77,15 @@ def _messages(series: int, points: int, per_message: int, seed: int = 0) -> list
     return out
 
 
-def run(bootstrap: str, series: int, points: int, per_message: int) -> tuple[float, float]:
+def run(bootstrap: str, series: int, points: int, per_message: int,
+        shape: str) -> tuple[float, float]:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     topics = Topics(metrics=f"{prefix}.metrics", logs=f"{prefix}.logs",
                     alerts=f"{prefix}.alerts", incidents=f"{prefix}.incidents",
                     actions=f"{prefix}.actions", dlq=f"{prefix}.dlq", data_partitions=1)
     config = KafkaConfig(bootstrap_servers=bootstrap)
     ensure_topics(config, topics.specs())
-    messages = _messages(series, points, per_message)
+    messages = _messages(series, points, per_message, shape)
     producer = EventProducer(config)
     for value in messages:
         producer.send(Record(topics.metrics, None, value))
@@ -99,9 +116,12 @@ def main() -> None:
     parser.add_argument("--single-points", type=int, default=100_000)
     args = parser.parse_args()
     with LocalBroker() as broker:
-        for label, points, per in (("batched (500 samples/message)", args.points, 500),
-                                   ("one sample per message", args.single_points, 1)):
-            wall_rate, cpu_rate = run(broker.bootstrap_servers, args.series, points, per)
+        for label, points, per, shape in (
+            ("series shape, 500 points/message", args.points, 500, "series"),
+            ("samples shape, 500 samples/message", args.points, 500, "samples"),
+            ("one sample per message", args.single_points, 1, "samples"),
+        ):
+            wall_rate, cpu_rate = run(broker.bootstrap_servers, args.series, points, per, shape)
             print(f"{label:32s} {points:>8d} points  {wall_rate:>10,.0f} points/s wall  "
                   f"{cpu_rate:>10,.0f} points/s per CPU-second")
 

@@ -17,7 +17,7 @@ Every decoder raises :class:`aiops.model.DecodeError` with a reason a person can
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -37,6 +37,7 @@ from aiops.model import (
     RootCause,
     TimelineEntry,
 )
+from aiops.model.columns import MetricColumns
 from streams.timefmt import format_time, parse_time
 
 INCIDENT_SCHEMA = "aiops.incident/v1"
@@ -121,6 +122,64 @@ def decode_metrics(data: bytes | str) -> list[MetricSample]:
     if isinstance(obj, list):
         return [metric_from_dict(s) for s in obj]
     return [metric_from_dict(obj)]
+
+
+def _series_entry(
+    raw: object,
+) -> tuple[str, dict[str, str], list[float], list[float]]:
+    obj = _obj(raw, "series")
+    labels = _labels(obj.get("labels"))
+    name = obj.get("name") or labels.pop("__name__", None)
+    labels.pop("__name__", None)
+    if not name or not isinstance(name, str):
+        raise DecodeError("series needs a string 'name'")
+    ts, values = obj.get("ts"), obj.get("values")
+    if not isinstance(ts, list) or not isinstance(values, list) or len(ts) != len(values):
+        raise DecodeError(f"series {name}: 'ts' and 'values' must be lists of equal length")
+    try:
+        ts_f = [float(t) for t in ts]
+        values_f = [float(v) for v in values]
+    except (TypeError, ValueError) as exc:
+        raise DecodeError(f"series {name}: non-numeric timestamp or value") from exc
+    if ts_f and max(ts_f) > 1e11:  # milliseconds, as Prometheus tooling sends them
+        ts_f = [t / 1000.0 for t in ts_f]
+    return name, labels, ts_f, values_f
+
+
+def decode_metric_columns(data: bytes | str) -> MetricColumns:
+    """Any accepted metrics message as columns; the series shape skips per-point objects.
+
+    The columnar shape ``{"series": [{"name", "labels", "ts": [...], "values": [...]}]}``
+    carries each series' name and labels once per message, like a remote_write request.
+    """
+    obj = loads(data)
+    if isinstance(obj, Mapping) and "series" in obj:
+        entries = obj["series"]
+        if not isinstance(entries, list):
+            raise DecodeError("'series' must be a list")
+        return MetricColumns.from_series([_series_entry(e) for e in entries])
+    if isinstance(obj, Mapping) and "samples" in obj:
+        samples = obj["samples"]
+        if not isinstance(samples, list):
+            raise DecodeError("'samples' must be a list")
+        return MetricColumns.from_samples([metric_from_dict(s) for s in samples])
+    if isinstance(obj, list):
+        return MetricColumns.from_samples([metric_from_dict(s) for s in obj])
+    return MetricColumns.from_samples([metric_from_dict(obj)])
+
+
+def encode_metric_series(samples: Sequence[MetricSample]) -> bytes:
+    """Encode samples in the columnar series shape (grouped by series, order kept)."""
+    grouped: dict[str, dict[str, Any]] = {}
+    for sample in samples:
+        entry = grouped.get(sample.key)
+        if entry is None:
+            entry = grouped[sample.key] = {"name": sample.name, "labels": dict(sample.labels),
+                                           "ts": [], "values": []}
+        entry["ts"].append(sample.ts)
+        value = sample.value
+        entry["values"].append(value if math.isfinite(value) else str(value))
+    return dumps({"series": list(grouped.values())})
 
 
 def metric_to_dict(sample: MetricSample) -> dict[str, Any]:

@@ -5,15 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from aiops.model import Alert, DecodeError, LogRecord, MetricSample
-from streams.codecs import alert_key, decode_logs, decode_metrics, encode_alert
+from aiops.model import Alert, DecodeError, LogRecord
+from aiops.model.columns import MetricColumns
+from streams.codecs import alert_key, decode_logs, decode_metric_columns, encode_alert
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
 from streams.topics import Topics
 
 
 class MetricAlerterLike(Protocol):
-    def process(self, samples: Sequence[MetricSample]) -> list[Alert]: ...
+    def process_columns(self, batch: MetricColumns) -> list[Alert]: ...
 
 
 class LogAlerterLike(Protocol):
@@ -39,7 +40,7 @@ class DetectStage:
         return []
 
     def handle(self, batch: Sequence[Incoming]) -> StageResult:
-        samples: list[MetricSample] = []
+        parts: list[MetricColumns] = []
         records: list[LogRecord] = []
         dead: list[DeadLetter] = []
         for message in batch:
@@ -47,12 +48,12 @@ class DetectStage:
                 if message.topic == self._topics.logs:
                     records.extend(decode_logs(message.value))
                 else:
-                    samples.extend(decode_metrics(message.value))
+                    parts.append(decode_metric_columns(message.value))
             except DecodeError as exc:
                 dead.append(DeadLetter(message, exc.reason))
         alerts: list[Alert] = []
-        if samples:
-            alerts.extend(self._metrics.process(samples))
+        if parts:
+            alerts.extend(self._metrics.process_columns(MetricColumns.concat(parts)))
         if records:
             alerts.extend(self._logs.process(records))
         outputs = [Record(self._topics.alerts, alert_key(a), encode_alert(a)) for a in alerts]
