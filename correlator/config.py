@@ -142,6 +142,9 @@ class CorrelatorConfig:
     ``reopen_window``: a related alert this soon after resolution reopens the incident.
     ``flap_threshold`` state changes of one alert within ``flap_window`` mark it flapping;
     its further changes then stop producing new incident versions.
+    Incidents with more than ``rank_eager_nodes`` nodes are re-ranked when they grew by a
+    quarter, else by :meth:`tick` at most every ``rank_interval`` seconds, which keeps the
+    per-alert cost flat during storms.
     """
 
     window: float = 300.0
@@ -156,6 +159,8 @@ class CorrelatorConfig:
     inhibitions: tuple[InhibitionRule, ...] = ()
     kind_words: Mapping[str, Sequence[str]] = field(default_factory=lambda: DEFAULT_KIND_WORDS)
     max_root_causes: int = 5
+    rank_eager_nodes: int = 64
+    rank_interval: float = 30.0
 
     def __post_init__(self) -> None:
         if self.window <= 0 or self.quiet_period < 0 or self.reopen_window < 0:

@@ -34,8 +34,9 @@ How an alert is folded in:
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from aiops.model import (
     Alert,
@@ -46,7 +47,7 @@ from aiops.model import (
     IncidentStatus,
     NotFoundError,
 )
-from correlator.config import CorrelatorConfig, InhibitionRule, all_match, classify_alert
+from correlator.config import CorrelatorConfig, all_match, classify_alert
 from correlator.ranking import CompositeRanker
 from correlator.state import IncidentState, event_time, incident_id
 from correlator.types import RankingStrategy
@@ -74,6 +75,12 @@ class TopologyCorrelator:
         self._flaps: dict[str, deque[float]] = {}
         self._flapping: set[str] = set()
         self._quiet: set[str] = set()
+        self._quiet_due: list[tuple[float, str]] = []  # heap of (auto-resolve due, id)
+        self._deferred: set[str] = set()
+        self._last_forget = float("-inf")
+        # per inhibition rule: source fingerprint -> (node, incident id), node -> fingerprints
+        self._sources: list[tuple[dict[str, tuple[str, str]], dict[str, set[str]]]] = [
+            ({}, {}) for _ in self.config.inhibitions]
         self.stats: dict[str, int] = {"processed": 0, "duplicates": 0, "silenced": 0,
                                       "inhibited": 0, "merged": 0, "reopened": 0,
                                       "stale": 0, "flapping": 0}
@@ -112,9 +119,26 @@ class TopologyCorrelator:
                 state.merged_into = inc.timeline[-1].note.rsplit(" ", 1)[-1]
             self._incidents[inc.id] = state
             if state.active and state.firing == 0:
-                self._quiet.add(inc.id)
+                self._mark_quiet(state)
 
     def process(self, alert: Alert) -> list[Incident]:
+        return [self._publish(state) for state in self._fold(alert)]
+
+    def process_batch(self, alerts: Iterable[Alert]) -> list[Incident]:
+        """Fold many alerts in, then publish each changed incident once.
+
+        Every change still gets its timeline entry, but an incident touched by 300 alerts
+        of one consumer batch becomes one new version instead of 300, which is what keeps
+        snapshotting and ranking affordable during a storm. Same final state as calling
+        :meth:`process` per alert.
+        """
+        changed: dict[str, IncidentState] = {}
+        for alert in alerts:
+            for state in self._fold(alert):
+                changed[state.id] = state
+        return [self._publish(state) for state in changed.values()]
+
+    def _fold(self, alert: Alert) -> list[IncidentState]:
         self.stats["processed"] += 1
         fp = alert.fingerprint
         ts = event_time(alert)
@@ -134,29 +158,29 @@ class TopologyCorrelator:
             state = self._incidents[source]
             self._add(state, alert, node, inhibited=True)
             state.note(ts, "alert_inhibited", f"{alert.name} on {node} absorbed")
-            return [self._publish(state)]
+            return [state]
         related = self._related(node)
         active, resolved = self._candidates(related, ts)
         if active:
             target = active[0]
-            out = []
+            out: list[IncidentState] = []
             for other in active[1:]:
                 out.append(self._merge(target, other, ts))
             self._add(target, alert, node, inhibited=False)
             target.note(ts, "alert_added", f"{alert.name} on {node}")
-            return [self._publish(target), *out]
+            return [target, *out]
         if resolved:
             state = resolved[0]
             self._reopen(state, ts, f"{alert.name} on {node}")
             self._add(state, alert, node, inhibited=False)
-            return [self._publish(state)]
+            return [state]
         state = IncidentState(id=incident_id(alert), status=IncidentStatus.OPEN,
                               opened_at=alert.starts_at, updated_at=alert.starts_at,
                               first_ts=alert.starts_at, last_ts=alert.starts_at)
         self._incidents[state.id] = state
         self._add(state, alert, node, inhibited=False)
         state.note(ts, "opened", f"{alert.name} on {node}")
-        return [self._publish(state)]
+        return [state]
 
     def apply(self, command: IncidentCommand) -> list[Incident]:
         state = self._incidents.get(command.incident_id)
@@ -178,24 +202,41 @@ class TopologyCorrelator:
     def tick(self, now: float) -> list[Incident]:
         out: list[Incident] = []
         quiet = self.config.quiet_period
-        for ident in sorted(self._quiet):
+        heap = self._quiet_due
+        while heap and heap[0][0] <= now:
+            _, ident = heapq.heappop(heap)
             state = self._incidents.get(ident)
-            if state is None or not state.active or state.firing > 0:
+            if ident not in self._quiet or state is None or not state.active \
+                    or state.firing > 0:
                 self._quiet.discard(ident)
                 continue
-            if now - state.last_resolved_ts >= quiet:
-                self._quiet.discard(ident)
-                # Resolved when the quiet period ended, not when the clock was next read:
-                # the reopen window counts from there, whatever the tick cadence.
-                self._resolve(state, state.last_resolved_ts + quiet, "auto_resolved",
-                              f"all alerts resolved and quiet for {quiet:.0f} s")
-                out.append(self._publish(state))
-        self._forget(now)
+            due = state.last_resolved_ts + quiet
+            if due > now:  # an alert resolved again since: wait longer
+                heapq.heappush(heap, (due, ident))
+                continue
+            self._quiet.discard(ident)
+            # Resolved when the quiet period ended, not when the clock was next read:
+            # the reopen window counts from there, whatever the tick cadence.
+            self._resolve(state, state.last_resolved_ts + quiet, "auto_resolved",
+                          f"all alerts resolved and quiet for {quiet:.0f} s")
+            out.append(self._publish(state))
+        for ident in sorted(self._deferred):
+            state = self._incidents.get(ident)
+            if state is None or not state.dirty_rank:
+                self._deferred.discard(ident)
+            elif now - state.ranked_at >= self.config.rank_interval:
+                self._rank(state)
+                state.note(now, "reranked", f"{len(state.nodes)} nodes")
+                state.version += 1
+                out.append(state.snapshot())
+        if now - self._last_forget >= 30.0:
+            self._last_forget = now
+            self._forget(now)
         return out
 
     # ------------------------------------------------------------------ steps
 
-    def _update_member(self, state: IncidentState, alert: Alert, ts: float) -> list[Incident]:
+    def _update_member(self, state: IncidentState, alert: Alert, ts: float) -> list[IncidentState]:
         fp = alert.fingerprint
         held = state.members[fp]
         if alert.starts_at < held.starts_at or (
@@ -215,11 +256,13 @@ class TopologyCorrelator:
                 state.merged_into is not None
                 or ts - (state.resolved_at or ts) > self.config.reopen_window):
             del self._by_fp[fp]  # too late to reopen: a new episode, grouped afresh
-            return self.process(alert)
+            return self._fold(alert)
         flapping = self._flap(fp, ts)
         node = state.member_node[fp]
         state.members[fp] = alert
         state.member_changed(fp, alert, ts)
+        if self._sources:
+            self._index_source(fp, alert, node, None if fp in state.inhibited else state.id)
         if alert.firing:
             state.firing += 1
             state.last_ts = max(state.last_ts, alert.starts_at)
@@ -232,14 +275,14 @@ class TopologyCorrelator:
             state.firing -= 1
             state.last_resolved_ts = max(state.last_resolved_ts, ts)
             if state.firing == 0 and state.active:
-                self._quiet.add(state.id)
+                self._mark_quiet(state)
             if not flapping:
                 state.note(ts, "alert_resolved", f"{alert.name} on {node}")
         if flapping == "new":
             state.note(ts, "flapping", f"{alert.name} on {node} is flapping")
         elif flapping and state.active:
             return []
-        return [self._publish(state)]
+        return [state]
 
     def _flap(self, fp: str, ts: float) -> str | None:
         """Record a state change; ``"new"`` when the alert just started flapping."""
@@ -260,39 +303,57 @@ class TopologyCorrelator:
     def _silenced(self, alert: Alert, ts: float) -> bool:
         return any(s.active(ts) and s.matches(alert.labels) for s in self.config.silences)
 
+    def _mark_quiet(self, state: IncidentState) -> None:
+        if state.id not in self._quiet:
+            self._quiet.add(state.id)
+            heapq.heappush(self._quiet_due,
+                           (state.last_resolved_ts + self.config.quiet_period, state.id))
+
     def _inhibitor(self, alert: Alert, node: str) -> str | None:
-        rules: Sequence[InhibitionRule] = self.config.inhibitions
-        if not rules:
-            return None
-        for rule in rules:
+        """The incident of a firing source alert that absorbs ``alert``, if any.
+
+        Sources are indexed per rule when they join (and dropped when they resolve), so a
+        new alert costs one lookup per node within the rule's hops, not a scan of members.
+        """
+        for i, rule in enumerate(self.config.inhibitions):
             if rule.target and not all_match(rule.target, alert.labels):
                 continue
-            for ident in self._ids_near(node, rule):
-                state = self._incidents[ident]
-                if not state.active:
+            by_fp, by_node = self._sources[i]
+            if not by_fp:
+                continue
+            if rule.topology:
+                if self.graph is None:
                     continue
-                for fp, member in state.members.items():
-                    if not member.firing or fp in state.inhibited or fp == alert.fingerprint:
-                        continue
-                    if not all_match(rule.source, member.labels):
-                        continue
-                    if any(member.labels.get(k) != alert.labels.get(k) for k in rule.equal):
-                        continue
-                    if rule.topology:
-                        src = state.member_node[fp]
-                        if self.graph is None or src == node or \
-                                src not in self.graph.downstream(node, rule.max_hops):
-                            continue
-                    return ident
+                fps: list[str] = []
+                for n in sorted(self.graph.downstream_within(node, rule.max_hops)):
+                    if n != node and n in by_node:
+                        fps.extend(sorted(by_node[n]))
+            else:
+                fps = sorted(by_fp)
+            for fp in fps:
+                if fp == alert.fingerprint:
+                    continue
+                state = self._incidents.get(by_fp[fp][1])
+                if state is None or not state.active:
+                    continue
+                member = state.members[fp]
+                if any(member.labels.get(k) != alert.labels.get(k) for k in rule.equal):
+                    continue
+                return state.id
         return None
 
-    def _ids_near(self, node: str, rule: InhibitionRule) -> list[str]:
-        if rule.topology and self.graph is not None:
-            ids: set[str] = set()
-            for n in self.graph.downstream(node, rule.max_hops):
-                ids |= self._by_node.get(n, set())
-            return sorted(ids)
-        return sorted(i for i, s in self._incidents.items() if s.active)
+    def _index_source(self, fp: str, alert: Alert, node: str, ident: str | None) -> None:
+        """Register (``ident`` set, alert firing) or drop an alert as an inhibition source."""
+        for i, rule in enumerate(self.config.inhibitions):
+            by_fp, by_node = self._sources[i]
+            old = by_fp.pop(fp, None)
+            if old is not None:
+                by_node[old[0]].discard(fp)
+                if not by_node[old[0]]:
+                    del by_node[old[0]]
+            if ident is not None and alert.firing and all_match(rule.source, alert.labels):
+                by_fp[fp] = (node, ident)
+                by_node.setdefault(node, set()).add(fp)
 
     def _related(self, node: str) -> tuple[frozenset[str], frozenset[str]]:
         """Nodes ``node`` depends on, and nodes depending on it, within ``k_hops``.
@@ -360,12 +421,16 @@ class TopologyCorrelator:
         kind = classify_alert(alert.name, self.config.kind_words, alert.labels.get("kind"))
         state.add_member(alert, node, kind, inhibited)
         self._by_fp[alert.fingerprint] = state.id
+        if self._sources:
+            self._index_source(alert.fingerprint, alert, node,
+                               None if inhibited else state.id)
         key = node if self.graph is not None else _GLOBAL
         self._by_node.setdefault(key, set()).add(state.id)
         if alert.firing:
             self._quiet.discard(state.id)
 
-    def _merge(self, target: IncidentState, other: IncidentState, ts: float) -> Incident:
+    def _merge(self, target: IncidentState, other: IncidentState,
+               ts: float) -> IncidentState:
         """Fold ``other`` into ``target``; ``other`` is resolved as merged and published."""
         self.stats["merged"] += 1
         for fp, alert in other.members.items():
@@ -380,7 +445,7 @@ class TopologyCorrelator:
         target.note(ts, "merged", f"absorbed {other.id}")
         other.merged_into = target.id
         self._resolve(other, ts, "merged_into", f"merged into {target.id}")
-        return self._publish(other)
+        return other
 
     def _reopen(self, state: IncidentState, ts: float, why: str) -> None:
         self.stats["reopened"] += 1
@@ -397,11 +462,21 @@ class TopologyCorrelator:
 
     def _publish(self, state: IncidentState) -> Incident:
         if state.dirty_rank:
-            evidence = {n: e for n, e in state.nodes.items()}
-            state.root_causes = tuple(self.ranking.rank(evidence, self.graph))
-            state.dirty_rank = False
+            n = len(state.nodes)
+            if n <= self.config.rank_eager_nodes or n >= state.ranked_nodes * 1.25 or \
+                    not state.root_causes:
+                self._rank(state)
+            else:
+                self._deferred.add(state.id)  # big incident: re-ranked by tick()
         state.version += 1
         return state.snapshot()
+
+    def _rank(self, state: IncidentState) -> None:
+        state.root_causes = tuple(self.ranking.rank(state.nodes, self.graph))
+        state.dirty_rank = False
+        state.ranked_nodes = len(state.nodes)
+        state.ranked_at = state.updated_at
+        self._deferred.discard(state.id)
 
     def _forget(self, now: float) -> None:
         """Drop resolved incidents once they can no longer reopen, and old flap history."""
@@ -410,9 +485,12 @@ class TopologyCorrelator:
                 if not s.active and s.resolved_at is not None and now - s.resolved_at > horizon]
         for ident in gone:
             state = self._incidents.pop(ident)
+            self._deferred.discard(ident)
             for fp in state.members:
                 if self._by_fp.get(fp) == ident:
                     del self._by_fp[fp]
+                    if self._sources:
+                        self._index_source(fp, state.members[fp], "", None)
                     self._flaps.pop(fp, None)
                     self._flapping.discard(fp)
             for node in state.nodes:

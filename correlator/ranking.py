@@ -14,6 +14,7 @@ classes and dependency edges. None knows how alerts were produced.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -63,9 +64,9 @@ class TopScoreRanker:
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
              graph: ServiceGraph | None) -> list[RootCause]:
-        ordered = sorted(_candidates(evidence), key=lambda e: (-e.score, e.onset, e.node))
-        return [RootCause(e.node, round(e.score, 4), (_basic_evidence(e),))
-                for e in ordered[: self.limit]]
+        ordered = heapq.nsmallest(self.limit, _candidates(evidence),
+                                  key=lambda e: (-e.score, e.onset, e.node))
+        return [RootCause(e.node, round(e.score, 4), (_basic_evidence(e),)) for e in ordered]
 
 
 class OnsetRanker:
@@ -155,7 +156,9 @@ class PageRankRanker:
             for i, name in enumerate(names):
                 if name not in graph:
                     continue
-                for dep in graph.downstream(name, self.max_hops) & index.keys():
+                for dep in graph.downstream_within(name, self.max_hops) & index.keys():
+                    if dep == name:
+                        continue
                     j = index[dep]
                     edges.append((i, j, float(sev[j])))
         pers = sev / sev.sum()
@@ -189,6 +192,31 @@ def explained_by(cand: NodeEvidence, evidence: Mapping[str, NodeEvidence],
                 if n != cand.node and n in evidence and lo <= evidence[n].onset <= hi]
     return [e for n, e in evidence.items()
             if n != cand.node and n in dependents and lo <= e.onset <= hi]
+
+
+def explanations(cands: Sequence[NodeEvidence], evidence: Mapping[str, NodeEvidence],
+                 graph: ServiceGraph | None, max_hops: int, window: float,
+                 tolerance: float) -> dict[str, list[NodeEvidence]]:
+    """:func:`explained_by` for every candidate at once.
+
+    Walks from each alerting node *down* to its dependencies (a handful each) instead of
+    from each candidate up to its dependents (thousands for a shared database).
+    """
+    out: dict[str, list[NodeEvidence]] = {e.node: [] for e in cands}
+    if graph is None:
+        return out
+    names = frozenset(out)
+    for effect in sorted(evidence.values(), key=lambda e: (e.onset, e.node)):
+        if effect.node not in graph:
+            continue
+        onset = effect.onset
+        for cause_name in graph.downstream_within(effect.node, max_hops) & names:
+            if cause_name == effect.node:
+                continue
+            cause = evidence[cause_name]
+            if cause.onset - tolerance <= onset <= cause.onset + window:
+                out[cause_name].append(effect)
+    return out
 
 
 def proximity(cause: NodeEvidence, effect: NodeEvidence, scale: float) -> float:
@@ -249,13 +277,15 @@ class CompositeRanker:
         top_score = max(e.score for e in cands) or 1.0
         w_cover, w_graph, w_score, w_kind = self.weights
         total: dict[str, float] = {}
-        explains: dict[str, list[NodeEvidence]] = {}
         n_nodes = len(evidence)
+        explains = explanations(cands, evidence, graph, self.max_hops, self.window,
+                                self.tolerance)
         cover: dict[str, float] = {}
+        scale = self.delay_scale
         for e in cands:
-            expl = explained_by(e, evidence, graph, self.max_hops, self.window, self.tolerance)
-            explains[e.node] = expl
-            cover[e.node] = 1 + sum(proximity(e, o, self.delay_scale) for o in expl)
+            onset = e.onset
+            cover[e.node] = 1 + sum(math.exp(-max(0.0, o.onset - onset) / scale)
+                                    for o in explains[e.node])
         top_cover = max(cover.values())
         for e in cands:
             kind = max((self.kind_prior.get(k, 0.4) for k in e.kinds), default=0.4)

@@ -60,6 +60,8 @@ class IncidentState:
     inhibited: set[str] = field(default_factory=set)
     merged_into: str | None = None
     dirty_rank: bool = True
+    ranked_nodes: int = 0
+    ranked_at: float = 0.0
     severity_rank: int = 0
     severity: str = "info"
 
@@ -138,7 +140,7 @@ class IncidentState:
                 f"node{'s' if len(self.nodes) != 1 else ''})")
 
     def snapshot(self) -> Incident:
-        services = tuple(sorted(self.nodes, key=lambda n: (self.nodes[n].onset, n)))
+        services = tuple(self.nodes)  # in the order they joined
         return Incident(
             id=self.id, status=self.status, title=self.title(), severity=self.severity,
             opened_at=self.opened_at, updated_at=self.updated_at,

@@ -127,14 +127,18 @@ def _season(times: np.ndarray, amp: np.ndarray, phase: np.ndarray) -> np.ndarray
 def generate(n_services: int = 10, fault: str = "cpu", seed: int = 0, duration: float = 3600,
              step: float = 15, n_faults: int = 1, noise_rate: float = 0.1,
              deploys_per_day: float = 2.0, logs: bool = True,
-             repeat_interval: float = 300.0) -> Scenario:
+             repeat_interval: float = 300.0, topology_seed: int | None = None) -> Scenario:
     """Generate a scenario; ``fault`` is one of :data:`FAULT_KINDS` or ``"random"``.
 
     ``noise_rate`` is metric spikes per service-hour (false alarms the rules may fire on),
     ``deploys_per_day`` is harmless background rollouts per service and day.
+    ``topology_seed`` keeps the same system across scenarios with different ``seed``.
     """
     rng = np.random.default_rng(seed)
-    topo = generate_topology(n_services, rng)
+    if topology_seed is None:
+        topo = generate_topology(n_services, rng)
+    else:  # several scenarios on one system
+        topo = generate_topology(n_services, np.random.default_rng(topology_seed))
     names = topo.services
     n = len(names)
     start = EPOCH + float(rng.integers(0, 24)) * 3600.0

@@ -201,3 +201,25 @@ def test_flapping_alert_stops_producing_versions() -> None:
     inc = c.open_incidents()[0]
     assert any(e.event == "flapping" for e in inc.timeline)
     assert versions[:3] == [1, 1, 1] and sum(versions[4:]) == 0
+
+
+def test_batch_processing_reaches_the_same_state_with_fewer_versions() -> None:
+    from aiops.sim import generate
+
+    sc = generate(n_services=30, fault="host", seed=11, duration=1800, logs=False)
+    single = TopologyCorrelator(graph=sc.graph)
+    batched = TopologyCorrelator(graph=sc.graph)
+    versions_single = 0
+    for _, a in sc.alert_events:
+        versions_single += len(single.process(a))
+    events = [a for _, a in sc.alert_events]
+    versions_batched = 0
+    for i in range(0, len(events), 50):
+        versions_batched += len(batched.process_batch(events[i:i + 50]))
+    assert versions_batched < versions_single
+
+    def final(c: TopologyCorrelator) -> list[tuple[object, ...]]:
+        return sorted((i.id, i.status, i.fingerprints, i.root_causes[0].service)
+                      for i in (c.incident(x) for x in c._incidents))
+
+    assert final(single) == final(batched)
