@@ -92,8 +92,8 @@ def test_alertmanager_webhook_opens_and_resolves_incidents(
 
     try:
         incidents = wait_for(opened, 40, "an incident with both alerts")
-    except AssertionError:
-        raise AssertionError(am.output()) from None
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{am.output()}") from None
     assert len(incidents) == 1
     incident = incidents[0]
     assert incident.status == IncidentStatus.OPEN and incident.services == ("checkout",)
@@ -114,8 +114,8 @@ def test_alertmanager_webhook_opens_and_resolves_incidents(
 
     try:
         final = wait_for(closed, 40, "the incident to resolve")
-    except AssertionError:
-        raise AssertionError(am.output()) from None
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{am.output()}") from None
     assert all(a.status.value == "resolved" for a in final.alerts)
     assert [t.event for t in final.timeline][-1] == "auto_resolved"
 

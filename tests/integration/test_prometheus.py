@@ -1,15 +1,17 @@
 """The real Prometheus remote-writes to the engine: a spike in a scraped exporter becomes an
 anomaly alert and an incident; the same Prometheus scrapes the engine's own metrics.
 
-Prometheus runs with ``docs/prometheus.yml`` (addresses and a 1 s scrape interval changed).
+Prometheus runs with ``docs/prometheus.yml`` (addresses and the scrape interval changed).
 The exporter is a tiny HTTP server the test controls. The engine's default metric detector
-(rolling z-score) needs 30 points of a series before it scores, and the default alert policy
-3 anomalous points in a row before it fires, so the test scrapes every second, waits for
-the warm-up, then holds the spike for several scrapes.
+scores nothing for a new series' first ``warmup + likelihood_warmup`` points (read from
+:func:`detectors.default_metric_alerter`, 130 today), so the test scrapes every 250 ms to
+get through the warm-up in about half a minute, then holds the spike for several scrapes.
+Nothing in the engine is lowered: it runs its defaults.
 """
 
 from __future__ import annotations
 
+import inspect
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -32,7 +34,17 @@ from tests.integration.conftest import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
-WARMUP_POINTS = 35  # RollingZScore(warmup=30) plus a margin
+SCRAPE_INTERVAL_S = 0.25
+
+
+def warmup_points() -> int:
+    """Points the default metric detector needs before it scores, plus a margin."""
+    from detectors import default_metric_alerter
+
+    params = inspect.signature(default_metric_alerter).parameters
+    needed = sum(int(params[name].default) for name in ("warmup", "likelihood_warmup")
+                 if name in params)
+    return (needed or 30) + 12
 
 
 class Exporter:
@@ -79,7 +91,8 @@ def exporter() -> Iterator[Exporter]:
 
 def _prometheus_config(tmp_path: Path, engine: LiveEngine, exporter: Exporter) -> Path:
     config = load_yaml("prometheus.yml")
-    config["global"].update({"scrape_interval": "1s", "evaluation_interval": "1s"})
+    interval = f"{int(SCRAPE_INTERVAL_S * 1000)}ms"
+    config["global"].update({"scrape_interval": interval, "evaluation_interval": "1s"})
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     engine_address = engine.url.removeprefix("http://")
     jobs["aiops"]["static_configs"][0]["targets"] = [engine_address]
@@ -88,7 +101,7 @@ def _prometheus_config(tmp_path: Path, engine: LiveEngine, exporter: Exporter) -
     remote = config["remote_write"][0]
     remote["url"] = engine.url + "/api/v1/write"
     assert remote["authorization"]["credentials"] == engine.token
-    remote["queue_config"]["batch_send_deadline"] = "1s"
+    remote["queue_config"]["batch_send_deadline"] = interval
     path = tmp_path / "prometheus.yml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -118,10 +131,12 @@ def test_prometheus_remote_write_spike_becomes_incident(
         found = _query(prom, 'count_over_time(demo_latency_ms{service="cart"}[5m])')
         return int(found[0]["value"][1]) if found else 0
 
+    points = warmup_points()
     try:
-        wait_for(lambda: received_points() >= WARMUP_POINTS, 60, "the detector's warm-up")
-    except AssertionError:
-        raise AssertionError(prom.output()) from None
+        wait_for(lambda: received_points() >= points, points * SCRAPE_INTERVAL_S * 2 + 20,
+                 f"{points} points for the detector's warm-up")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{prom.output()}") from None
     exporter.spike()
 
     store = live_engine.engine.store
@@ -135,8 +150,8 @@ def test_prometheus_remote_write_spike_becomes_incident(
 
     try:
         incident, alert = wait_for(spike_incident, 30, "an incident for the spike")
-    except AssertionError:
-        raise AssertionError(prom.output()) from None
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{prom.output()}") from None
     assert alert.labels["alertname"] == "MetricAnomaly"
     assert alert.labels["service"] == "cart" and "cart" in incident.services
     assert float(alert.annotations["value"]) > 400
@@ -144,7 +159,7 @@ def test_prometheus_remote_write_spike_becomes_incident(
     # Prometheus scraped the engine's own metrics, including the remote write receiver's
     own = wait_for(lambda: _query(prom, 'aiops_receiver_items_total{receiver="remote_write"}'),
                    20, "the engine's own series in Prometheus")
-    assert own[0]["metric"]["job"] == "aiops" and float(own[0]["value"][1]) > WARMUP_POINTS
+    assert own[0]["metric"]["job"] == "aiops" and float(own[0]["value"][1]) > points
     assert _query(prom, 'aiops_stage_events_in_total{stage="detect"}')
     # ... and, by the write relabelling in docs/prometheus.yml, did not write them back
     assert all("aiops" not in i.services for i in store.list_incidents())
