@@ -134,10 +134,12 @@ def run_once(seed: int, port: int, work_s: float) -> dict[str, int]:
         engine = create_engine(db_url)
         with engine.connect() as conn:
             # A row claimed more than once was in doubt after a kill (claimed, maybe sent).
-            in_doubt = conn.execute(text("SELECT count(*) FROM outbox WHERE attempts > 1"))
-            reclaimed = int(in_doubt.scalar_one())
+            in_doubt = dict(conn.execute(text(
+                "SELECT destination, count(*) FROM outbox WHERE attempts > 1 "
+                "GROUP BY destination")).all())
         engine.dispose()
-    return {"kills": killed, "in_doubt": reclaimed}
+    return {"kills": killed, "in_doubt": sum(in_doubt.values()),
+            "in_doubt_slack": in_doubt.get("notify:slack", 0)}
 
 
 def calibrate(port: int) -> float:
@@ -175,43 +177,58 @@ def main() -> int:
     pd_action = {"open": "trigger", "acknowledged": "acknowledge", "resolved": "resolve"}
     expected_pd = {f"{i}:{pd_action[s]}" for i, s, _ in changes()}
     totals: Counter[str] = Counter()
+    rejected: list[tuple[str, int, str]] = []
     fake, server = start_fake(FakeServices(delay_s=args.delay_ms / 1000))
     work_s = calibrate(fake.port)
     server.shutdown()
     server.server_close()
     print(f"worker working time uninterrupted: {work_s:.2f}s; kills uniform in [0, that]")
     started = time.perf_counter()
-    for run in range(args.runs):
+    run, attempt = 0, 0
+    while run < args.runs:
         fake, server = start_fake(FakeServices(delay_s=args.delay_ms / 1000))
         try:
-            info = run_once(args.seed + run, fake.port, work_s)
+            info = run_once(args.seed + attempt, fake.port, work_s)
         finally:
             server.shutdown()
             server.server_close()
+        attempt += 1
+        if info["kills"] == 0:
+            totals.update(missed=1)  # the worker finished before the kill point: redo
+            continue
         slack, pd, hook = fake.slack_keys(), fake.pd_keys(), fake.hook_keys()
+        rejected.extend(fake.rejected)
         lost = (len(expected_slack - set(slack)) + len(expected_pd - set(pd))
                 + len(expected_slack - set(hook)))
         slack_dup = sum(n - 1 for n in slack.values())
         pd_raw_dup = sum(n - 1 for n in pd.values())
         hook_raw_dup = sum(n - 1 for n in hook.values())
         pd_pages = sum(fake.pd_opened.values())
-        totals.update(kills=info["kills"], in_doubt=info["in_doubt"], lost=lost,
+        totals.update(kills=info["kills"], in_doubt=info["in_doubt"],
+                      in_doubt_slack=info["in_doubt_slack"], truncated=fake.truncated,
+                      lost=lost,
                       slack_dup=slack_dup,
                       pd_raw_dup=pd_raw_dup, hook_raw_dup=hook_raw_dup,
                       pd_extra_pages=pd_pages - INCIDENTS, rejected=len(fake.rejected),
                       delivered=sum(slack.values()) + sum(pd.values()) + sum(hook.values()))
-        print(f"run {run + 1:2d}: kills={info['kills']} in_doubt={info['in_doubt']} "
+        run += 1
+        print(f"run {run:2d}: kills={info['kills']} in_doubt={info['in_doubt']} "
               f"lost={lost} slack_dup={slack_dup} "
               f"pd_resent={pd_raw_dup} hook_resent={hook_raw_dup} pages={pd_pages}",
               flush=True)
     expected = args.runs * (len(expected_slack) * 2 + len(expected_pd))
-    print(f"\n{args.runs} runs, {totals['kills']} kills, {totals['in_doubt']} messages "
+    print(f"\n{args.runs} runs ({totals['missed']} more whose worker finished before its "
+          f"kill point were not counted), {totals['kills']} kills, {totals['in_doubt']} messages "
           f"in doubt after a kill, {expected} notifications expected, "
           f"{totals['delivered']} requests accepted in {time.perf_counter() - started:.0f}s")
     print(f"lost: {totals['lost']}; duplicates at Slack: {totals['slack_dup']}; "
           f"PagerDuty incidents opened twice: {totals['pd_extra_pages']}; "
           f"resent and absorbed by key: PagerDuty {totals['pd_raw_dup']}, "
-          f"webhook {totals['hook_raw_dup']}; rejected requests: {totals['rejected']}")
+          f"webhook {totals['hook_raw_dup']}; Slack messages in doubt, settled through channel history: "
+          f"{totals['in_doubt_slack']}; requests cut off by a kill: {totals['truncated']}; "
+          f"rejected requests: {totals['rejected']}")
+    for path, status, reason in rejected:
+        print(f"  rejected {path} {status}: {reason}")
     bad = totals["lost"] or totals["slack_dup"] or totals["pd_extra_pages"] or totals["rejected"]
     return 1 if bad else 0
 

@@ -39,15 +39,20 @@ class OutboxNotifier:
         self._buffer: list[OutboxMessage] = []
         self.last_report = DrainReport()
 
-    def add(self, incident: Incident) -> None:
+    def messages(self, incident: Incident) -> list[OutboxMessage]:
+        """The outbox rows announcing the incident's current state, one per routed
+        destination. A writer of incidents can store them in its own transaction
+        (``Store.save_incident(incident, [..., *notifier.messages(incident)])``); the act
+        stage enqueueing them again is then a no-op."""
         key = notification_key(incident)
-        for name in self._router.destinations(incident):
-            destination = self._destinations.get(name)
-            if destination is None:
-                continue
-            self._buffer.append(
-                OutboxMessage(f"{PREFIX}{name}", key, destination.render(incident, key))
-            )
+        return [
+            OutboxMessage(f"{PREFIX}{name}", key, self._destinations[name].render(incident, key))
+            for name in self._router.destinations(incident)
+            if name in self._destinations
+        ]
+
+    def add(self, incident: Incident) -> None:
+        self._buffer.extend(self.messages(incident))
 
     def flush(self) -> None:
         buffered, self._buffer = self._buffer, []

@@ -124,6 +124,7 @@ class FakeServices:
     rejected: list[tuple[str, int, str]] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
     delay_s: float = 0.0
+    truncated: int = 0
     _script: list[Scripted] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
@@ -232,6 +233,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client died mid-request: nothing to answer
+            with self.server.fake._lock:
+                self.server.fake.truncated += 1
+            return
         headers = {k.lower(): v for k, v in self.headers.items()}
         status, out_headers, out = self.server.fake.handle(method, self.path, headers, body)
         self.send_response(status)
@@ -254,6 +259,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     fake: FakeServices
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client killed mid-request (the crash test) is not a server error."""
 
 
 def start_fake(fake: FakeServices | None = None) -> tuple[FakeServices, _Server]:
