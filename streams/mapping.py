@@ -95,13 +95,13 @@ def parse_path(text: str) -> Path:
 
 
 def _lookup(obj: Mapping[str, Any], path: Path) -> Any:
-    current: Any = obj
-    for segment in path:
-        if not isinstance(current, Mapping):
-            return None
-        current = current.get(segment)
+    current: Any = obj.get(path[0])
+    for segment in path[1:]:
         if current is None:
             return None
+        if not isinstance(current, dict):
+            return None
+        current = current.get(segment)
     return current
 
 
@@ -109,8 +109,10 @@ def _first(obj: Mapping[str, Any], paths: Sequence[Path]) -> Any:
     """The first scalar found: an object at a path (ECS's ``service: {name: ...}``) is not a
     value for a scalar field, so the next path is tried."""
     for path in paths:
+        if path[0] not in obj:  # most paths miss at the first key: no walk, no call
+            continue
         value = _lookup(obj, path)
-        if value is not None and value != "" and not isinstance(value, Mapping | list):
+        if value is not None and value != "" and not isinstance(value, dict | list):
             return value
     return None
 
@@ -192,8 +194,8 @@ class LogFieldMapping:
             raise DecodeError(f"log record has no string message (tried {tried})")
         labels: dict[str, str] = {}
         for path in self.labels:
-            found = _lookup(raw, path)
-            if isinstance(found, Mapping):
+            found = _lookup(raw, path) if path[0] in raw else None
+            if isinstance(found, dict):
                 labels.update({str(k): str(v) for k, v in found.items()
                                if isinstance(v, str | int | float | bool)})
         for name, paths in self.extra_labels:
