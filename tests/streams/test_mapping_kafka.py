@@ -66,16 +66,17 @@ def test_adapter_and_native_metrics_and_alertmanager_alerts(engine: Engine) -> N
         assert workers.wait_ready(60)
         start = 1_790_000_000.0
         records = []
-        for i in range(120):
+        # past the default detector's warm-up (warmup + likelihood_warmup points), then a spike
+        for i in range(260):
             ts = start + 15 * i
-            value = 50.0 + (i % 7) * 0.5 + (400.0 if 90 <= i < 100 else 0.0)
+            value = 50.0 + (i % 7) * 0.5 + (400.0 if 200 <= i < 212 else 0.0)
             # prometheus-kafka-adapter: RFC 3339 timestamp, value as a string, __name__ label
             adapter = {"timestamp": _iso(ts), "value": str(value), "name": "latency_ms",
                        "labels": {"__name__": "latency_ms", "job": "cart", "instance": "c1"}}
             records.append(Record(engine.topics.metrics, b"cart", orjson.dumps(adapter)))
         native = {"samples": [{"name": "latency_ms", "labels": {"job": "cart",
                                                                  "instance": "c1"},
-                               "ts": start + 15 * 120, "value": 50.0}]}
+                               "ts": start + 15 * 260, "value": 50.0}]}
         records.append(Record(engine.topics.metrics, b"cart", orjson.dumps(native)))
         # Alertmanager API v2 gettable alert: status is an object, extra fields abound
         am_alert = {
