@@ -176,7 +176,11 @@ class KeyedDetector:
             pass
         slots = np.fromiter(map(index.get, keys, repeat(-1)), dtype=np.int64,
                             count=len(keys))
-        for pos in np.flatnonzero(slots < 0).tolist():
+        missing = np.flatnonzero(slots < 0)
+        need = len(self._keys) + missing.shape[0] - len(self._free)
+        if need > self._capacity:  # grow once for the whole batch, by at most a quarter
+            self._alloc(max(need, self._capacity + self._capacity // 4))
+        for pos in missing.tolist():
             key = keys[pos]
             slot = index.get(key)
             if slot is None:
@@ -210,7 +214,7 @@ class KeyedDetector:
         else:
             slot = len(self._keys)
             if slot >= self._capacity:
-                self._alloc(max(16, self._capacity * 2))
+                self._alloc(max(16, self._capacity + self._capacity // 4))
             self._keys.append(key)
         self._index[key] = slot
         self._reset_slots(np.array([slot]))

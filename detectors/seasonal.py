@@ -6,9 +6,13 @@ this keeps three competing baselines and judges each point by the one that curre
 predicts best (lowest running residual scale):
 
 * a non-seasonal level (an EWMA), which is all a new series has (cold start);
-* a daily profile, 24 hour-of-day buckets, interpolated linearly between bucket centres so
-  a 5-minute series is not judged against an hourly step function;
+* a daily profile, 96 quarter-hour buckets, interpolated linearly between bucket centres so
+  a 5-minute series is not judged against a step function;
 * a weekly profile, 168 hour-of-week buckets, likewise interpolated.
+
+Each bucket also keeps its own residual spread, because noise follows the clock too (rush
+hour is noisier than 3 a.m.); a point is judged by the spread at its time of day or week,
+shrunk halfway to the model's global scale.
 
 Every baseline learns with the residual clipped to ``clip_z`` scales (a Huber-style robust
 update): an outlier barely moves the baseline it is judged against (filter before learn),
@@ -18,7 +22,9 @@ the same sign jump it there (a persistent level is the new normal, not an endles
 Gaps are harmless: buckets are addressed by the timestamp, not by a sample count, so
 irregular sampling and missing hours only slow learning down.
 
-State per series is a few scalars plus 192 float32 profile buckets, about 0.9 KB.
+State per series: a few scalars, 264 float32 bucket locations and 264 float16 bucket
+spreads (stored relative to the model's global scale, where float16 is precise enough),
+1648 bytes.
 
 >>> import numpy as np
 >>> det = SeasonalBaseline()
@@ -62,17 +68,19 @@ class SeasonalBaseline(KeyedDetector):
         "n_w": ("i4", 0),
         "run": ("i4", 0),
     }
-    # per bucket, location and spread side by side: one cache line serves both
-    _vectors = {
-        "prof_d": ("f4", np.nan, 2 * 96),
-        "prof_w": ("f4", np.nan, 2 * 168),
-    }
 
     def __init__(self, *, level_alpha: float = 0.02, profile_alpha: float = 0.15,
                  scale_alpha: float = 0.01, warmup: int = 30, clip_z: float = 4.0,
                  rebaseline_after: int = 60, band_z: float = 4.0,
-                 local_scale: bool = True) -> None:
+                 local_scale: bool = True, daily_buckets: int = 96,
+                 weekly_buckets: int = 168) -> None:
         self.local_scale = local_scale
+        self.daily_buckets = daily_buckets
+        self.weekly_buckets = weekly_buckets
+        self._vectors = {"prof_d": ("f4", np.nan, daily_buckets),
+                         "spr_d": ("f2", np.nan, daily_buckets),
+                         "prof_w": ("f4", np.nan, weekly_buckets),
+                         "spr_w": ("f2", np.nan, weekly_buckets)}
         self.level_alpha = level_alpha
         self.profile_alpha = profile_alpha
         self.scale_alpha = scale_alpha
@@ -85,7 +93,8 @@ class SeasonalBaseline(KeyedDetector):
     def _params(self) -> dict[str, Any]:
         return {"level_alpha": self.level_alpha, "profile_alpha": self.profile_alpha,
                 "scale_alpha": self.scale_alpha, "warmup": self.warmup,
-                "clip_z": self.clip_z, "rebaseline_after": self.rebaseline_after}
+                "clip_z": self.clip_z, "rebaseline_after": self.rebaseline_after,
+                "daily_buckets": self.daily_buckets, "weekly_buckets": self.weekly_buckets}
 
     # -- geometry ------------------------------------------------------------------------
     @staticmethod
@@ -105,24 +114,24 @@ class SeasonalBaseline(KeyedDetector):
         return b0, b1, w
 
     def _view(self, slots: IntArray, ts: FloatArray, period: float) -> _ProfileView:
-        prof = self.prof_d if period == DAY else self.prof_w  # type: ignore[attr-defined]
-        width = prof.shape[1]
-        b0, b1, w = self._buckets(ts, period, width // 2)
-        base = slots * width
-        f0 = base + 2 * b0
-        f1 = base + 2 * b1
+        daily = period == DAY
+        prof = self.prof_d if daily else self.prof_w  # type: ignore[attr-defined]
+        spread = self.spr_d if daily else self.spr_w  # type: ignore[attr-defined]
+        glob = (self.scale_d if daily else self.scale_w)[slots]  # type: ignore[attr-defined]
+        n = prof.shape[1]
+        b0, b1, w = self._buckets(ts, period, n)
+        base = slots * n
+        f0 = base + b0
+        f1 = base + b1
         flat = prof.reshape(-1)
         pred = _interpolate(flat[f0], flat[f1], w)
-        local = _interpolate(flat[f0 + 1], flat[f1 + 1], w) if self.local_scale else None
-        return _ProfileView(prof, f0, f1, w, pred, local)
-
-    @staticmethod
-    def _local_scale(view: _ProfileView, glob: FloatArray) -> FloatArray:
-        """Residual scale at this time of day/week: the bucket's, shrunk to the global."""
-        if view.local is None:
-            return glob
-        out: FloatArray = np.where(np.isfinite(view.local), 0.5 * (view.local + glob), glob)
-        return out
+        scale = glob
+        if self.local_scale:
+            sflat = spread.reshape(-1)
+            ratio = _interpolate(sflat[f0], sflat[f1], w)
+            # the bucket's spread, shrunk halfway to the model's global scale
+            scale = np.where(np.isfinite(ratio), 0.5 * glob * (1.0 + ratio), glob)
+        return _ProfileView(prof, spread, f0, f1, w, pred, glob, scale)
 
     # -- scoring -------------------------------------------------------------------------
     def _assess(self, slots: IntArray, ts: FloatArray, values: FloatArray) -> _Pass:
@@ -133,12 +142,12 @@ class SeasonalBaseline(KeyedDetector):
         pred = level
         scale = self.scale0[slots]  # type: ignore[attr-defined]
         age = ts - self.first_ts[slots]  # type: ignore[attr-defined]
-        sd = self._local_scale(day, self.scale_d[slots])  # type: ignore[attr-defined]
+        sd = day.scale
         use_d = ((age >= 2 * DAY) & (self.n_d[slots] >= self.warmup)  # type: ignore[attr-defined]
                  & np.isfinite(day.pred) & (sd < scale))
         pred = np.where(use_d, day.pred, pred)
         scale = np.where(use_d, sd, scale)
-        sw = self._local_scale(week, self.scale_w[slots])  # type: ignore[attr-defined]
+        sw = week.scale
         use_w = ((age >= 2 * WEEK) & (self.n_w[slots] >= self.warmup)  # type: ignore[attr-defined]
                  & np.isfinite(week.pred) & (sw < scale))
         pred = np.where(use_w, week.pred, pred)
@@ -186,20 +195,23 @@ class SeasonalBaseline(KeyedDetector):
                        scale_col: str, cnt: str) -> None:
         pred = view.pred
         has = np.isfinite(pred)
-        scale = getattr(self, scale_col)[slots]
         r = np.where(has, values - pred, 0.0)
+        n = getattr(self, cnt)[slots]
         self._learn_scale(scale_col, cnt, slots, r, has)
-        rc = self._clipped(r, scale, getattr(self, cnt)[slots])
-        absr = np.abs(rc)
+        rc = self._clipped(r, view.glob, n)
+        ratio = np.minimum(np.abs(rc) / np.maximum(view.glob, 1e-300), 1e3)
+        # bucket spreads are relative to the global scale, so they wait until it is known
+        spread_ok = has & (n >= self.warmup) & (view.glob > 0.0)
         a = self.profile_alpha
         flat = view.prof.reshape(-1)
+        sflat = view.spread.reshape(-1)
         fill = np.where(has, pred + rc, values)
         for f, wt in ((view.f0, 1.0 - view.w), (view.f1, view.w)):
             cur = flat[f].astype(np.float64)
             flat[f] = np.where(np.isnan(cur), fill, cur + a * wt * rc)
-            g = f + 1
-            sp = flat[g].astype(np.float64)
-            flat[g] = np.where(has, np.where(np.isnan(sp), absr, sp + a * wt * (absr - sp)), sp)
+            sp = sflat[f].astype(np.float64)
+            sflat[f] = np.where(spread_ok, np.where(np.isnan(sp), ratio,
+                                                    sp + a * wt * (ratio - sp)), sp)
 
     def _learn(self, slots: IntArray, ts: FloatArray, values: FloatArray,
                scores: FloatArray) -> None:
@@ -231,8 +243,8 @@ class SeasonalBaseline(KeyedDetector):
             shift = (values - p.pred)[rebase]
             level[rebase] = values[rebase]
             step = shift[:, None].astype(np.float32)
-            self.prof_d[rs, 0::2] += step  # type: ignore[attr-defined]
-            self.prof_w[rs, 0::2] += step  # type: ignore[attr-defined]
+            self.prof_d[rs] += step  # type: ignore[attr-defined]
+            self.prof_w[rs] += step  # type: ignore[attr-defined]
             run[rebase] = 0
         self.level[slots] = level  # type: ignore[attr-defined]
         self.run[slots] = run  # type: ignore[attr-defined]
@@ -256,11 +268,13 @@ def _interpolate(p0: npt.NDArray[np.float32], p1: npt.NDArray[np.float32],
 @dataclass(slots=True)
 class _ProfileView:
     prof: npt.NDArray[np.float32]
+    spread: npt.NDArray[np.float16]
     f0: IntArray
     f1: IntArray
     w: FloatArray
     pred: FloatArray
-    local: FloatArray | None
+    glob: FloatArray
+    scale: FloatArray
 
 
 @dataclass(slots=True)
