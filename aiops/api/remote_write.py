@@ -197,46 +197,6 @@ class RemoteWriteDecoder:
             self._cache[key] = found
         return found
 
-    @staticmethod
-    def _canonical(buf: bytes, pos: int, end: int) -> bool:
-        """Whether no Label field follows the samples of this series (the usual case: the
-        0x0a byte found was inside a sample or an unknown field)."""
-        while pos < end:
-            if buf[pos] == 0x0A:
-                return False
-            pos = _skip(buf, pos)
-        return True
-
-    def _slow_series(self, buf: bytes, start: int, end: int, out: DecodedWrite) -> int:
-        """Fields of a series in any order: collect the labels, then place the samples."""
-        pos = start
-        label_bytes = b""
-        samples: list[tuple[float, int, bool]] = []
-        while pos < end:
-            tag = buf[pos]
-            if tag == 0x0A:
-                size, body = _varint(buf, pos + 1)
-                label_bytes += buf[pos:body + size]
-                pos = body + size
-            elif tag == 0x12:
-                size, pos = _varint(buf, pos + 1)
-                samples.append(_sample(buf, pos, pos + size))
-                pos += size
-            else:
-                pos = _skip(buf, pos)
-        series = self._series(label_bytes)
-        group = out.by_service.setdefault(series.service, [])
-        for value, ts, stale in samples:
-            if math.isfinite(value):
-                group.append({"name": series.name, "labels": series.labels,
-                              "ts": ts / 1000.0, "value": value})
-                out.samples += 1
-            elif stale:
-                out.stale += 1
-            else:
-                out.non_finite += 1
-        return pos
-
     def decode(self, buf: bytes) -> DecodedWrite:
         """Decode an uncompressed WriteRequest; raise :class:`DecodeError` if malformed."""
         try:
@@ -318,23 +278,27 @@ class RemoteWriteDecoder:
         return self._series(key) if pos == n else None
 
     def _any_series(self, buf: bytes, pos: int, end: int, out: DecodedWrite) -> int:
-        """Any valid TimeSeries encoding: several samples, other fields, other orders."""
-        start = pos
-        while pos < end and buf[pos] == 0x0A:
-            size, pos = _varint(buf, pos + 1)
-            pos += size
-        if pos < end and not self._canonical(buf, pos, end):
-            # a label after the samples: legal protobuf, never written by Prometheus
-            return self._slow_series(buf, start, end, out)
-        series = self._series(buf[start:pos])
-        group = out.by_service.setdefault(series.service, [])
+        """Any valid TimeSeries encoding: several samples, unknown fields, any field order
+        (a Label after the samples is legal protobuf, though Prometheus never writes it)."""
+        label_bytes = b""
+        samples: list[tuple[float, int, bool]] = []
         while pos < end:
-            if buf[pos] != 0x12:
+            tag = buf[pos]
+            if tag == 0x0A:
+                size, body = _varint(buf, pos + 1)
+                label_bytes += buf[pos:body + size]
+                pos = body + size
+            elif tag == 0x12:
+                size, pos = _varint(buf, pos + 1)
+                samples.append(_sample(buf, pos, pos + size))
+                pos += size
+            else:
                 pos = _skip(buf, pos)
-                continue
-            size, pos = _varint(buf, pos + 1)
-            value, ts, stale = _sample(buf, pos, pos + size)
-            pos += size
+        if pos != end:
+            raise DecodeError("a time series overruns its message", kind="remote write request")
+        series = self._series(label_bytes)
+        group = out.by_service.setdefault(series.service, [])
+        for value, ts, stale in samples:
             if math.isfinite(value):
                 group.append({"name": series.name, "labels": series.labels,
                               "ts": ts / 1000.0, "value": value})
@@ -343,8 +307,6 @@ class RemoteWriteDecoder:
                 out.stale += 1
             else:
                 out.non_finite += 1
-        if pos != end:
-            raise DecodeError("a time series overruns its message", kind="remote write request")
         return end
 
 
