@@ -49,13 +49,17 @@ def _alertmanager_config(tmp_path: Path, engine: LiveEngine) -> Path:
     intruder = yaml.safe_load(yaml.safe_dump(webhook))
     intruder["http_config"]["authorization"]["credentials"] = "wrong"
     config["receivers"][0]["webhook_configs"].append(intruder)
+    # a third, capped at one alert per notification: Alertmanager reports truncatedAlerts
+    capped = yaml.safe_load(yaml.safe_dump(webhook))
+    capped["max_alerts"] = 1
+    config["receivers"][0]["webhook_configs"].append(capped)
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config))
     return path
 
 
 def test_alertmanager_webhook_opens_and_resolves_incidents(
-    tmp_path: Path, live_engine: LiveEngine,
+    tmp_path: Path, live_engine: LiveEngine, caplog: pytest.LogCaptureFixture,
     start_program: Callable[[str, list[str], str], Program],
 ) -> None:
     exe = binary("prometheus-alertmanager")
@@ -76,6 +80,11 @@ def test_alertmanager_webhook_opens_and_resolves_incidents(
          "startsAt": _iso(now - timedelta(seconds=30)),
          "endsAt": _iso(now + timedelta(minutes=10)),
          "generatorURL": "http://prometheus.example/graph?g0.expr=errors"},
+        {"labels": {"alertname": "HighErrorRate", "service": "checkout",
+                    "severity": "critical", "instance": "checkout-2"},
+         "annotations": {"summary": "5xx above 5%"},
+         "startsAt": _iso(now - timedelta(seconds=25)),
+         "endsAt": _iso(now + timedelta(minutes=10))},
         {"labels": {"alertname": "HighLatency", "service": "checkout", "severity": "warning"},
          "annotations": {"summary": "p99 above 1s"},
          "startsAt": _iso(now - timedelta(seconds=20)),
@@ -88,10 +97,10 @@ def test_alertmanager_webhook_opens_and_resolves_incidents(
 
     def opened() -> object:
         found = store.list_incidents()
-        return found if found and len(found[0].alerts) == 2 else None
+        return found if found and len(found[0].alerts) == 3 else None
 
     try:
-        incidents = wait_for(opened, 40, "an incident with both alerts")
+        incidents = wait_for(opened, 40, "an incident with all three alerts")
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{am.output()}") from None
     assert len(incidents) == 1
@@ -130,8 +139,12 @@ def test_alertmanager_webhook_opens_and_resolves_incidents(
     versions = [decode_incident(v).version for _, v in feed]
     assert versions == sorted(set(versions)) and versions[-1] == final.version
 
+    # the capped webhook's payloads said how many alerts they left out
+    assert any("left 1 alert(s) out" in r.getMessage() for r in caplog.records)
+
     metrics = live_engine.get("/metrics").text
     assert 'aiops_receiver_rejected_total{code="401",receiver="alertmanager"}' in metrics
     accepted = [line for line in metrics.splitlines()
                 if line.startswith('aiops_receiver_items_total{receiver="alertmanager"}')]
-    assert accepted and float(accepted[0].split()[-1]) >= 4  # 2 firing + 2 resolved
+    # 3 firing + 3 resolved, and the capped webhook's share
+    assert accepted and float(accepted[0].split()[-1]) >= 8
