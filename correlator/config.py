@@ -158,6 +158,7 @@ class CorrelatorConfig:
     silences: tuple[Silence, ...] = ()
     inhibitions: tuple[InhibitionRule, ...] = ()
     kind_words: Mapping[str, Sequence[str]] = field(default_factory=lambda: DEFAULT_KIND_WORDS)
+    merge_on_shared_effect: bool = False
     max_root_causes: int = 5
     rank_eager_nodes: int = 64
     rank_interval: float = 30.0

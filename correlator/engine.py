@@ -160,7 +160,7 @@ class TopologyCorrelator:
             state.note(ts, "alert_inhibited", f"{alert.name} on {node} absorbed")
             return [state]
         related = self._related(node)
-        active, resolved = self._candidates(related, ts)
+        active, resolved = self._candidates(related, ts, node)
         if active:
             target = active[0]
             out: list[IncidentState] = []
@@ -368,20 +368,27 @@ class TopologyCorrelator:
             return graph.within_hops(node, k), frozenset()
         return graph.downstream_within(node, k), graph.upstream_within(node, k)
 
-    def _candidates(self, related: tuple[frozenset[str], frozenset[str]],
-                    ts: float) -> tuple[list[IncidentState], list[IncidentState]]:
-        """Incidents the new alert may join, and recently resolved ones it may reopen.
+    def _candidates(self, related: tuple[frozenset[str], frozenset[str]], ts: float,
+                    node: str = "") -> tuple[list[IncidentState], list[IncidentState]]:
+        """Incidents the new alert should join, and recently resolved ones it may reopen.
 
         Faults spread from a dependency to its dependents, so an alert on X may be an
         *effect* of a node X depends on while that node's problem is live (firing, or
         changed within ``linger``), and may be the *cause* of a node that depends on X only
         if X's onset is not later than that node's latest onset plus ``window``.
+
+        Linked incidents merge when X ties them causally: X is on a node they hold, or may
+        be the cause of them. A symptom shared by two incidents (a caller of both) does not
+        make one cause: X then joins the oldest of those and they stay apart, unless
+        ``merge_on_shared_effect`` is set.
         """
         window = self.config.window
         linger = self.config.linger
         incidents = self._incidents
         by_node = self._by_node
         active_ids: set[str] = set()
+        strong: set[str] = set()
+        recent: dict[str, float] = {}
         ids: set[str] = set()
         effect_of, cause_of = related
         for n in effect_of | cause_of:
@@ -389,7 +396,7 @@ class TopologyCorrelator:
             if not hit:
                 continue
             for ident in hit:
-                if ident in active_ids:
+                if ident in strong:
                     continue
                 s = incidents[ident]
                 if not s.active:
@@ -400,14 +407,29 @@ class TopologyCorrelator:
                 if n == _GLOBAL:
                     if ts <= s.last_ts + window:
                         active_ids.add(ident)
+                        strong.add(ident)
                     continue
                 ev = s.nodes.get(n)
                 if ev is None:
                     continue
-                if (n in effect_of and ev.live(ts, linger)) or \
-                        (n in cause_of and ts <= ev.last_onset + window):
+                if n == node:
+                    if ev.live(ts, linger) or ts <= ev.last_onset + window:
+                        active_ids.add(ident)
+                        strong.add(ident)
+                elif n in cause_of and ts <= ev.last_onset + window:
                     active_ids.add(ident)
+                    strong.add(ident)
+                elif n in effect_of and ev.live(ts, linger):
+                    active_ids.add(ident)
+                    recent[ident] = max(recent.get(ident, float("-inf")), ev.last_onset)
         active = sorted((incidents[i] for i in active_ids), key=lambda s: (s.opened_at, s.id))
+        if not self.config.merge_on_shared_effect and len(active) > 1:
+            weak = [st for st in active if st.id not in strong]
+            if weak:
+                # the likeliest cause of a symptom is the problem that began most recently
+                # before it, not an old alert that happens to still fire nearby
+                pick = max(weak, key=lambda st: (recent[st.id], -st.opened_at, st.id))
+                active = [st for st in active if st.id in strong or st is pick]
         resolved: list[IncidentState] = []
         for ident in ids:
             s = incidents[ident]
@@ -444,6 +466,8 @@ class TopologyCorrelator:
                 ids.discard(other.id)
         target.note(ts, "merged", f"absorbed {other.id}")
         other.merged_into = target.id
+        other.dirty_rank = False  # its last version stands; the target carries on
+        self._deferred.discard(other.id)
         self._resolve(other, ts, "merged_into", f"merged into {target.id}")
         return other
 

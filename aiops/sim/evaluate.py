@@ -54,6 +54,13 @@ class EvalReport:
         ranks = [r for res in self.results for r in res.ranks]
         return sum(1 for r in ranks if r is not None and r <= k) / max(1, len(ranks))
 
+    def ac_where(self, k: int, faults: int) -> float | None:
+        """AC@k over scenarios with exactly ``faults`` injected faults."""
+        ranks = [r for res in self.results if len(res.ranks) == faults for r in res.ranks]
+        if not ranks:
+            return None
+        return round(sum(1 for r in ranks if r is not None and r <= k) / len(ranks), 4)
+
     def summary(self) -> dict[str, Any]:
         res = self.results
         episodes = sum(r.episodes for r in res)
@@ -73,6 +80,8 @@ class EvalReport:
             "faults": sum(len(r.ranks) for r in res),
             "AC@1": round(self.ac(1), 4), "AC@3": round(self.ac(3), 4),
             "Avg@5": round(sum(self.ac(k) for k in range(1, 6)) / 5, 4),
+            "AC@1_single_fault": self.ac_where(1, 1), "AC@3_single_fault": self.ac_where(3, 1),
+            "AC@1_two_faults": self.ac_where(1, 2), "AC@3_two_faults": self.ac_where(3, 2),
             "alert_episodes": episodes, "incidents": incidents,
             "compression": round(1 - incidents / max(1, episodes), 4),
             "compression_notified": round(
@@ -132,11 +141,10 @@ def _final_id(ident: str, latest: dict[str, Incident]) -> str:
     seen = set()
     while ident in latest and ident not in seen:
         seen.add(ident)
-        inc = latest[ident]
-        last = inc.timeline[-1] if inc.timeline else None
-        if last is None or last.event != "merged_into":
+        merged = [e for e in latest[ident].timeline if e.event == "merged_into"]
+        if not merged:
             break
-        ident = last.note.rsplit(" ", 1)[-1]
+        ident = merged[-1].note.rsplit(" ", 1)[-1]
     return ident
 
 

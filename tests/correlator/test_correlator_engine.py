@@ -223,3 +223,18 @@ def test_batch_processing_reaches_the_same_state_with_fewer_versions() -> None:
                       for i in (c.incident(x) for x in c._incidents))
 
     assert final(single) == final(batched)
+
+
+def test_shared_symptom_does_not_merge_independent_incidents() -> None:
+    g = ServiceGraph.from_edges([("frontend", "cart"), ("frontend", "ads")])
+    c = TopologyCorrelator(graph=g)
+    cart = c.process(alert("HighCPU", "cart", 100, score=5))[0]
+    ads = c.process(alert("HighCPU", "ads", 110, score=5))[0]
+    out = c.process(alert("Lat", "frontend", 130))
+    assert [i.id for i in out] == [ads.id]  # joins the most recent problem, merges nothing
+    assert len(c.open_incidents()) == 2 and cart.id in {i.id for i in c.open_incidents()}
+    merging = TopologyCorrelator(CorrelatorConfig(merge_on_shared_effect=True), graph=g)
+    for a in (alert("HighCPU", "cart", 100), alert("HighCPU", "ads", 110),
+              alert("Lat", "frontend", 130)):
+        merging.process(a)
+    assert len(merging.open_incidents()) == 1
