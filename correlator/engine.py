@@ -466,7 +466,8 @@ class TopologyCorrelator:
                 ids.discard(other.id)
         target.note(ts, "merged", f"absorbed {other.id}")
         other.merged_into = target.id
-        other.dirty_rank = False  # its last version stands; the target carries on
+        if other.root_causes:
+            other.dirty_rank = False  # its last ranking stands; the target carries on
         self._deferred.discard(other.id)
         self._resolve(other, ts, "merged_into", f"merged into {target.id}")
         return other
