@@ -68,7 +68,8 @@ def main() -> None:
         escalated = sum(c is None for r in runs for c in r)
         results[name] = statistics.mean(window)
         print(f"{name:24s} better action chosen in incidents 21-40: "
-              f"{statistics.mean(window):6.1%} (worst seed {min(window):5.1%}); "
+              f"{statistics.mean(window):6.1%} (worst seed {min(window):5.1%}, seeds >= 90%: "
+              f"{sum(w >= 0.9 for w in window) / len(window):5.1%}); "
               f"21-{args.incidents}: {statistics.mean(later):6.1%}; escalations {escalated}; "
               f"{elapsed / (args.seeds * args.incidents) * 1e6:.0f} us/incident")
     base = results["thompson (remediator)"]
