@@ -379,7 +379,7 @@ def _bad_request(api: ApiDeps, exc: DecodeError) -> HTTPException:
         400: {"description": "Not a snappy-compressed WriteRequest; Prometheus drops it."},
         401: {"description": "Missing or wrong credentials (bearer token or basic auth)."},
         413: {"description": "Body over api.max_body_bytes (or api.max_decoded_bytes)."},
-        415: {"description": "Content-Encoding other than snappy."},
+        415: {"description": "Content-Encoding other than snappy, or remote write 2.0."},
         503: {"description": "Kafka did not acknowledge; Prometheus retries."},
     },
 )
@@ -391,6 +391,12 @@ async def remote_write(request: Request, api: ApiDeps = Depends(deps)) -> Respon
     if encoding != "snappy":
         api.telemetry.rejected.labels("remote_write", "415").inc()
         raise HTTPException(415, f"content-encoding {encoding!r}: remote write 1.0 is snappy")
+    content_type = request.headers.get("content-type", "")
+    if "proto=" in content_type and "proto=prometheus.WriteRequest" not in content_type:
+        # Remote write 2.0 senders fall back to 1.0 on a 415 (as its spec asks receivers).
+        api.telemetry.rejected.labels("remote_write", "415").inc()
+        raise HTTPException(415, f"content-type {content_type!r}: this receiver speaks remote "
+                                 "write 1.0 (protobuf_message: prometheus.WriteRequest)")
     body = await read_body(request, api, "remote_write")
     state = _state(request, api)
     try:

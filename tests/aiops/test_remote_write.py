@@ -147,6 +147,12 @@ def test_refusals(engine: Engine) -> None:
     assert bad_snappy.status_code == 400 and "snappy" in bad_snappy.json()["detail"]
     gzip = client.post("/api/v1/write", content=good, headers={**AUTH, "content-encoding": "gzip"})
     assert gzip.status_code == 415
+    v2 = client.post("/api/v1/write", content=good, headers={
+        **AUTH, "content-type": "application/x-protobuf;proto=io.prometheus.write.v2.Request"})
+    assert v2.status_code == 415 and "1.0" in v2.json()["detail"]
+    v1 = client.post("/api/v1/write", content=good, headers={
+        **AUTH, "content-type": "application/x-protobuf;proto=prometheus.WriteRequest"})
+    assert v1.status_code == 204
     huge = client.post("/api/v1/write", content=b"\0" * (65 * 1024), headers=AUTH)
     assert huge.status_code == 413
     bomb = client.post("/api/v1/write", content=rw._encode_varint(1 << 30) + b"\0",
