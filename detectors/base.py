@@ -260,15 +260,17 @@ class KeyedDetector:
             return Assessment(score, low, high)
         return self.assess_slots(self._slots(keys), ts, vals)
 
-    def assess_slots(self, slots: IntArray, ts: FloatArray, vals: FloatArray) -> Assessment:
-        """:meth:`assess_many` on keys already interned into slots of this index."""
+    def assess_slots(self, slots: IntArray, ts: FloatArray, vals: FloatArray,
+                     rounds: list[IntArray] | None = None) -> Assessment:
+        """:meth:`assess_many` on keys already interned into slots of this index
+        (``rounds``, from :func:`rounds_of` on the same slots, may be passed in)."""
         n = vals.shape[0]
         score = np.zeros(n)
         low = np.full(n, np.nan)
         high = np.full(n, np.nan)
         finite = np.isfinite(vals) & np.isfinite(ts)
         last_ts: FloatArray = self.last_ts  # type: ignore[attr-defined]
-        for pos in rounds_of(slots):
+        for pos in rounds if rounds is not None else rounds_of(slots):
             if not finite[pos].all():
                 pos = pos[finite[pos]]
                 if pos.size == 0:

@@ -31,7 +31,14 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import ndtr
 
-from detectors.base import Assessment, Detector, FloatArray, IntArray, KeyedDetector
+from detectors.base import (
+    Assessment,
+    Detector,
+    FloatArray,
+    IntArray,
+    KeyedDetector,
+    rounds_of,
+)
 
 _LN_1E10 = float(np.log(1e-10))
 
@@ -170,13 +177,14 @@ class Pipeline:
             return head.assess_many(keys, ts, vals)
         slots = head._slots(keys)
         created, capacity = head._created, head._capacity
-        base = head.assess_slots(slots, ts, vals)
+        rounds = rounds_of(slots)
+        base = head.assess_slots(slots, ts, vals, rounds)
         score = base.score
         bad = ~np.isfinite(vals)
         masked = np.where(bad, np.nan, score) if bad.any() else score
         for p in self.post:
             p.sync_slots(created, capacity)
-            score = p.assess_slots(slots, ts, masked).score
+            score = p.assess_slots(slots, ts, masked, rounds).score
             masked = np.where(bad, np.nan, score) if bad.any() else score
         return Assessment(score, base.low, base.high)
 

@@ -124,14 +124,19 @@ class SeasonalBaseline(KeyedDetector):
         f0 = base + b0
         f1 = base + b1
         flat = prof.reshape(-1)
-        pred = _interpolate(flat[f0], flat[f1], w)
+        sflat = spread.reshape(-1)
+        # the neighbours are read once here and reused by the learning step
+        p0 = flat[f0].astype(np.float64)
+        p1 = flat[f1].astype(np.float64)
+        s0 = sflat[f0].astype(np.float64)
+        s1 = sflat[f1].astype(np.float64)
+        pred = _interpolate(p0, p1, w)
         scale = glob
         if self.local_scale:
-            sflat = spread.reshape(-1)
-            ratio = _interpolate(sflat[f0], sflat[f1], w)
+            ratio = _interpolate(s0, s1, w)
             # the bucket's spread, shrunk halfway to the model's global scale
             scale = np.where(np.isfinite(ratio), 0.5 * glob * (1.0 + ratio), glob)
-        return _ProfileView(prof, spread, f0, f1, w, pred, glob, scale)
+        return _ProfileView(prof, spread, f0, f1, w, pred, glob, scale, (p0, p1), (s0, s1))
 
     # -- scoring -------------------------------------------------------------------------
     def _assess(self, slots: IntArray, ts: FloatArray, values: FloatArray) -> _Pass:
@@ -206,10 +211,9 @@ class SeasonalBaseline(KeyedDetector):
         flat = view.prof.reshape(-1)
         sflat = view.spread.reshape(-1)
         fill = np.where(has, pred + rc, values)
-        for f, wt in ((view.f0, 1.0 - view.w), (view.f1, view.w)):
-            cur = flat[f].astype(np.float64)
+        for f, wt, cur, sp in ((view.f0, 1.0 - view.w, view.locs[0], view.spreads[0]),
+                               (view.f1, view.w, view.locs[1], view.spreads[1])):
             flat[f] = np.where(np.isnan(cur), fill, cur + a * wt * rc)
-            sp = sflat[f].astype(np.float64)
             sflat[f] = np.where(spread_ok, np.where(np.isnan(sp), ratio,
                                                     sp + a * wt * (ratio - sp)), sp)
 
@@ -250,11 +254,8 @@ class SeasonalBaseline(KeyedDetector):
         self.run[slots] = run  # type: ignore[attr-defined]
 
 
-def _interpolate(p0: npt.NDArray[np.float32], p1: npt.NDArray[np.float32],
-                 w: FloatArray) -> FloatArray:
+def _interpolate(a: FloatArray, b: FloatArray, w: FloatArray) -> FloatArray:
     """Linear interpolation between two buckets; one missing bucket yields the other."""
-    a = p0.astype(np.float64)
-    b = p1.astype(np.float64)
     out: FloatArray = a + w * (b - a)
     miss_a = np.isnan(a)
     if miss_a.any():
@@ -275,6 +276,8 @@ class _ProfileView:
     pred: FloatArray
     glob: FloatArray
     scale: FloatArray
+    locs: tuple[FloatArray, FloatArray]
+    spreads: tuple[FloatArray, FloatArray]
 
 
 @dataclass(slots=True)
