@@ -161,7 +161,7 @@ class Engine:
             remediator = Remediator(
                 load_runbooks(r.runbooks_file) if r.runbooks_file else [DEFAULT_RUNBOOK],
                 executors, guards, ThompsonLearner(rstore, random.Random()), rstore, rstore,
-                dry_run=r.dry_run, probe=probe,
+                dry_run=r.dry_run, probe=probe, kill_switch=rstore.kill_switch,
             )
             remediator.restore(rstore.unverified(time.time() - 86400))
             return ActStage(self.topics, notifier, remediator, self.store)

@@ -65,6 +65,7 @@ class Remediator:
         dry_run: bool = True,
         probe: MetricProbe | None = None,
         approval_ttl_s: float = 3600.0,
+        kill_switch: Callable[[], bool] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._runbooks = list(runbooks)
@@ -77,6 +78,8 @@ class Remediator:
         self._probe = probe
         self._clock = clock
         self._approval_ttl_s = approval_ttl_s
+        self._configured_kill = guards.kill_switch
+        self._kill_switch = kill_switch
         self._decided: set[str] = set()
         self._resolved: set[str] = set()
         self._watching: dict[str, _Watch] = {}
@@ -99,7 +102,13 @@ class Remediator:
                 str(entry.details.get("signature", "")), entry.ts + runbook.success.window_s,
             )
 
+    def _refresh_kill_switch(self) -> None:
+        """The configured switch, or the runtime one an operator flips through the API."""
+        if self._kill_switch is not None:
+            self._guards.kill_switch = self._configured_kill or self._kill_switch()
+
     def handle(self, incident: Incident) -> list[RemediationAction]:
+        self._refresh_kill_switch()
         out: list[RemediationAction] = []
         if incident.status == IncidentStatus.RESOLVED:
             self._resolved.add(incident.id)
@@ -119,6 +128,8 @@ class Remediator:
 
     def tick(self, now: float) -> list[RemediationAction]:
         out: list[RemediationAction] = []
+        if self._approvals.approved():
+            self._refresh_kill_switch()
         for watch in list(self._watching.values()):
             check = watch.runbook.success
             if check.check == "metric_within" and self._probe is not None:

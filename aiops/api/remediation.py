@@ -1,4 +1,5 @@
-"""Remediation API: approvals (approve/reject), the audit trail, and the learned state.
+"""Remediation API: approvals (approve/reject), the audit trail, the learned state, and the
+runtime kill switch.
 
 Approving does not execute anything here: the act stage picks approved actions up on its
 next tick and runs them through the guards again (a kill switch thrown in the meantime still
@@ -21,6 +22,12 @@ router = APIRouter(prefix="/api/v1", tags=["remediation"])
 
 
 class Decision(BaseModel):
+    actor: str = "api"
+    note: str = ""
+
+
+class KillSwitch(BaseModel):
+    enabled: bool
     actor: str = "api"
     note: str = ""
 
@@ -97,3 +104,16 @@ def enable(body: Enable, api: ApiDeps = Depends(deps)) -> dict[str, Any]:
     p = _store(api).set_disabled(body.signature, body.action, body.disabled)
     return {"signature": body.signature, "action": body.action, "mean": round(p.mean, 4),
             **asdict(p)}
+
+
+@router.get("/remediation/kill-switch")
+def get_kill_switch(api: ApiDeps = Depends(deps)) -> dict[str, Any]:
+    return _store(api).switch()
+
+
+@router.put("/remediation/kill-switch")
+def put_kill_switch(body: KillSwitch, api: ApiDeps = Depends(deps)) -> dict[str, Any]:
+    """Throw (or release) the global kill switch: from the next decision on, nothing is
+    applied, approved actions included; the change is audited with its actor and note."""
+    return _store(api).set_kill_switch(body.enabled, body.actor, body.note)
+

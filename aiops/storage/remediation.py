@@ -91,7 +91,22 @@ class PosteriorRecord(Base):
     updated_at: Mapped[float] = mapped_column(Double)
 
 
+class SwitchRecord(Base):
+    """A runtime switch operators flip through the API (the global kill switch)."""
+
+    __tablename__ = "remediation_switches"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[float] = mapped_column(Double)
+    updated_by: Mapped[str] = mapped_column(String(255))
+    note: Mapped[str] = mapped_column(Text)
+
+
+KILL_SWITCH = "kill_switch"
+
 audit_t = cast(Table, AuditRecord.__table__)
+switches_t = cast(Table, SwitchRecord.__table__)
 approvals_t = cast(Table, ApprovalRecord.__table__)
 posteriors_t = cast(Table, PosteriorRecord.__table__)
 
@@ -309,3 +324,40 @@ class RemediationStore:
         )
         self.put(signature, action, updated)
         return updated
+
+    # ------------------------------------------------------------------ switches
+
+    def kill_switch(self) -> bool:
+        """Whether an operator has thrown the kill switch (read on every decision)."""
+        query = select(switches_t.c.enabled).where(switches_t.c.name == KILL_SWITCH)
+        with self._engine.connect() as conn:
+            return bool(conn.execute(query).scalar_one_or_none())
+
+    def switch(self, name: str = KILL_SWITCH) -> dict[str, Any]:
+        query = select(switches_t).where(switches_t.c.name == name)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return {"name": name, "enabled": False, "updated_at": None, "updated_by": "",
+                    "note": ""}
+        return {c: getattr(row, c) for c in ("name", "enabled", "updated_at", "updated_by",
+                                             "note")}
+
+    def set_kill_switch(self, enabled: bool, actor: str, note: str = "") -> dict[str, Any]:
+        """Throw or release the kill switch, and audit who did it and why."""
+        now = self._clock()
+        values = {"name": KILL_SWITCH, "enabled": enabled, "updated_at": now,
+                  "updated_by": actor, "note": note}
+        decision = "kill_switch_on" if enabled else "kill_switch_off"
+        with self._engine.begin() as conn:
+            ins = upsert(conn, switches_t).values(values)
+            conn.execute(ins.on_conflict_do_update(
+                index_elements=["name"], set_={k: ins.excluded[k] for k in values if k != "name"}
+            ))
+            conn.execute(audit_t.insert().values(
+                ts=now, incident_id="", action_id="", runbook="", action="", kind="",
+                target="*", decision=decision, reason=note or decision, actor=actor,
+                outcome=decision, details={},
+            ))
+        return values
+

@@ -207,3 +207,41 @@ def test_act_stage_notifies_once_and_runs_an_approved_action(
     finally:
         supervisor.stop_all()
         client.close()
+
+
+def test_kill_switch_thrown_through_the_api_stops_the_next_action(
+    tmp_path: Path, broker: str
+) -> None:
+    url = f"sqlite:///{tmp_path / 'aiops.db'}"
+    upgrade(url)
+    store = Store(create_engine(url))
+    rstore = RemediationStore(store.engine)
+    supervisor = ProcessSupervisor({"payments": [sys.executable, "-c",
+                                                 "import time; time.sleep(60)"]})
+    supervisor.scale("payments", 2)
+    book = BOOK.replace(", requires_approval: true", "")
+    remediator = Remediator(parse_runbooks(book), {"process": ProcessExecutor(supervisor)},
+                            Guards(), ThompsonLearner(rstore, random.Random(0)), rstore,
+                            rstore, dry_run=False, kill_switch=rstore.kill_switch)
+    api = TestClient(create_api(ApiDeps(
+        settings=ApiSettings(), store=store,
+        producer=EventProducer(KafkaConfig(bootstrap_servers=broker)), topics=TOPICS,
+        telemetry=Telemetry(CollectorRegistry()))))
+    try:
+        assert api.get("/api/v1/remediation/kill-switch").json()["enabled"] is False
+        thrown = api.put("/api/v1/remediation/kill-switch",
+                         json={"enabled": True, "actor": "carol", "note": "bad deploy day"})
+        assert thrown.status_code == 200
+        before = supervisor.pids("payments")
+        [refused] = remediator.handle(make_incident("inc-9"))
+        assert refused.status.value == "refused" and "kill switch" in refused.reason
+        assert supervisor.pids("payments") == before
+        api.put("/api/v1/remediation/kill-switch", json={"enabled": False, "actor": "carol"})
+        [applied] = remediator.handle(make_incident("inc-10"))
+        assert applied.status.value == "succeeded"
+        trail = api.get("/api/v1/audit").json()["entries"]
+        switches = [(e["decision"], e["actor"]) for e in trail if e["target"] == "*"]
+        assert switches == [("kill_switch_off", "carol"), ("kill_switch_on", "carol")]
+    finally:
+        supervisor.stop_all()
+

@@ -1,4 +1,4 @@
-"""Remediation: audit trail, approvals, learned posteriors.
+"""Remediation: audit trail, approvals, learned posteriors, runtime switches.
 
 Revision ID: 0002
 Revises: 0001
@@ -77,7 +77,19 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "remediation_switches",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.Double(), nullable=False),
+        sa.Column("updated_by", sa.String(length=255), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_remediation_switches")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("remediation_switches")
     op.drop_table("remediation_posteriors")
     op.drop_index(op.f("ix_remediation_approvals_status"), table_name="remediation_approvals")
     op.drop_index(op.f("ix_remediation_approvals_incident_id"),
