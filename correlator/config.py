@@ -134,6 +134,8 @@ class CorrelatorConfig:
 
     ``window``: how far apart in time a cause's onset and its effects' onsets may be.
     ``linger``: how long a node whose alerts all resolved still attracts new effects.
+    ``cause_lead``: how much later than a dependent's onset a dependency may start
+    alerting and still be taken as its cause (detection delays differ between signals).
     ``k_hops`` and ``relation``: how close on the graph two nodes must be to correlate
     (``"directed"``: one depends on the other; ``"undirected"``: any path). One hop with
     chaining through alerting nodes is the default: wider hops glue unrelated noise through
@@ -149,6 +151,7 @@ class CorrelatorConfig:
 
     window: float = 300.0
     linger: float = 60.0
+    cause_lead: float = 60.0
     k_hops: int = 1
     relation: str = "directed"
     quiet_period: float = 300.0

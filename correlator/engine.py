@@ -160,7 +160,9 @@ class TopologyCorrelator:
             state.note(ts, "alert_inhibited", f"{alert.name} on {node} absorbed")
             return [state]
         related = self._related(node)
-        active, resolved = self._candidates(related, ts, node)
+        is_change = classify_alert(alert.name, self.config.kind_words,
+                                   alert.labels.get("kind")) == "change"
+        active, resolved = self._candidates(related, ts, node, effects=not is_change)
         if active:
             target = active[0]
             out: list[IncidentState] = []
@@ -369,21 +371,25 @@ class TopologyCorrelator:
         return graph.downstream_within(node, k), graph.upstream_within(node, k)
 
     def _candidates(self, related: tuple[frozenset[str], frozenset[str]], ts: float,
-                    node: str = "") -> tuple[list[IncidentState], list[IncidentState]]:
+                    node: str = "", effects: bool = True
+                    ) -> tuple[list[IncidentState], list[IncidentState]]:
         """Incidents the new alert should join, and recently resolved ones it may reopen.
 
         Faults spread from a dependency to its dependents, so an alert on X may be an
         *effect* of a node X depends on while that node's problem is live (firing, or
         changed within ``linger``), and may be the *cause* of a node that depends on X only
-        if X's onset is not later than that node's latest onset plus ``window``.
+        if X's onset is not later than that node's latest onset plus ``cause_lead`` (causes
+        precede effects, give or take detection delays).
 
         Linked incidents merge when X ties them causally: X is on a node they hold, or may
         be the cause of them. A symptom shared by two incidents (a caller of both) does not
         make one cause: X then joins the oldest of those and they stay apart, unless
-        ``merge_on_shared_effect`` is set.
+        ``merge_on_shared_effect`` is set. A change (a rollout) is an action, never a
+        symptom, so with ``effects=False`` it joins only as a possible cause or on its node.
         """
         window = self.config.window
         linger = self.config.linger
+        lead = self.config.cause_lead
         incidents = self._incidents
         by_node = self._by_node
         active_ids: set[str] = set()
@@ -416,10 +422,10 @@ class TopologyCorrelator:
                     if ev.live(ts, linger) or ts <= ev.last_onset + window:
                         active_ids.add(ident)
                         strong.add(ident)
-                elif n in cause_of and ts <= ev.last_onset + window:
+                elif n in cause_of and ts <= ev.last_onset + lead:
                     active_ids.add(ident)
                     strong.add(ident)
-                elif n in effect_of and ev.live(ts, linger):
+                elif effects and n in effect_of and ev.live(ts, linger):
                     active_ids.add(ident)
                     recent[ident] = max(recent.get(ident, float("-inf")), ev.last_onset)
         active = sorted((incidents[i] for i in active_ids), key=lambda s: (s.opened_at, s.id))
