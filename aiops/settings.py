@@ -147,6 +147,7 @@ class NotifySettings(BaseModel):
         default_factory=list, description="Empty: every incident goes to every destination."
     )
     runbook_url_template: str = Field("", description="e.g. https://wiki/runbooks/{service}")
+    dashboard_url_template: str = Field("", description="e.g. https://grafana/d/x?var-s={service}")
     timeout_s: float = 5.0
     retry_base_s: float = 1.0
     retry_max_s: float = 300.0

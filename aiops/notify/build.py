@@ -21,7 +21,7 @@ def build_notifier(
 ) -> OutboxNotifier | None:
     """The outbox notifier for the configured destinations, or None when there are none."""
     client = client or httpx.Client(timeout=settings.timeout_s)
-    links = Links(public_url, settings.runbook_url_template)
+    links = Links(public_url, settings.runbook_url_template, settings.dashboard_url_template)
     destinations: dict[str, Destination] = {}
     rates: dict[str, tuple[float, float]] = {}
     for s in settings.slack:

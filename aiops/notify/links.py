@@ -21,6 +21,7 @@ class Links:
 
     public_url: str = ""
     runbook_template: str = ""
+    dashboard_template: str = ""
 
     @property
     def base(self) -> str:
@@ -37,11 +38,17 @@ class Links:
             return ""
         return self.runbook_template.replace("{service}", quote(service, safe=""))
 
+    def dashboard(self, service: str) -> str:
+        if not self.dashboard_template:
+            return ""
+        return self.dashboard_template.replace("{service}", quote(service, safe=""))
+
     def for_incident(self, incident: Incident) -> dict[str, str]:
-        """Named links for one incident; the runbook of the top root cause if configured."""
+        """Named links for one incident; the top root cause's runbook and dashboard if
+        configured."""
         found = {"incident": self.incident(incident.id), "approvals": self.approvals(incident.id)}
         cause = incident.root_causes[0].service if incident.root_causes else ""
-        runbook = self.runbook(cause) if cause else ""
-        if runbook:
-            found["runbook"] = runbook
+        for name, link in (("runbook", self.runbook(cause)), ("dashboard", self.dashboard(cause))):
+            if cause and link:
+                found[name] = link
         return found

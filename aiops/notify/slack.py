@@ -101,8 +101,8 @@ def slack_message(incident: Incident, links: Mapping[str, str], key: str) -> dic
     buttons = [
         {"type": "button", "text": {"type": "plain_text", "text": clip(label, MAX_BUTTON_TEXT)},
          "url": links[name]}
-        for name, label in (("incident", "Open incident"), ("runbook", "Runbook"),
-                            ("approvals", "Approve remediation"))
+        for name, label in (("incident", "Open incident"), ("dashboard", "Dashboard"),
+                            ("runbook", "Runbook"), ("approvals", "Approve remediation"))
         if links.get(name) and len(links[name]) <= MAX_URL
     ]
     if buttons:

@@ -22,7 +22,8 @@ from tests.aiops.notify.fakes import (
     slack_errors,
 )
 
-LINKS = Links("http://aiops.test:8080", "https://wiki.test/runbooks/{service}")
+LINKS = Links("http://aiops.test:8080", "https://wiki.test/runbooks/{service}",
+              "https://grafana.test/d/svc?var-service={service}")
 RK = "R" * 32
 
 
@@ -41,6 +42,7 @@ def test_slack_message_has_every_part_and_passes_slack_validation(
     urls = [e["url"] for b in msg["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert "http://aiops.test:8080/api/v1/incidents/inc-1" in urls
     assert "https://wiki.test/runbooks/payments" in urls
+    assert "https://grafana.test/d/svc?var-service=payments" in urls
     assert any("approvals" in u for u in urls)
     assert msg["text"].startswith("Open [CRITICAL]")
     assert fake.slack_keys() == {"inc-1:open": 1}
