@@ -38,6 +38,7 @@ def run(make: Callable[[], Correlator], events: Sequence[tuple[float, Alert]],
     produced = 0
     gc.collect()
     started = time.perf_counter()
+    cpu0 = time.process_time()
     for ts, alert in events:
         t0 = time.perf_counter_ns()
         out = correlator.process(alert)
@@ -47,11 +48,12 @@ def run(make: Callable[[], Correlator], events: Sequence[tuple[float, Alert]],
         if time.perf_counter() - started > budget_s:
             break
     total = time.perf_counter() - started
+    cpu = time.process_time() - cpu0
     lat_ms = sorted(x / 1e6 for x in lat)
     n = len(lat_ms)
     return {
         "alerts": n, "complete": n == len(events), "seconds": round(total, 3),
-        "alerts_per_s": round(n / total, 1),
+        "alerts_per_s": round(n / total, 1), "alerts_per_cpu_s": round(n / cpu, 1),
         "p50_ms": round(lat_ms[n // 2], 4), "p99_ms": round(lat_ms[int(n * 0.99) - 1], 4),
         "max_ms": round(lat_ms[-1], 3), "mean_ms": round(statistics.fmean(lat_ms), 4),
         "incident_versions": produced,
@@ -66,6 +68,7 @@ def run_batched(make: Callable[[], TopologyCorrelator], events: Sequence[tuple[f
     produced = 0
     gc.collect()
     started = time.perf_counter()
+    cpu0 = time.process_time()
     for i in range(0, len(events), batch):
         chunk = events[i:i + batch]
         t0 = time.perf_counter_ns()
@@ -74,11 +77,13 @@ def run_batched(make: Callable[[], TopologyCorrelator], events: Sequence[tuple[f
         lat.append(time.perf_counter_ns() - t0)
         produced += len(out)
     total = time.perf_counter() - started
+    cpu = time.process_time() - cpu0
     lat_ms = sorted(x / 1e6 for x in lat)
     n = len(lat_ms)
     return {
         "alerts": len(events), "batch": batch, "seconds": round(total, 3),
         "alerts_per_s": round(len(events) / total, 1),
+        "alerts_per_cpu_s": round(len(events) / cpu, 1),
         "batch_p50_ms": round(lat_ms[n // 2], 3),
         "batch_p99_ms": round(lat_ms[max(0, int(n * 0.99) - 1)], 3),
         "per_alert_mean_ms": round(total * 1000 / len(events), 4),
@@ -133,9 +138,9 @@ def main() -> None:
     runs["naive-baseline"] = run(naive, events, budget_s=args.baseline_budget)
     runs["naive-baseline"]["peak_mib"] = peak_memory(naive, events,
                                                      runs["naive-baseline"]["alerts"])
-    base = runs["naive-baseline"]["alerts_per_s"]
+    base = runs["naive-baseline"]["alerts_per_cpu_s"]
     for r in runs.values():
-        r["throughput_vs_naive"] = round(r["alerts_per_s"] / base, 2)
+        r["throughput_vs_naive"] = round(r["alerts_per_cpu_s"] / base, 2)
     report = {
         "date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),
         "machine": platform.machine(), "services": args.services,

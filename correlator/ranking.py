@@ -1,7 +1,9 @@
 """Root-cause ranking strategies (pluggable through :class:`correlator.types.RankingStrategy`).
 
 All strategies read only what alerts and the graph say: onset times, anomaly scores, alert
-classes and dependency edges. None knows how alerts were produced.
+classes (from generic Prometheus naming words, :data:`correlator.config.DEFAULT_KIND_WORDS`)
+and dependency edges. None knows how alerts were produced; the signals are the ones the RCA
+literature uses (MicroRCA/CloudRanger random walks, onset order, resource-vs-symptom priors).
 
 * :class:`TopScoreRanker`: the highest anomaly score first (the simplest useful answer).
 * :class:`OnsetRanker`: the earliest alert first (faults usually show first where they start).
