@@ -31,7 +31,7 @@ def nab(
     list_detectors: Annotated[bool, typer.Option("--list", help="List detector names and "
                                                                 "exit.")] = False,
 ) -> None:
-    """Score every row of every file; write ``timestamp,value,anomaly_score`` files."""
+    """Score every row of every file; write timestamp,value,anomaly_score result files."""
     from detectors.nab.runner import run_corpus
     from detectors.registry import builtin_detectors
 

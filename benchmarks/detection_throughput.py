@@ -9,8 +9,9 @@ creation, warm-up) are not timed.
 Measured:
 * our detectors on arrays (``score_learn_many``): the default pipeline (seasonal baseline
   + anomaly likelihood), the seasonal baseline alone, the rolling z-score;
-* the detect stage's boundary, ``MetricAlerter.process`` on ``MetricSample`` objects
-  (series keys, arrays, detector, alert policy);
+* the detect stage's boundary: ``MetricAlerter.process_columns`` on the columnar batches
+  the wire decoder produces (detector and alert policy), and ``MetricAlerter.process`` on
+  ``MetricSample`` objects (which also builds a series key and arrays per point);
 * River ``HalfSpaceTrees`` (default parameters, after River's ``MinMaxScaler``) and River
   ``StandardAbsoluteDeviation``, one model per series, on the first ``--river-series``
   series of the same data, in their steady state (building a model is not timed: a River
@@ -29,6 +30,7 @@ from collections.abc import Callable
 import numpy as np
 
 from aiops.model import MetricSample
+from aiops.model.columns import MetricColumns
 from detectors import default_metric_alerter
 from detectors.base import Detector
 from detectors.registry import builtin_detectors
@@ -62,18 +64,28 @@ def ours(factory: Callable[[], Detector], keys: list[str],
 
 
 def alerter(labels: list[dict[str, str]], data: list[tuple[np.ndarray, np.ndarray]],
-            warm: int) -> float:
+            warm: int, columnar: bool) -> float:
+    """The detect stage's boundary: on ``MetricSample`` objects (series keys built per
+    point), or on the columnar batches the wire decoder produces (keys built per series,
+    outside the timed part, as the decoder does)."""
     al = default_metric_alerter()
     batches = [[MetricSample("http_request_duration_seconds", lab, float(t), float(x))
                 for lab, t, x in zip(labels, ts.tolist(), v.tolist(), strict=True)]
                for ts, v in data]
-    for batch in batches[:warm]:
-        al.process(batch)
+    columns = [MetricColumns.from_samples(b) for b in batches] if columnar else []
+    for i in range(warm):
+        if columnar:
+            al.process_columns(columns[i])
+        else:
+            al.process(batches[i])
     points = 0
     start = time.process_time()
-    for batch in batches[warm:]:
-        al.process(batch)
-        points += len(batch)
+    for i in range(warm, len(batches)):
+        if columnar:
+            al.process_columns(columns[i])
+        else:
+            al.process(batches[i])
+        points += len(batches[i])
     return points / (time.process_time() - start)
 
 
@@ -113,7 +125,8 @@ def main() -> None:
     results: dict[str, float] = {}
     for name in ("default", "seasonal", "zscore"):
         results[f"ours:{name}"] = ours(factories[name], keys, data, args.warm)
-    results["ours:MetricAlerter(default)"] = alerter(labels, data, args.warm)
+    results["ours:MetricAlerter.process_columns"] = alerter(labels, data, args.warm, True)
+    results["ours:MetricAlerter.process(samples)"] = alerter(labels, data, args.warm, False)
     for name in ("river-hst", "river-sad"):
         results[f"river:{name}"] = river(name, keys, data, args.river_points,
                                          args.river_series)

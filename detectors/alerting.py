@@ -85,7 +85,7 @@ class MetricAlerter:
         watch = set(tracker.tracked)
         watch.update(keys[i] for i in np.flatnonzero(hot).tolist())
         if watch:
-            hot = np.fromiter((k in watch for k in keys), dtype=bool, count=len(keys))
+            hot = np.fromiter(map(watch.__contains__, keys), dtype=bool, count=len(keys))
         out: list[Alert] = []
         for i in np.flatnonzero(hot).tolist():
             key = keys[i]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from detectors.base import Detector
 from detectors.iforest import EntityIsolationForest
-from detectors.postprocess import AnomalyLikelihood, OnsetFilter, Pipeline
+from detectors.postprocess import AnomalyLikelihood, Combine, OnsetFilter, Pipeline
 from detectors.river_adapters import river_half_space_trees, river_standard_absolute_deviation
 from detectors.seasonal import SeasonalBaseline
 from detectors.zscore import RollingZScore
@@ -44,6 +44,14 @@ def default_onsets() -> Pipeline:
     return Pipeline(base.detector, *base.post, OnsetFilter(), name="default-onsets")
 
 
+def seasonal_and_iforest() -> Combine:
+    """The default detector and an IsolationForest over the same values, each turned into
+    a likelihood (so their scores are comparable), merged by the larger."""
+    return Combine(default_detector(),
+                   Pipeline(EntityIsolationForest(), AnomalyLikelihood(log_input=False)),
+                   how="max", name="seasonal+iforest")
+
+
 def builtin_detectors() -> dict[str, DetectorFactory]:
     """Name -> factory for every detector the project ships."""
     return {
@@ -54,6 +62,7 @@ def builtin_detectors() -> dict[str, DetectorFactory]:
         "likelihood-zscore": lambda: Pipeline(RollingZScore(), AnomalyLikelihood(),
                                               name="likelihood-zscore"),
         "iforest": EntityIsolationForest,
+        "seasonal+iforest": seasonal_and_iforest,
         "river-hst": river_half_space_trees,
         "river-sad": river_standard_absolute_deviation,
     }
