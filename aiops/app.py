@@ -146,7 +146,9 @@ class Engine:
             if r.processes:
                 from remediation.executors.process import ProcessExecutor, ProcessSupervisor
 
-                executors["process"] = ProcessExecutor(ProcessSupervisor(r.processes))
+                supervisor = ProcessSupervisor(r.processes)
+                supervisor.ensure_running()
+                executors["process"] = ProcessExecutor(supervisor)
             rstore = RemediationStore(self.store.engine)
             guards = Guards(kill_switch=r.kill_switch,
                             max_actions_per_window=r.max_actions_per_window, window_s=r.window_s)

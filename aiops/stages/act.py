@@ -66,7 +66,7 @@ class ActStage:
 
     def handle(self, batch: Sequence[Incoming]) -> StageResult:
         dead: list[DeadLetter] = []
-        actions: list[RemediationAction] = []
+        fresh: list[Incident] = []
         for message in batch:
             try:
                 incident = decode_incident(message.value)
@@ -77,8 +77,12 @@ class ActStage:
                 continue  # a redelivered or out-of-date version
             self._seen[incident.id] = incident.version
             self._notifier.add(incident)
-            actions.extend(self._remediator.handle(incident))
+            fresh.append(incident)
+        # People hear first: an action may take seconds (a restart waits for the process).
         self._notifier.flush()
+        actions: list[RemediationAction] = []
+        for incident in fresh:
+            actions.extend(self._remediator.handle(incident))
         return StageResult(outputs=self._record(actions), dead=dead)
 
     def published(self) -> None:

@@ -75,6 +75,12 @@ class ProcessSupervisor:
                 self._start_one(spec)
             return max(len(old), 1)
 
+    def ensure_running(self) -> None:
+        """Start one instance of every service that has none (the supervisor owns them)."""
+        for name in self._services:
+            if not self.pids(name):
+                self.scale(name, 1)
+
     def stop_all(self) -> None:
         for name in self._services:
             self.scale(name, 0)
