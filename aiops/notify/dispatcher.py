@@ -110,20 +110,18 @@ class OutboxDispatcher:
         for the next pass)."""
         report = DrainReport()
         blocked: set[str] = set()
-        for row in self._store.pending(now=self._clock(), limit=limit):
-            if not row.destination.startswith(PREFIX):
-                continue
-            name = row.destination[len(PREFIX):]
-            destination = self._destinations.get(name)
-            if destination is None or name in blocked:
-                continue
-            bucket = self._buckets.get(name)
-            now = self._clock()
-            if bucket is not None and bucket.wait(now) > 0:
-                blocked.add(name)  # keep per-destination order: later rows wait too
-                report.deferred += 1
-                continue
-            self._one(row, destination, bucket, report, blocked)
+        # Per destination, so a backlog elsewhere in the outbox (another destination, the
+        # incident feed) never starves this one.
+        for name, destination in self._destinations.items():
+            for row in self._store.pending(PREFIX + name, now=self._clock(), limit=limit):
+                if name in blocked:
+                    break
+                bucket = self._buckets.get(name)
+                if bucket is not None and bucket.wait(self._clock()) > 0:
+                    blocked.add(name)  # keep per-destination order: later rows wait too
+                    report.deferred += 1
+                    break
+                self._one(row, destination, bucket, report, blocked)
         return report
 
     def _one(

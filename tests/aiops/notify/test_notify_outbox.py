@@ -214,3 +214,16 @@ def test_in_doubt_slack_row_never_sent_is_sent_after_reconciling(
     notifier._buffer = []
     notifier.poll()
     assert fake.slack_keys() == {"inc-1:open": 1}
+
+
+def test_a_backlog_of_other_outbox_rows_does_not_starve_notifications(
+    store: Store, clock: Clock, fake: FakeServices, client: httpx.Client
+) -> None:
+    from aiops.storage import OutboxMessage
+
+    store.enqueue(OutboxMessage("topic:incidents", f"x{i}:1", b"{}") for i in range(500))
+    notifier = _notifier(store, clock, {"pd": _destinations(fake, client)["pd"]})
+    notifier.add(make_incident())
+    notifier.flush()
+    assert set(fake.pd_keys()) == {"inc-1:trigger"}
+    assert len(store.pending("topic:incidents", now=clock.now, limit=1000)) == 500
