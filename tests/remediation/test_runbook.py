@@ -85,3 +85,8 @@ def test_mistakes_are_reported_with_where_and_what(text: str, message: str) -> N
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_runbooks(tmp_path / "nope.yaml")
+
+
+def test_the_shipped_example_is_valid() -> None:
+    books = load_runbooks(Path(__file__).parents[2] / "remediation" / "runbooks.example.yaml")
+    assert [b.name for b in books] == ["checkout-errors", "cache-flush", "local-demo"]
