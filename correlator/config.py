@@ -144,9 +144,9 @@ class CorrelatorConfig:
     ``reopen_window``: a related alert this soon after resolution reopens the incident.
     ``flap_threshold`` state changes of one alert within ``flap_window`` mark it flapping;
     its further changes then stop producing new incident versions.
-    Incidents with more than ``rank_eager_nodes`` nodes are re-ranked when they grew by a
-    quarter, else by :meth:`tick` at most every ``rank_interval`` seconds, which keeps the
-    per-alert cost flat during storms.
+    Incidents with more than ``rank_eager_nodes`` nodes are re-ranked when their node count
+    grew by the factor ``rank_growth``, else by ``tick()`` at most every ``rank_interval``
+    seconds, which keeps the per-alert cost flat during storms.
     """
 
     window: float = 300.0
@@ -164,6 +164,7 @@ class CorrelatorConfig:
     merge_on_shared_effect: bool = False
     max_root_causes: int = 5
     rank_eager_nodes: int = 64
+    rank_growth: float = 1.25
     rank_interval: float = 30.0
 
     def __post_init__(self) -> None:

@@ -494,7 +494,8 @@ class TopologyCorrelator:
     def _publish(self, state: IncidentState) -> Incident:
         if state.dirty_rank:
             n = len(state.nodes)
-            if n <= self.config.rank_eager_nodes or n >= state.ranked_nodes * 1.25 or \
+            if n <= self.config.rank_eager_nodes or n >= state.ranked_nodes * \
+                    self.config.rank_growth or \
                     not state.root_causes:
                 self._rank(state)
             else:

@@ -285,9 +285,13 @@ class CompositeRanker:
         cover: dict[str, float] = {}
         scale = self.delay_scale
         for e in cands:
-            onset = e.onset
-            cover[e.node] = 1 + sum(math.exp(-max(0.0, o.onset - onset) / scale)
-                                    for o in explains[e.node])
+            first, last = e.onset, max(e.onset, e.last_onset)
+            # timing credit from the cause's latest alert that precedes the effect: a
+            # problem that develops (a leak, then latency) is judged by its latest sign
+            cover[e.node] = 1 + sum(
+                math.exp(-max(0.0, o.onset - (last if last <= o.onset + self.tolerance
+                                              else first)) / scale)
+                for o in explains[e.node])
         top_cover = max(cover.values())
         for e in cands:
             kind = max((self.kind_prior.get(k, 0.4) for k in e.kinds), default=0.4)
