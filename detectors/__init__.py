@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from detectors.alerting import MetricAlerter
 from detectors.base import Assessment, Detector, KeyedDetector, SnapshotError
+from detectors.entity import EntityAlerter
 from detectors.log_templates import TemplateRates
 from detectors.logs import LogAlerter
 from detectors.policy import AlertPolicy, PolicyTracker
@@ -18,6 +19,7 @@ __all__ = [
     "AlertPolicy",
     "Assessment",
     "Detector",
+    "EntityAlerter",
     "KeyedDetector",
     "LogAlerter",
     "MetricAlerter",

@@ -169,7 +169,8 @@ class Pipeline:
         if not isinstance(head, KeyedDetector):
             base = head.assess_many(keys, ts, vals)
             score = base.score
-            bad = ~np.isfinite(vals)
+            finite = np.isfinite(vals)
+            bad = ~(finite.all(axis=1) if finite.ndim == 2 else finite)
             for p in self.post:
                 score = p.score_learn_many(keys, ts, np.where(bad, np.nan, score))
             return Assessment(score, base.low, base.high)
