@@ -165,7 +165,7 @@ class CorrelatorConfig:
     max_root_causes: int = 5
     rank_eager_nodes: int = 64
     rank_growth: float = 1.25
-    rank_interval: float = 30.0
+    rank_interval: float = 60.0
 
     def __post_init__(self) -> None:
         if self.window <= 0 or self.quiet_period < 0 or self.reopen_window < 0:
