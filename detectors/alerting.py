@@ -109,6 +109,27 @@ class MetricAlerter:
                                      generator_url=self.generator_url))
         return out
 
+    def expire(self, now: float, idle_seconds: float) -> list[Alert]:
+        """Forget series silent since ``now - idle_seconds`` and resolve their alerts.
+
+        Series come and go (pods are replaced, routes retired); without this their state
+        would stay forever and an alert on a series that vanished would never resolve.
+        Detectors without per-series timestamps keep their state; alerts still resolve.
+        """
+        idle_keys = getattr(self.detector, "idle_keys", None)
+        stale = idle_keys(now - idle_seconds) if idle_keys is not None else []
+        out: list[Alert] = []
+        for key in stale:
+            fire = self._firing.pop(key, None)
+            if fire is not None:
+                out.append(Alert(labels=fire.labels, annotations=fire.annotations,
+                                 starts_at=fire.starts_at, ends_at=now,
+                                 status=AlertStatus.RESOLVED, generator_url=self.generator_url))
+            self._tracker.forget(key)
+        if stale:
+            self.detector.forget(stale)
+        return out
+
     def _fire(self, sample: MetricSample, score: float, low: float, high: float,
               starts_at: float) -> _Firing:
         service = service_of(sample.labels)

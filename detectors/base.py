@@ -234,15 +234,19 @@ class KeyedDetector:
                 self._keys[slot] = None
                 self._free.append(slot)
 
+    def idle_keys(self, before_ts: float) -> list[Hashable]:
+        """Series whose last learnt point is older than ``before_ts`` (they vanished)."""
+        live = np.fromiter(self._index.values(), dtype=np.int64, count=len(self._index))
+        if live.size == 0:
+            return []
+        last: FloatArray = self.last_ts  # type: ignore[attr-defined]
+        return [self._keys[s] for s in live[last[live] < before_ts].tolist()]
+
     def evict_idle(self, before_ts: float) -> int:
         """Forget every series whose last learnt point is older than ``before_ts``."""
-        live = np.array(list(self._index.values()), dtype=np.int64)
-        if live.size == 0:
-            return 0
-        last: FloatArray = self.last_ts  # type: ignore[attr-defined]
-        stale = live[last[live] < before_ts]
-        self.forget([self._keys[s] for s in stale.tolist()])
-        return int(stale.size)
+        stale = self.idle_keys(before_ts)
+        self.forget(stale)
+        return len(stale)
 
     # -- the contract --------------------------------------------------------------------
     def assess_many(

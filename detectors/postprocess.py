@@ -225,6 +225,10 @@ class Pipeline:
         for p in self.post:
             p.forget(keys)
 
+    def idle_keys(self, before_ts: float) -> list[Hashable]:
+        head = self.detector
+        return head.idle_keys(before_ts) if isinstance(head, KeyedDetector) else []
+
     def __len__(self) -> int:
         return len(self.detector)
 

@@ -89,3 +89,19 @@ def test_nan_and_empty_input_do_not_alert() -> None:
     labels = {"service": "x"}
     alerter.process(_series("m", labels, _noise(100)))
     assert alerter.process(_series("m", labels, [float("nan"), float("inf")], t0=5000)) == []
+
+
+def test_vanished_series_are_forgotten_and_their_alerts_resolved() -> None:
+    alerter = MetricAlerter(RollingZScore(), AlertPolicy(for_count=1, resolve_count=1))
+    gone = {"service": "cart", "pod": "cart-7f9"}
+    stays = {"service": "cart", "pod": "cart-8a1"}
+    alerter.process(_series("cpu", gone, _noise(200)) + _series("cpu", stays, _noise(200)))
+    fired = alerter.process([MetricSample("cpu", gone, 2000.0, 180.0)])
+    assert len(fired) == 1
+    alerter.process(_series("cpu", stays, _noise(100, seed=9), t0=2010.0))
+    out = alerter.expire(now=3000.0, idle_seconds=600.0)
+    assert [(a.status, a.fingerprint) for a in out] == [(AlertStatus.RESOLVED,
+                                                        fired[0].fingerprint)]
+    assert out[0].ends_at == 3000.0
+    assert len(alerter.detector) == 1
+    assert alerter.firing == []
