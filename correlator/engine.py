@@ -37,6 +37,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 
 from aiops.model import (
     Alert,
@@ -47,7 +48,7 @@ from aiops.model import (
     IncidentStatus,
     NotFoundError,
 )
-from correlator.config import CorrelatorConfig, all_match, classify_alert
+from correlator.config import CorrelatorConfig, Silence, all_match, classify_alert
 from correlator.ranking import CompositeRanker
 from correlator.state import IncidentState, event_time, incident_id
 from correlator.types import RankingStrategy
@@ -95,6 +96,18 @@ class TopologyCorrelator:
         if state is None:
             raise NotFoundError("incident", ident)
         return state.snapshot()
+
+    def add_silence(self, silence: Silence) -> None:
+        """Start (or replace, by ``id``) a silence or maintenance window at runtime."""
+        kept = tuple(s for s in self.config.silences if not silence.id or s.id != silence.id)
+        self.config = replace(self.config, silences=(*kept, silence))
+
+    def remove_silence(self, silence_id: str) -> bool:
+        """Expire a silence early; ``False`` if no silence has that id."""
+        kept = tuple(s for s in self.config.silences if s.id != silence_id)
+        found = len(kept) != len(self.config.silences)
+        self.config = replace(self.config, silences=kept)
+        return found
 
     def set_graph(self, graph: ServiceGraph) -> None:
         """Swap in a new topology snapshot (runtime update); held incidents keep their nodes."""

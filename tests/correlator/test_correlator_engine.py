@@ -238,3 +238,15 @@ def test_shared_symptom_does_not_merge_independent_incidents() -> None:
               alert("Lat", "frontend", 130)):
         merging.process(a)
     assert len(merging.open_incidents()) == 1
+
+
+def test_runtime_silences_and_topology_updates() -> None:
+    c = TopologyCorrelator(graph=shop())
+    c.add_silence(Silence((Matcher("service", "ads"),), 0, 1000, id="maint-1"))
+    assert c.process(alert("Lat", "ads", 10)) == []
+    assert c.remove_silence("maint-1") and not c.remove_silence("maint-1")
+    assert c.process(alert("Lat2", "ads", 20))[0].version == 1
+    # a new dependency appears at runtime: cart -> ads; ads' incident now links to cart
+    from topology.updates import apply_update
+    apply_update(c.graph, {"op": "add_edge", "source": "cart", "target": "ads"})
+    assert c.process(alert("Lat", "cart", 30))[0].services == ("ads", "cart")
