@@ -5,8 +5,8 @@ this series*. A noisy series produces high raw scores all day. The anomaly likel
 (Ahmad et al., "Unsupervised real-time anomaly detection for streaming data", 2017) asks a
 better question: is the recent average raw score improbably high given the distribution of
 averaged raw scores this series has shown so far? It is the tail probability of a short
-average against a long-run normal fit, reported on a log scale so that 1 - 1e-5 maps to 0.5
-and 1 - 1e-10 to 1.
+average against a long-run normal fit, reported on a log scale so that a tail probability
+of 1e-5 maps to 0.5 (see :func:`surprise_score`).
 
 Post-processors are themselves keyed detectors whose input *values are scores*, so they are
 vectorised across series the same way and snapshot the same way. :class:`Pipeline` chains a
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtr
+from scipy.special import log_ndtr
 
 from detectors.base import (
     Assessment,
@@ -40,12 +40,21 @@ from detectors.base import (
     rounds_of,
 )
 
-_LN_1E10 = float(np.log(1e-10))
+_LN10 = float(np.log(10.0))
 
 
-def log_likelihood_score(tail: FloatArray) -> FloatArray:
-    """Map a tail probability to [0, 1] on a log scale: 1e-5 -> 0.5, 1e-10 -> 1."""
-    out: FloatArray = np.clip(np.log(np.maximum(tail, 1e-12) + 1e-10) / _LN_1E10, 0.0, 1.0)
+def surprise_score(surprise: FloatArray) -> FloatArray:
+    """Map a surprise ``-log10(tail probability)`` to [0, 1): 1e-5 -> 0.5, monotone.
+
+    Up to 1e-5 it is Numenta's log scale (``surprise / 10``); beyond, it approaches 1
+    exponentially instead of clipping at 1e-10, so two strong anomalies keep their order
+    (the correlator ranks root causes by this score): 1e-10 -> 0.82, 1e-20 -> 0.98.
+
+    >>> [round(float(x), 3) for x in surprise_score(np.array([0.0, 3.0, 5.0, 10.0, 20.0]))]
+    [0.0, 0.3, 0.5, 0.816, 0.975]
+    """
+    s = np.maximum(surprise, 0.0)
+    out: FloatArray = np.where(s <= 5.0, s / 10.0, 1.0 - 0.5 * np.exp(-(s - 5.0) / 5.0))
     return out
 
 
@@ -85,10 +94,11 @@ class AnomalyLikelihood(KeyedDetector):
         short = self._short(slots, values)
         mean = self.mean[slots]  # type: ignore[attr-defined]
         std = np.sqrt(self.var[slots]) + self.min_std  # type: ignore[attr-defined]
-        tail = 1.0 - ndtr((short - mean) / std)
+        # log of the upper tail, exact far out where 1 - ndtr would round to 0
+        surprise = -log_ndtr(-(short - mean) / std) / _LN10
         ready = self.n[slots] >= self.warmup  # type: ignore[attr-defined]
         nan = np.full(slots.shape[0], np.nan)
-        return np.where(ready, log_likelihood_score(tail), 0.0), nan, nan
+        return np.where(ready, surprise_score(surprise), 0.0), nan, nan
 
     def _learn(self, slots: IntArray, ts: FloatArray, values: FloatArray,
                scores: FloatArray) -> None:
@@ -109,7 +119,9 @@ class OnsetFilter(KeyedDetector):
 
     Alerting cares about onsets: the first point of a burst is news, the next hundred are
     not. For *any* threshold, a burst of high scores then yields one detection (more only
-    if it keeps rising), without choosing that threshold here. Suppressed points score a
+    if it keeps rising), without choosing that threshold here. Scores above ``ceiling``
+    (the default is a likelihood tail of 1e-10) count as equal: past near-certainty, more
+    evidence is not a new onset. Suppressed points score a
     small fraction of their value, so their order is kept but they sit below real onsets.
     """
 
@@ -117,27 +129,31 @@ class OnsetFilter(KeyedDetector):
     version = 1
     _columns = {"peak": ("f8", 0.0), "age": ("i8", 0)}
 
-    def __init__(self, *, hold: int = 100, damp: float = 0.01) -> None:
+    def __init__(self, *, hold: int = 100, damp: float = 0.01,
+                 ceiling: float = 0.8161) -> None:
         self.hold = hold
+        self.ceiling = ceiling
         self.damp = damp
         super().__init__()
 
     def _params(self) -> dict[str, Any]:
-        return {"hold": self.hold, "damp": self.damp}
+        return {"hold": self.hold, "damp": self.damp, "ceiling": self.ceiling}
 
     def _score(self, slots: IntArray, ts: FloatArray, values: FloatArray
                ) -> tuple[FloatArray, FloatArray, FloatArray]:
         peak = np.where(self.age[slots] > self.hold, 0.0,  # type: ignore[attr-defined]
                         self.peak[slots])  # type: ignore[attr-defined]
         nan = np.full(slots.shape[0], np.nan)
-        return np.where(values > peak, values, self.damp * values), nan, nan
+        news = np.minimum(values, self.ceiling) > peak
+        return np.where(news, values, self.damp * values), nan, nan
 
     def _learn(self, slots: IntArray, ts: FloatArray, values: FloatArray,
                scores: FloatArray) -> None:
         age = self.age[slots] + 1  # type: ignore[attr-defined]
         peak = np.where(age > self.hold, 0.0, self.peak[slots])  # type: ignore[attr-defined]
-        new = values > peak
-        self.peak[slots] = np.where(new, values, peak)  # type: ignore[attr-defined]
+        capped = np.minimum(values, self.ceiling)
+        new = capped > peak
+        self.peak[slots] = np.where(new, capped, peak)  # type: ignore[attr-defined]
         self.age[slots] = np.where(new, 0, age)  # type: ignore[attr-defined]
 
 
