@@ -48,14 +48,15 @@ from aiops.model import (
     IncidentStatus,
     NotFoundError,
 )
-from correlator.config import CorrelatorConfig, Silence, all_match, classify_alert
+from correlator.config import CorrelatorConfig, Silence, classify_alert
+from correlator.grouping import GLOBAL as _GLOBAL
+from correlator.grouping import find_candidates, related_nodes
+from correlator.inhibition import InhibitionIndex
 from correlator.ranking import CompositeRanker
 from correlator.state import IncidentState, event_time, incident_id
 from correlator.types import RankingStrategy
 from topology.graph import ServiceGraph
 from topology.mapping import LabelMapper
-
-_GLOBAL = "\x00all"
 
 
 class TopologyCorrelator:
@@ -80,8 +81,7 @@ class TopologyCorrelator:
         self._deferred: set[str] = set()
         self._last_forget = float("-inf")
         # per inhibition rule: source fingerprint -> (node, incident id), node -> fingerprints
-        self._sources: list[tuple[dict[str, tuple[str, str]], dict[str, set[str]]]] = [
-            ({}, {}) for _ in self.config.inhibitions]
+        self._inhibition = InhibitionIndex(self.config.inhibitions)
         self.stats: dict[str, int] = {"processed": 0, "duplicates": 0, "silenced": 0,
                                       "inhibited": 0, "merged": 0, "reopened": 0,
                                       "stale": 0, "flapping": 0}
@@ -165,7 +165,8 @@ class TopologyCorrelator:
             self.stats["silenced"] += 1
             return []
         node = self.mapper.node_for(alert.labels)
-        source = self._inhibitor(alert, node)
+        source = self._inhibition.find(alert, node, self.graph, self._active) \
+            if self._inhibition else None
         if source is not None:
             self.stats["inhibited"] += 1
             state = self._incidents[source]
@@ -276,8 +277,8 @@ class TopologyCorrelator:
         node = state.member_node[fp]
         state.members[fp] = alert
         state.member_changed(fp, alert, ts)
-        if self._sources:
-            self._index_source(fp, alert, node, None if fp in state.inhibited else state.id)
+        if self._inhibition:
+            self._inhibition.index(fp, alert, node, None if fp in state.inhibited else state.id)
         if alert.firing:
             state.firing += 1
             state.last_ts = max(state.last_ts, alert.starts_at)
@@ -324,146 +325,25 @@ class TopologyCorrelator:
             heapq.heappush(self._quiet_due,
                            (state.last_resolved_ts + self.config.quiet_period, state.id))
 
-    def _inhibitor(self, alert: Alert, node: str) -> str | None:
-        """The incident of a firing source alert that absorbs ``alert``, if any.
-
-        Sources are indexed per rule when they join (and dropped when they resolve), so a
-        new alert costs one lookup per node within the rule's hops, not a scan of members.
-        """
-        for i, rule in enumerate(self.config.inhibitions):
-            if rule.target and not all_match(rule.target, alert.labels):
-                continue
-            by_fp, by_node = self._sources[i]
-            if not by_fp:
-                continue
-            if rule.topology:
-                if self.graph is None:
-                    continue
-                fps: list[str] = []
-                for n in sorted(self.graph.downstream_within(node, rule.max_hops)):
-                    if n != node and n in by_node:
-                        fps.extend(sorted(by_node[n]))
-            else:
-                fps = sorted(by_fp)
-            for fp in fps:
-                if fp == alert.fingerprint:
-                    continue
-                state = self._incidents.get(by_fp[fp][1])
-                if state is None or not state.active:
-                    continue
-                member = state.members[fp]
-                if any(member.labels.get(k) != alert.labels.get(k) for k in rule.equal):
-                    continue
-                return state.id
-        return None
-
-    def _index_source(self, fp: str, alert: Alert, node: str, ident: str | None) -> None:
-        """Register (``ident`` set, alert firing) or drop an alert as an inhibition source."""
-        for i, rule in enumerate(self.config.inhibitions):
-            by_fp, by_node = self._sources[i]
-            old = by_fp.pop(fp, None)
-            if old is not None:
-                by_node[old[0]].discard(fp)
-                if not by_node[old[0]]:
-                    del by_node[old[0]]
-            if ident is not None and alert.firing and all_match(rule.source, alert.labels):
-                by_fp[fp] = (node, ident)
-                by_node.setdefault(node, set()).add(fp)
+    def _active(self, ident: str) -> bool:
+        state = self._incidents.get(ident)
+        return state is not None and state.active
 
     def _related(self, node: str) -> tuple[frozenset[str], frozenset[str]]:
-        """Nodes ``node`` depends on, and nodes depending on it, within ``k_hops``.
-
-        Undirected grouping puts every node within ``k_hops`` in both sets.
-        """
-        graph = self.graph
-        if graph is None:
-            return frozenset((_GLOBAL,)), frozenset()
-        k = self.config.k_hops
-        if self.config.relation == "undirected":
-            return graph.within_hops(node, k), frozenset()
-        return graph.downstream_within(node, k), graph.upstream_within(node, k)
+        return related_nodes(self.graph, node, self.config)
 
     def _candidates(self, related: tuple[frozenset[str], frozenset[str]], ts: float,
                     node: str = "", effects: bool = True
                     ) -> tuple[list[IncidentState], list[IncidentState]]:
-        """Incidents the new alert should join, and recently resolved ones it may reopen.
-
-        Faults spread from a dependency to its dependents, so an alert on X may be an
-        *effect* of a node X depends on while that node's problem is live (firing, or
-        changed within ``linger``), and may be the *cause* of a node that depends on X only
-        if X's onset is not later than that node's latest onset plus ``cause_lead`` (causes
-        precede effects, give or take detection delays).
-
-        Linked incidents merge when X ties them causally: X is on a node they hold, or may
-        be the cause of them. A symptom shared by two incidents (a caller of both) does not
-        make one cause: X then joins the oldest of those and they stay apart, unless
-        ``merge_on_shared_effect`` is set. A change (a rollout) is an action, never a
-        symptom, so with ``effects=False`` it joins only as a possible cause or on its node.
-        """
-        window = self.config.window
-        linger = self.config.linger
-        lead = self.config.cause_lead
-        incidents = self._incidents
-        by_node = self._by_node
-        active_ids: set[str] = set()
-        strong: set[str] = set()
-        recent: dict[str, float] = {}
-        ids: set[str] = set()
-        effect_of, cause_of = related
-        for n in effect_of | cause_of:
-            hit = by_node.get(n)
-            if not hit:
-                continue
-            for ident in hit:
-                if ident in strong:
-                    continue
-                s = incidents[ident]
-                if not s.active:
-                    ids.add(ident)
-                    continue
-                if ts < s.first_ts - window:
-                    continue
-                if n == _GLOBAL:
-                    if ts <= s.last_ts + window:
-                        active_ids.add(ident)
-                        strong.add(ident)
-                    continue
-                ev = s.nodes.get(n)
-                if ev is None:
-                    continue
-                if n == node:
-                    if ev.live(ts, linger) or ts <= ev.last_onset + window:
-                        active_ids.add(ident)
-                        strong.add(ident)
-                elif n in cause_of and ts <= ev.last_onset + lead:
-                    active_ids.add(ident)
-                    strong.add(ident)
-                elif effects and n in effect_of and ev.live(ts, linger):
-                    active_ids.add(ident)
-                    recent[ident] = max(recent.get(ident, float("-inf")), ev.last_onset)
-        active = sorted((incidents[i] for i in active_ids), key=lambda s: (s.opened_at, s.id))
-        if not self.config.merge_on_shared_effect and len(active) > 1:
-            weak = [st for st in active if st.id not in strong]
-            if weak:
-                # the likeliest cause of a symptom is the problem that began most recently
-                # before it, not an old alert that happens to still fire nearby
-                pick = max(weak, key=lambda st: (recent[st.id], -st.opened_at, st.id))
-                active = [st for st in active if st.id in strong or st is pick]
-        resolved: list[IncidentState] = []
-        for ident in ids:
-            s = incidents[ident]
-            if s.merged_into is None and s.resolved_at is not None and \
-                    0 <= ts - s.resolved_at <= self.config.reopen_window:
-                resolved.append(s)
-        resolved.sort(key=lambda s: (-(s.resolved_at or 0.0), s.id))
-        return active, resolved
+        return find_candidates(self._incidents, self._by_node, related, ts, node, effects,
+                               self.config)
 
     def _add(self, state: IncidentState, alert: Alert, node: str, inhibited: bool) -> None:
         kind = classify_alert(alert.name, self.config.kind_words, alert.labels.get("kind"))
         state.add_member(alert, node, kind, inhibited)
         self._by_fp[alert.fingerprint] = state.id
-        if self._sources:
-            self._index_source(alert.fingerprint, alert, node,
+        if self._inhibition:
+            self._inhibition.index(alert.fingerprint, alert, node,
                                None if inhibited else state.id)
         key = node if self.graph is not None else _GLOBAL
         self._by_node.setdefault(key, set()).add(state.id)
@@ -534,8 +414,8 @@ class TopologyCorrelator:
             for fp in state.members:
                 if self._by_fp.get(fp) == ident:
                     del self._by_fp[fp]
-                    if self._sources:
-                        self._index_source(fp, state.members[fp], "", None)
+                    if self._inhibition:
+                        self._inhibition.index(fp, state.members[fp], "", None)
                     self._flaps.pop(fp, None)
                     self._flapping.discard(fp)
             for node in state.nodes:

@@ -8,7 +8,8 @@ import importlib
 import pytest
 
 MODULES = ["correlator.config", "correlator.engine", "correlator.ranking", "correlator.state",
-           "correlator.baseline", "topology.updates", "topology.observed",
+           "correlator.baseline", "topology.updates",
+           "topology.observed",
            "topology.graph", "topology.mapping"]
 
 

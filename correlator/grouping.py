@@ -1,0 +1,102 @@
+"""Which incidents a new alert belongs to: the causal grouping rules of the correlator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from correlator.config import CorrelatorConfig
+from correlator.state import IncidentState
+from topology.graph import ServiceGraph
+
+#: The one pseudo-node every alert maps to when there is no topology (pure time window).
+GLOBAL = "\x00all"
+
+
+def related_nodes(graph: ServiceGraph | None, node: str,
+                  config: CorrelatorConfig) -> tuple[frozenset[str], frozenset[str]]:
+    """Nodes ``node`` depends on, and nodes depending on it, within ``k_hops``.
+
+    Undirected grouping puts every node within ``k_hops`` in both sets.
+    """
+    if graph is None:
+        return frozenset((GLOBAL,)), frozenset()
+    k = config.k_hops
+    if config.relation == "undirected":
+        return graph.within_hops(node, k), frozenset()
+    return graph.downstream_within(node, k), graph.upstream_within(node, k)
+
+
+def find_candidates(incidents: Mapping[str, IncidentState],
+                    by_node: Mapping[str, set[str]],
+                    related: tuple[frozenset[str], frozenset[str]], ts: float, node: str,
+                    effects: bool, config: CorrelatorConfig
+                    ) -> tuple[list[IncidentState], list[IncidentState]]:
+    """Incidents the new alert should join, and recently resolved ones it may reopen.
+
+    Faults spread from a dependency to its dependents, so an alert on X may be an
+    *effect* of a node X depends on while that node's problem is live (firing, or
+    changed within ``linger``), and may be the *cause* of a node that depends on X only
+    if X's onset is not later than that node's latest onset plus ``cause_lead`` (causes
+    precede effects, give or take detection delays).
+
+    Linked incidents merge when X ties them causally: X is on a node they hold, or may
+    be the cause of them. A symptom shared by two incidents (a caller of both) does not
+    make one cause: X then joins the oldest of those and they stay apart, unless
+    ``merge_on_shared_effect`` is set. A change (a rollout) is an action, never a
+    symptom, so with ``effects=False`` it joins only as a possible cause or on its node.
+    """
+    window = config.window
+    linger = config.linger
+    lead = config.cause_lead
+    active_ids: set[str] = set()
+    strong: set[str] = set()
+    recent: dict[str, float] = {}
+    ids: set[str] = set()
+    effect_of, cause_of = related
+    for n in effect_of | cause_of:
+        hit = by_node.get(n)
+        if not hit:
+            continue
+        for ident in hit:
+            if ident in strong:
+                continue
+            s = incidents[ident]
+            if not s.active:
+                ids.add(ident)
+                continue
+            if ts < s.first_ts - window:
+                continue
+            if n == GLOBAL:
+                if ts <= s.last_ts + window:
+                    active_ids.add(ident)
+                    strong.add(ident)
+                continue
+            ev = s.nodes.get(n)
+            if ev is None:
+                continue
+            if n == node:
+                if ev.live(ts, linger) or ts <= ev.last_onset + window:
+                    active_ids.add(ident)
+                    strong.add(ident)
+            elif n in cause_of and ts <= ev.last_onset + lead:
+                active_ids.add(ident)
+                strong.add(ident)
+            elif effects and n in effect_of and ev.live(ts, linger):
+                active_ids.add(ident)
+                recent[ident] = max(recent.get(ident, float("-inf")), ev.last_onset)
+    active = sorted((incidents[i] for i in active_ids), key=lambda s: (s.opened_at, s.id))
+    if not config.merge_on_shared_effect and len(active) > 1:
+        weak = [st for st in active if st.id not in strong]
+        if weak:
+            # the likeliest cause of a symptom is the problem that began most recently
+            # before it, not an old alert that happens to still fire nearby
+            pick = max(weak, key=lambda st: (recent[st.id], -st.opened_at, st.id))
+            active = [st for st in active if st.id in strong or st is pick]
+    resolved: list[IncidentState] = []
+    for ident in ids:
+        s = incidents[ident]
+        if s.merged_into is None and s.resolved_at is not None and \
+                0 <= ts - s.resolved_at <= config.reopen_window:
+            resolved.append(s)
+    resolved.sort(key=lambda s: (-(s.resolved_at or 0.0), s.id))
+    return active, resolved

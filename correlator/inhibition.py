@@ -1,0 +1,69 @@
+"""Inhibition: firing source alerts that absorb other alerts, indexed for constant-time lookup.
+
+Sources are registered per rule when they join an incident and dropped when they resolve, so
+a new alert costs one dictionary lookup per node within the rule's hops instead of a scan of
+every member of every nearby incident (which was 80 % of the correlator's time in a storm).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from aiops.model import Alert
+from correlator.config import InhibitionRule, all_match
+from topology.graph import ServiceGraph
+
+
+class InhibitionIndex:
+    """Per rule: source fingerprint -> (node, incident id, labels), and node -> fingerprints."""
+
+    def __init__(self, rules: Sequence[InhibitionRule]) -> None:
+        self.rules = tuple(rules)
+        self._by_fp: list[dict[str, tuple[str, str, Mapping[str, str]]]] = [
+            {} for _ in self.rules]
+        self._by_node: list[dict[str, set[str]]] = [{} for _ in self.rules]
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def index(self, fp: str, alert: Alert, node: str, incident: str | None) -> None:
+        """Register ``alert`` as a source (``incident`` set, firing, matching) or drop it."""
+        for i, rule in enumerate(self.rules):
+            by_fp, by_node = self._by_fp[i], self._by_node[i]
+            old = by_fp.pop(fp, None)
+            if old is not None:
+                by_node[old[0]].discard(fp)
+                if not by_node[old[0]]:
+                    del by_node[old[0]]
+            if incident is not None and alert.firing and all_match(rule.source, alert.labels):
+                by_fp[fp] = (node, incident, alert.labels)
+                by_node.setdefault(node, set()).add(fp)
+
+    def find(self, alert: Alert, node: str, graph: ServiceGraph | None,
+             active: Callable[[str], bool]) -> str | None:
+        """The incident of a firing source that absorbs ``alert``, if any (first rule wins)."""
+        for i, rule in enumerate(self.rules):
+            if rule.target and not all_match(rule.target, alert.labels):
+                continue
+            by_fp, by_node = self._by_fp[i], self._by_node[i]
+            if not by_fp:
+                continue
+            if rule.topology:
+                if graph is None:
+                    continue
+                fps: list[str] = []
+                for n in sorted(graph.downstream_within(node, rule.max_hops)):
+                    if n != node and n in by_node:
+                        fps.extend(sorted(by_node[n]))
+            else:
+                fps = sorted(by_fp)
+            for fp in fps:
+                if fp == alert.fingerprint:
+                    continue
+                _, incident, labels = by_fp[fp]
+                if not active(incident):
+                    continue
+                if any(labels.get(k) != alert.labels.get(k) for k in rule.equal):
+                    continue
+                return incident
+        return None
