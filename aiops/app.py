@@ -30,6 +30,7 @@ from aiops.storage.repository import Store
 from aiops.telemetry import Telemetry
 from streams.broker import LocalBroker
 from streams.kafka import KafkaConfig, ensure_topics
+from streams.mapping import LogFieldMapping
 from streams.producer import EventProducer
 from streams.runner import StageRunner
 from streams.stage import Stage
@@ -108,7 +109,9 @@ class Engine:
                 if s.detection.threshold is None
                 else default_metric_alerter(threshold=s.detection.threshold)
             )
-            return DetectStage(self.topics, metric_alerter, default_log_alerter())
+            mapping = LogFieldMapping.from_config(**s.log_mapping.model_dump())
+            return DetectStage(self.topics, metric_alerter, default_log_alerter(),
+                               log_decoder=mapping.decode)
         if name == "correlate":
             from aiops.correlation import build_correlator
 

@@ -7,7 +7,9 @@ pipeline at-least-once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -26,6 +28,27 @@ class Record:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
+_DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+
+class _Delivery:
+    """Delivery reports of one :meth:`EventProducer.publish` call."""
+
+    def __init__(self, count: int) -> None:
+        self.pending = count
+        self.errors: list[str] = []
+        self.done = threading.Event()
+        self._lock = threading.Lock()
+
+    def report(self, err: KafkaError | None, _msg: Message) -> None:
+        with self._lock:
+            if err is not None:
+                self.errors.append(str(err))
+            self.pending -= 1
+            if self.pending <= 0:
+                self.done.set()
+
+
 class EventProducer:
     """Thin, synchronous-on-demand wrapper over :class:`confluent_kafka.Producer`."""
 
@@ -37,7 +60,7 @@ class EventProducer:
         if err is not None:
             self._errors.append(str(err))
 
-    def send(self, record: Record) -> None:
+    def send(self, record: Record, on_delivery: _DeliveryCallback | None = None) -> None:
         """Queue one record; delivery is confirmed by :meth:`flush`."""
         while True:
             try:
@@ -46,7 +69,7 @@ class EventProducer:
                     value=record.value,
                     key=record.key,
                     headers=list(record.headers) or None,
-                    on_delivery=self._on_delivery,
+                    on_delivery=on_delivery or self._on_delivery,
                 )
                 return
             except BufferError:
@@ -66,10 +89,29 @@ class EventProducer:
             raise BrokerUnavailableError(f"{len(errors)} record(s) failed: {errors[0]}")
 
     def publish(self, records: Sequence[Record], timeout: float = 10.0) -> None:
-        """Send ``records`` and return only when all of them are on the broker."""
+        """Send ``records`` and return only when all of *them* are on the broker.
+
+        Safe to call from many threads at once (the HTTP receivers do): each call tracks
+        the delivery reports of its own records, so it neither waits for other requests'
+        records nor picks up their failures.
+        """
+        if not records:
+            return
+        tracker = _Delivery(len(records))
         for record in records:
-            self.send(record)
-        self.flush(timeout)
+            self.send(record, tracker.report)
+        deadline = time.monotonic() + timeout
+        while not tracker.done.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BrokerUnavailableError(
+                    f"{tracker.pending} record(s) not acknowledged in {timeout}s"
+                )
+            self._producer.poll(min(left, 0.05))
+        if tracker.errors:
+            raise BrokerUnavailableError(
+                f"{len(tracker.errors)} record(s) failed: {tracker.errors[0]}"
+            )
 
     def ping(self, timeout: float = 2.0) -> None:
         """Raise :class:`BrokerUnavailableError` unless the cluster answers a metadata call."""

@@ -11,10 +11,10 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
-from aiops.api.deps import ApiDeps, deps
+from aiops.api.deps import ApiDeps, check_auth, deps
 from aiops.api.receivers import _publish
 from aiops.model import CommandKind, IncidentCommand, IncidentStatus, NotFoundError
 from streams.codecs import action_to_dict, command_to_dict, dumps, incident_to_dict
@@ -97,15 +97,23 @@ async def _change(
 
 @router.post("/incidents/{incident_id}/acknowledge")
 async def acknowledge(
-    incident_id: str, body: ChangeRequest | None = None, api: ApiDeps = Depends(deps)
+    request: Request,
+    incident_id: str,
+    body: ChangeRequest | None = None,
+    api: ApiDeps = Depends(deps),
 ) -> Any:
+    check_auth(request, api.settings, api.telemetry, "incidents")
     return await _change(incident_id, CommandKind.ACKNOWLEDGE, body or ChangeRequest(), api)
 
 
 @router.post("/incidents/{incident_id}/resolve")
 async def resolve(
-    incident_id: str, body: ChangeRequest | None = None, api: ApiDeps = Depends(deps)
+    request: Request,
+    incident_id: str,
+    body: ChangeRequest | None = None,
+    api: ApiDeps = Depends(deps),
 ) -> Any:
+    check_auth(request, api.settings, api.telemetry, "incidents")
     return await _change(incident_id, CommandKind.RESOLVE, body or ChangeRequest(), api)
 
 

@@ -64,7 +64,7 @@ class CorrelateStage:
 
     def handle(self, batch: Sequence[Incoming]) -> StageResult:
         dead: list[DeadLetter] = []
-        changed: dict[str, Incident] = {}
+        changed = _Changes()
         alerts: list[Alert] = []
         for message in batch:
             try:
@@ -75,19 +75,17 @@ class CorrelateStage:
             try:
                 if isinstance(item, Alert):
                     alerts.append(item)
-                    for incident in self._advance(max(item.starts_at, item.ends_at or 0.0)):
-                        changed[incident.id] = incident
+                    changed.extend(self._advance(max(item.starts_at, item.ends_at or 0.0)))
                     updates = self._correlator.process(item)
                 else:
                     updates = self._correlator.apply(item)
             except AiopsError as exc:
                 dead.append(DeadLetter(message, str(exc)))
                 continue
-            for incident in updates:
-                changed[incident.id] = incident
+            changed.extend(updates)
         if alerts:
             self._store.upsert_alerts(alerts)
-        self._save(changed.values())
+        self._save(changed.versions())
         return StageResult(outputs=self._pending(), dead=dead)
 
     def published(self) -> None:
@@ -135,3 +133,26 @@ class CorrelateStage:
             Record(self._topics.incidents, row.dedup_key.rsplit(":", 1)[0].encode(), row.payload)
             for row in rows
         ]
+
+
+class _Changes:
+    """The incident versions of one batch worth storing and publishing.
+
+    Every status change gets its own version on the feed (open -> acknowledged ->
+    resolved is never collapsed); changes that keep the status coalesce into the batch's
+    latest version of that incident.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, list[Incident]] = {}
+
+    def extend(self, incidents: Iterable[Incident]) -> None:
+        for incident in incidents:
+            kept = self._by_id.setdefault(incident.id, [])
+            if kept and kept[-1].status == incident.status:
+                kept[-1] = incident
+            else:
+                kept.append(incident)
+
+    def versions(self) -> list[Incident]:
+        return [incident for kept in self._by_id.values() for incident in kept]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from aiops.model import Alert, DecodeError, LogRecord
@@ -27,11 +27,17 @@ class DetectStage:
     name = "detect"
 
     def __init__(
-        self, topics: Topics, metric_alerter: MetricAlerterLike, log_alerter: LogAlerterLike
+        self,
+        topics: Topics,
+        metric_alerter: MetricAlerterLike,
+        log_alerter: LogAlerterLike,
+        *,
+        log_decoder: Callable[[bytes], list[LogRecord]] = decode_logs,
     ) -> None:
         self._topics = topics
         self._metrics = metric_alerter
         self._logs = log_alerter
+        self._decode_logs = log_decoder
 
     def topics(self) -> list[str]:
         return [self._topics.metrics, self._topics.logs]
@@ -46,7 +52,7 @@ class DetectStage:
         for message in batch:
             try:
                 if message.topic == self._topics.logs:
-                    records.extend(decode_logs(message.value))
+                    records.extend(self._decode_logs(message.value))
                 else:
                     parts.append(decode_metric_columns(message.value))
             except DecodeError as exc:
