@@ -68,8 +68,10 @@ class TopologyCorrelator:
                  mapper: LabelMapper | None = None) -> None:
         self.config = config or CorrelatorConfig()
         self.graph = graph
+        # explanation reaches further than grouping: an effect may sit several hops above
+        # its cause even when each grouping step was one hop
         self.ranking: RankingStrategy = ranking or CompositeRanker(
-            limit=self.config.max_root_causes, max_hops=self.config.k_hops)
+            limit=self.config.max_root_causes)
         self.mapper = mapper or LabelMapper(graph=graph)
         self._incidents: dict[str, IncidentState] = {}
         self._by_fp: dict[str, str] = {}
