@@ -176,7 +176,7 @@ class TopologyCorrelator:
             state.note(ts, "alert_inhibited", f"{alert.name} on {node} absorbed")
             return [state]
         related = self._related(node)
-        is_change = classify_alert(alert.name, self.config.kind_words,
+        is_change = classify_alert(_kind_text(alert), self.config.kind_words,
                                    alert.labels.get("kind")) == "change"
         active, resolved = self._candidates(related, ts, node, effects=not is_change)
         if active:
@@ -341,7 +341,7 @@ class TopologyCorrelator:
                                self.config)
 
     def _add(self, state: IncidentState, alert: Alert, node: str, inhibited: bool) -> None:
-        kind = classify_alert(alert.name, self.config.kind_words, alert.labels.get("kind"))
+        kind = classify_alert(_kind_text(alert), self.config.kind_words, alert.labels.get("kind"))
         state.add_member(alert, node, kind, inhibited)
         self._by_fp[alert.fingerprint] = state.id
         if self._inhibition:
@@ -427,3 +427,10 @@ class TopologyCorrelator:
                     ids.discard(ident)
                     if not ids:
                         del self._by_node[key]
+
+
+def _kind_text(alert: Alert) -> str:
+    """What an alert's class is read from: its name, and the metric it is about when a
+    generic detector alert (``MetricAnomaly{metric="cpu"}``) names it only in a label."""
+    metric = alert.labels.get("metric")
+    return f"{alert.name} {metric}" if metric else alert.name
