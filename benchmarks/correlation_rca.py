@@ -3,7 +3,7 @@ same simulated scenarios in one run.
 
 The suite (``aiops.sim.evaluate.standard_suite``) mixes the seven fault kinds equally over
 systems of 10, 30, 100 and 300 services; every fifth case of 30+ services has two concurrent
-faults. Seeds from 10,000 on are held out: the correlator was developed on seeds 0-99.
+faults. Seeds from 10,000 on are held out: the correlator was developed on seeds 0-139.
 
     python benchmarks/correlation_rca.py --scenarios 210 --seed 10000
 """

@@ -12,7 +12,7 @@ How the simulator is kept independent of the correlator it evaluates:
   intensity; slow faults (memory leaks) show symptoms many minutes after their onset.
 * The correlator sees only alerts and the topology: it never reads the ground truth, the
   fault kind, the per-edge parameters, or which rule produced an alert.
-* The correlator was developed on seeds 0-99; ``aiops eval rca`` and the benchmarks default
+* The correlator was developed on seeds 0-139; ``aiops eval rca`` and the benchmarks default
   to seeds from 10,000 on.
 
 What they do share is the premise of every topology-based RCA: faults spread from a
