@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import log_ndtr
+from scipy.special import log_ndtr, ndtr
 
 from detectors.base import (
     Assessment,
@@ -54,7 +54,20 @@ def surprise_score(surprise: FloatArray) -> FloatArray:
     [0.0, 0.3, 0.5, 0.816, 0.975]
     """
     s = np.maximum(surprise, 0.0)
-    out: FloatArray = np.where(s <= 5.0, s / 10.0, 1.0 - 0.5 * np.exp(-(s - 5.0) / 5.0))
+    out: FloatArray = s / 10.0
+    far = s > 5.0
+    if far.any():  # rare: keep the exponential off the common path
+        out[far] = 1.0 - 0.5 * np.exp(-(s[far] - 5.0) / 5.0)
+    return out
+
+
+def tail_surprise(x: FloatArray) -> FloatArray:
+    """``-log10`` of the normal upper tail beyond ``x``, exact far out (no underflow)."""
+    with np.errstate(divide="ignore"):  # an underflowed tail is replaced just below
+        out: FloatArray = -np.log10(ndtr(-x))
+    far = x > 5.0
+    if far.any():  # where the tail nears underflow, its logarithm directly
+        out[far] = -log_ndtr(-x[far]) / _LN10
     return out
 
 
@@ -92,17 +105,20 @@ class AnomalyLikelihood(KeyedDetector):
     def _score(self, slots: IntArray, ts: FloatArray, values: FloatArray
                ) -> tuple[FloatArray, FloatArray, FloatArray]:
         short = self._short(slots, values)
+        self._cache = (slots, short)  # the learning step of the same round reuses it
         mean = self.mean[slots]  # type: ignore[attr-defined]
         std = np.sqrt(self.var[slots]) + self.min_std  # type: ignore[attr-defined]
-        # log of the upper tail, exact far out where 1 - ndtr would round to 0
-        surprise = -log_ndtr(-(short - mean) / std) / _LN10
+        surprise = tail_surprise((short - mean) / std)
         ready = self.n[slots] >= self.warmup  # type: ignore[attr-defined]
         nan = np.full(slots.shape[0], np.nan)
         return np.where(ready, surprise_score(surprise), 0.0), nan, nan
 
     def _learn(self, slots: IntArray, ts: FloatArray, values: FloatArray,
                scores: FloatArray) -> None:
-        short = self._short(slots, values)
+        cached = self._cache
+        self._cache = None
+        short = (cached[1] if cached is not None and cached[0] is slots
+                 else self._short(slots, values))
         n = self.n[slots]  # type: ignore[attr-defined]
         mean = self.mean[slots]  # type: ignore[attr-defined]
         var = self.var[slots]  # type: ignore[attr-defined]
