@@ -29,7 +29,7 @@ from aiops.storage.migrate import upgrade
 from aiops.storage.repository import Store
 from aiops.telemetry import Telemetry
 from streams.broker import LocalBroker
-from streams.kafka import KafkaConfig, ensure_topics
+from streams.kafka import KafkaConfig, ensure_topics, read_topic_values
 from streams.mapping import LogFieldMapping
 from streams.producer import EventProducer
 from streams.runner import StageRunner
@@ -45,7 +45,7 @@ def topics_from(settings: Settings) -> Topics:
     t = settings.topics
     return Topics(
         metrics=t.metrics, logs=t.logs, alerts=t.alerts, incidents=t.incidents,
-        actions=t.actions, dlq=t.dlq, data_partitions=t.data_partitions,
+        actions=t.actions, dlq=t.dlq, topology=t.topology, data_partitions=t.data_partitions,
         alert_partitions=t.alert_partitions,
     )
 
@@ -113,9 +113,16 @@ class Engine:
             return DetectStage(self.topics, metric_alerter, default_log_alerter(),
                                log_decoder=mapping.decode)
         if name == "correlate":
-            from aiops.correlation import build_correlator
+            from aiops.correlation import TopologyUpdater, build_correlator
 
-            return CorrelateStage(self.topics, build_correlator(s.correlation), self.store)
+            correlator = build_correlator(s.correlation)
+            return CorrelateStage(
+                self.topics,
+                correlator,
+                self.store,
+                topology=TopologyUpdater(correlator),
+                topology_history=lambda: read_topic_values(self.kafka, self.topics.topology),
+            )
         if name == "act":
             import random
             import time

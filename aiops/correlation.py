@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aiops.settings import CorrelationSettings
 from correlator.config import CorrelatorConfig, host_down_inhibition
 from correlator.engine import TopologyCorrelator
+from topology.graph import ServiceGraph
 from topology.loaders import load_topology
+from topology.updates import apply_update
 
 
 def build_correlator(settings: CorrelationSettings) -> TopologyCorrelator:
@@ -18,3 +22,17 @@ def build_correlator(settings: CorrelationSettings) -> TopologyCorrelator:
         inhibitions=(host_down_inhibition(),),
     )
     return TopologyCorrelator(config=config, graph=graph)
+
+
+class TopologyUpdater:
+    """Applies runtime topology updates to the graph the correlator holds."""
+
+    def __init__(self, correlator: TopologyCorrelator) -> None:
+        self._correlator = correlator
+
+    def __call__(self, update: Mapping[str, Any]) -> int:
+        graph = self._correlator.graph
+        if graph is None:
+            graph = ServiceGraph()
+            self._correlator.set_graph(graph)
+        return apply_update(graph, update)

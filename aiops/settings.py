@@ -40,6 +40,7 @@ class TopicSettings(BaseModel):
     incidents: str = "aiops.incidents"
     actions: str = "aiops.actions"
     dlq: str = "aiops.dlq"
+    topology: str = "aiops.topology"
     data_partitions: int = 3
     alert_partitions: int = 1
 

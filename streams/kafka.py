@@ -89,3 +89,45 @@ def ensure_topics(config: KafkaConfig, specs: Iterable[TopicSpec], timeout: floa
         except KafkaException as exc:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise BrokerUnavailableError(f"cannot create topic {name}: {exc}") from exc
+
+
+def read_topic_values(config: KafkaConfig, topic: str, timeout: float = 10.0) -> list[bytes]:
+    """Every message now in ``topic`` (all partitions, oldest first), without a group.
+
+    Used to rebuild state kept only on a topic (runtime topology updates) at start.
+    """
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    consumer = Consumer({**config.consumer(f"{config.client_id}.reader"),
+                         "enable.partition.eof": True})
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout)
+        partitions = metadata.topics[topic].partitions if topic in metadata.topics else {}
+        if not partitions:
+            return []
+        ends: dict[int, int] = {}
+        for p in partitions:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p),
+                                                        timeout=timeout)
+            if high > 0:
+                ends[p] = high
+        if not ends:
+            return []
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        values: list[bytes] = []
+        done: set[int] = set()
+        deadline = time.monotonic() + timeout
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            for msg in consumer.consume(1000, 0.5):
+                part = msg.partition() or 0
+                if msg.error() is None:
+                    values.append(msg.value() or b"")
+                    if (msg.offset() or 0) + 1 >= ends[part]:
+                        done.add(part)
+                elif part in ends and (msg.offset() or 0) >= ends[part]:
+                    done.add(part)
+        if len(done) < len(ends):
+            raise BrokerUnavailableError(f"could not read {topic} to its end in {timeout}s")
+        return values
+    finally:
+        consumer.close()

@@ -26,6 +26,7 @@ class Topics:
     incidents: str = "aiops.incidents"
     actions: str = "aiops.actions"
     dlq: str = "aiops.dlq"
+    topology: str = "aiops.topology"
     data_partitions: int = 3
     alert_partitions: int = 1
 
@@ -37,4 +38,6 @@ class Topics:
             TopicSpec(self.incidents, self.data_partitions),
             TopicSpec(self.actions, self.data_partitions),
             TopicSpec(self.dlq, 1),
+            # One partition: updates apply in the order they were made.
+            TopicSpec(self.topology, 1),
         ]

@@ -8,13 +8,14 @@ change is neither lost nor (beyond at-least-once redelivery of the same version)
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from aiops.model import AiopsError, Alert, DecodeError, Incident, IncidentCommand
 from aiops.storage.repository import OutboxMessage, Store
-from streams.codecs import decode_alert_or_command, encode_incident
+from streams.codecs import decode_alert_or_command, encode_incident, loads
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
 from streams.topics import Topics
@@ -43,8 +44,12 @@ class CorrelateStage:
         store: Store,
         *,
         wall_clock: Callable[[], float] = time.time,
+        topology: Callable[[Mapping[str, Any]], int] | None = None,
+        topology_history: Callable[[], list[bytes]] | None = None,
     ) -> None:
         self._topics = topics
+        self._topology = topology
+        self._topology_history = topology_history
         self._correlator = correlator
         self._store = store
         self._wall_clock = wall_clock
@@ -56,9 +61,16 @@ class CorrelateStage:
         self._last_tick: float | None = None
 
     def topics(self) -> list[str]:
-        return [self._topics.alerts]
+        if self._topology is None:
+            return [self._topics.alerts]
+        return [self._topics.alerts, self._topics.topology]
 
     def start(self) -> list[Record]:
+        if self._topology is not None and self._topology_history is not None:
+            # Runtime updates live on the topology topic: replay them over the file's graph.
+            for value in self._topology_history():
+                with contextlib.suppress(AiopsError):
+                    self._apply_topology(value)
         self._correlator.restore(self._store.open_incidents())
         return self._pending()
 
@@ -67,6 +79,12 @@ class CorrelateStage:
         changed = _Changes()
         alerts: list[Alert] = []
         for message in batch:
+            if message.topic == self._topics.topology and self._topology is not None:
+                try:
+                    self._apply_topology(message.value)
+                except AiopsError as exc:
+                    dead.append(DeadLetter(message, str(exc)))
+                continue
             try:
                 item = decode_alert_or_command(message.value)
             except DecodeError as exc:
@@ -101,6 +119,16 @@ class CorrelateStage:
         return self._pending()
 
     # ------------------------------------------------------------------ helpers
+
+    def _apply_topology(self, value: bytes) -> int:
+        update = loads(value)
+        if not isinstance(update, Mapping):
+            raise DecodeError("a topology update must be a JSON object with an 'op'")
+        assert self._topology is not None
+        try:
+            return self._topology(update)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DecodeError(f"malformed topology update: {exc!r}") from exc
 
     def _advance(self, ts: float) -> list[Incident]:
         """Move the event clock; run timers once per second of event time it crosses.

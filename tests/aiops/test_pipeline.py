@@ -182,3 +182,27 @@ def test_metric_spike_becomes_incident(engine: tuple[Engine, Workers]) -> None:
     assert incidents[0].root_causes[0].service == "cart"
     published = read_topic(eng.kafka, eng.topics.incidents, expect=1)
     assert published
+
+
+def test_runtime_topology_update_reaches_the_correlator(
+    engine: tuple[Engine, Workers], tmp_path: Path, topics: Topics, broker: str
+) -> None:
+    eng, workers = engine
+    client = TestClient(eng.api())
+    assert client.post("/api/v1/topology/updates", json={"op": "teleport"}).status_code == 422
+    assert client.post("/api/v1/topology/updates",
+                       json={"op": "add_edge", "source": "web"}).status_code == 422
+    accepted = client.post("/api/v1/topology/updates",
+                           json={"op": "add_edge", "source": "web", "target": "db"})
+    assert accepted.status_code == 202
+
+    def correlate_graph():  # type: ignore[no-untyped-def]
+        stage = next(r.stage for r in workers.runners if r.stage.name == "correlate")
+        graph = stage._correlator.graph  # type: ignore[attr-defined]
+        return graph if graph is not None and graph.nx.has_edge("web", "db") else None
+
+    assert _wait(correlate_graph), "the update did not reach the correlator"
+    # A restarted correlate stage replays the topic over its (empty) topology file.
+    fresh = Engine.build(_settings(tmp_path, topics, broker), broker).stage("correlate")
+    fresh.start()
+    assert fresh._correlator.graph.nx.has_edge("web", "db")  # type: ignore[attr-defined]
