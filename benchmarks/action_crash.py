@@ -224,8 +224,9 @@ def main() -> int:
     print(f"lost: {totals['lost']}; duplicates at Slack: {totals['slack_dup']}; "
           f"PagerDuty incidents opened twice: {totals['pd_extra_pages']}; "
           f"resent and absorbed by key: PagerDuty {totals['pd_raw_dup']}, "
-          f"webhook {totals['hook_raw_dup']}; Slack messages in doubt, settled through channel history: "
-          f"{totals['in_doubt_slack']}; requests cut off by a kill: {totals['truncated']}; "
+          f"webhook {totals['hook_raw_dup']}; Slack messages in doubt, settled through "
+          f"channel history: {totals['in_doubt_slack']}; requests cut off by a kill: "
+          f"{totals['truncated']}; "
           f"rejected requests: {totals['rejected']}")
     for path, status, reason in rejected:
         print(f"  rejected {path} {status}: {reason}")
