@@ -9,7 +9,9 @@ into counters that baselines understand. Two things become alerts:
   error level, is news: ``LogNewErrorTemplate``);
 * a **template whose rate is far above its own baseline** in an event-time bucket (a
   known message that usually appears twice a minute appearing 300 times:
-  ``LogTemplateSurge``).
+  ``LogTemplateSurge``), or far below it while the service keeps logging (the "request
+  served" line disappears while errors pile up: ``LogTemplateDrop``). A new rate that
+  lasts ``rebaseline_buckets`` becomes the baseline.
 
 Both carry the template and an example line, and resolve when a later bucket of the
 template is back within its band (a new-template alert, when the template has been quiet
@@ -67,6 +69,7 @@ class _Template:
     mean: float = 0.0
     var: float = 0.0
     quiet: int = 0
+    off: int = 0
     error: bool = False
     template: str = ""
     example: str = ""
@@ -88,7 +91,9 @@ class TemplateRates:
     def __init__(self, *, bucket_seconds: float = 60.0, alpha: float = 0.05,
                  warmup_records: int = 500, warmup_buckets: int = 10, min_count: int = 10,
                  fire_z: float = 5.0, clear_z: float = 2.0, quiet_buckets: int = 10,
-                 sim_threshold: float = 0.4, max_templates: int = 1000) -> None:
+                 sim_threshold: float = 0.4, max_templates: int = 1000,
+                 rebaseline_buckets: int = 60) -> None:
+        self.rebaseline_buckets = rebaseline_buckets
         self.bucket_seconds = bucket_seconds
         self.alpha = alpha
         self.warmup_records = warmup_records
@@ -160,22 +165,38 @@ class TemplateRates:
         z, score = poisson_score(count, tpl.mean, tpl.var)
         ready = tpl.n >= self.warmup_buckets
         surge = ready and count >= self.min_count and z >= self.fire_z
+        # a steady template that (nearly) stops while its service keeps logging
+        drop = ready and tpl.mean >= self.min_count and -z >= self.fire_z
         tpl.quiet = tpl.quiet + 1 if count == 0 else 0
-        if tpl.firing is None and surge:
-            tpl.firing = self._alert("LogTemplateSurge", service, cid, tpl, start,
-                                     f"{service} logs one template far more often than usual",
-                                     count=count, z=z, score=score)
+        tpl.off = tpl.off + 1 if (surge or drop) else 0
+        if tpl.firing is None and (surge or drop):
+            if surge:
+                tpl.firing = self._alert("LogTemplateSurge", service, cid, tpl, start,
+                                         f"{service} logs one template far more often than "
+                                         "usual", count=count, z=z, score=score)
+            else:
+                drop_score = math.erf(-z / math.sqrt(2.0))
+                tpl.firing = self._alert("LogTemplateDrop", service, cid, tpl, start,
+                                         f"{service} stopped logging a usual template",
+                                         count=count, z=z, score=drop_score)
             out.append(tpl.firing)
         elif tpl.firing is not None:
-            new_tpl = tpl.firing.labels["alertname"] == "LogNewErrorTemplate"
-            calm = tpl.quiet >= self.quiet_buckets if new_tpl else (ready and z < self.clear_z)
+            kind = tpl.firing.labels["alertname"]
+            if kind == "LogNewErrorTemplate":
+                calm = tpl.quiet >= self.quiet_buckets
+            elif kind == "LogTemplateDrop":
+                calm = not drop and -z < self.clear_z
+            else:
+                calm = ready and z < self.clear_z
             if calm:
                 f = tpl.firing
                 out.append(Alert(labels=f.labels, annotations=f.annotations,
                                  starts_at=f.starts_at, ends_at=end,
                                  status=AlertStatus.RESOLVED))
                 tpl.firing = None
-        if not surge:
+        # abnormal buckets stay out of the baseline, unless the new rate has lasted long
+        # enough to be the new normal (a retired code path, a permanently busier feature)
+        if not (surge or drop) or tpl.off >= self.rebaseline_buckets:
             a = max(self.alpha, 1.0 / (tpl.n + 1.0))
             d = count - tpl.mean
             tpl.mean += a * d

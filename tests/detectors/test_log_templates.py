@@ -31,6 +31,7 @@ def test_new_error_template_fires_with_template_and_example_then_resolves() -> N
     assert tr.process(_calm("cart", 0, 1800)) == []
     line = "payment gateway 10.1.2.3:443 refused connection (attempt 3)"
     fired = tr.process([LogRecord(1800.5, "cart", "ERROR", line)])
+    tr.process(_calm("cart", 1801, 1860))  # the service goes on with its usual lines
     assert len(fired) == 1
     alert = fired[0]
     assert alert.labels["alertname"] == "LogNewErrorTemplate"
@@ -54,7 +55,7 @@ def test_known_template_surge_fires_for_that_template_only() -> None:
     surge = [LogRecord(1800.0 + i * 0.1, "cart", "warning",
                        f"cache miss for key user:{i} after {i % 5} retries")
              for i in range(400)]
-    out = tr.process([*surge, LogRecord(1865.0, "cart", "info", "GET /api/items/1 200 in 1 ms")])
+    out = tr.process(sorted([*surge, *_calm("cart", 1800, 1866)], key=lambda r: r.ts))
     assert [a.labels["alertname"] for a in out] == ["LogTemplateSurge"]
     assert "cache miss" in out[0].annotations["template"]
     assert out[0].service == "cart"
@@ -70,3 +71,26 @@ def test_snapshot_restores_templates_and_baselines() -> None:
     line = [LogRecord(1800.5, "cart", "error", "disk /dev/sda1 full")]
     assert [a.fingerprint for a in moved.process(line)] == [a.fingerprint
                                                           for a in tr.process(line)]
+
+
+def test_steady_template_that_stops_fires_a_drop_and_resolves_when_back() -> None:
+    tr = TemplateRates(bucket_seconds=60, warmup_records=100, warmup_buckets=5, min_count=10)
+    assert tr.process(_calm("cart", 0, 1800)) == []
+    # the request line (30 a minute) stops; the service still logs its cache warnings
+    only_warnings = [r for r in _calm("cart", 1800, 2100) if r.level == "warning"]
+    out = tr.process(only_warnings)
+    assert [a.labels["alertname"] for a in out] == ["LogTemplateDrop"]
+    assert "GET" in out[0].annotations["template"]
+    assert out[0].annotations["value"] == "0"
+    back = tr.process(_calm("cart", 2100, 2400))
+    assert [a.status for a in back] == [AlertStatus.RESOLVED]
+    assert back[0].fingerprint == out[0].fingerprint
+
+
+def test_a_lasting_new_rate_becomes_the_baseline() -> None:
+    tr = TemplateRates(bucket_seconds=60, warmup_records=100, warmup_buckets=5,
+                       rebaseline_buckets=10)
+    tr.process(_calm("cart", 0, 1800))
+    only_warnings = [r for r in _calm("cart", 1800, 1800 + 60 * 60) if r.level == "warning"]
+    out = tr.process(only_warnings)
+    assert [a.status for a in out] == [AlertStatus.FIRING, AlertStatus.RESOLVED]
