@@ -12,7 +12,7 @@ concrete detector writes only two vectorised functions, ``_score`` and ``_learn`
 arrays of *distinct* series slots:
 
 * keys are interned into dense slots (``int`` indexes into state arrays that grow by
-  doubling), so per-series state is a column in a handful of numpy arrays;
+  a quarter, once per batch), so per-series state is a column in a handful of numpy arrays;
 * a batch in which one series appears several times is processed in *rounds*: round ``r``
   holds every series' ``r``-th point of the batch, so each round touches each slot at most
   once and sequential semantics per series are kept;
