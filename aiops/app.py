@@ -121,7 +121,12 @@ class Engine:
                 correlator,
                 self.store,
                 topology=TopologyUpdater(correlator),
-                topology_history=lambda: read_topic_values(self.kafka, self.topics.topology),
+                # Without a cluster (replay) there is no topic history to replay.
+                topology_history=(
+                    (lambda: read_topic_values(self.kafka, self.topics.topology))
+                    if self.kafka.bootstrap_servers
+                    else None
+                ),
             )
         if name == "act":
             import random
