@@ -19,9 +19,7 @@ from prometheus_client import CollectorRegistry
 from aiops.api.app import create_api
 from aiops.api.deps import ApiDeps
 from aiops.model import ConfigError
-from aiops.notify.log import LogNotifier
 from aiops.settings import Settings
-from aiops.stages.act import ActStage
 from aiops.stages.correlate import CorrelateStage
 from aiops.stages.detect import DetectStage
 from aiops.storage.engine import create_engine
@@ -114,12 +112,16 @@ class Engine:
                                log_decoder=mapping.decode)
         if name == "correlate":
             from aiops.correlation import TopologyUpdater, build_correlator
+            from aiops.notify.build import build_notifier
 
             correlator = build_correlator(s.correlation)
+            # Notification rows are written in the same transaction as the incident change.
+            notifier = build_notifier(s.notify, self.store, s.api.public_url)
             return CorrelateStage(
                 self.topics,
                 correlator,
                 self.store,
+                notifications=notifier.messages if notifier is not None else None,
                 topology=TopologyUpdater(correlator),
                 # Without a cluster (replay) there is no topic history to replay.
                 topology_history=(
@@ -129,59 +131,9 @@ class Engine:
                 ),
             )
         if name == "act":
-            import random
-            import time
+            from aiops.action import build_act_stage
 
-            import httpx
-
-            from aiops.notify.build import build_notifier
-            from aiops.storage.remediation import RemediationStore
-            from remediation.engine import Remediator
-            from remediation.executors.base import Executor
-            from remediation.executors.http import HttpExecutor
-            from remediation.guards import Guards, Proposal
-            from remediation.learning import ThompsonLearner
-            from remediation.runbook import DEFAULT_RUNBOOK, load_runbooks
-
-            r = s.remediation
-            notifier = build_notifier(s.notify, self.store, s.api.public_url) or LogNotifier()
-            executors: dict[str, Executor] = {"http": HttpExecutor(httpx.Client(timeout=10.0))}
-            if r.kubernetes:
-                from kubernetes import client as k8s
-                from kubernetes import config as k8s_config
-
-                from remediation.executors.kubernetes import KubernetesExecutor
-
-                try:
-                    k8s_config.load_incluster_config()
-                except k8s_config.ConfigException:
-                    k8s_config.load_kube_config(context=r.kube_context or None)
-                executors["kubernetes"] = KubernetesExecutor(k8s.AppsV1Api(),
-                                                             namespace=r.namespace)
-            if r.processes:
-                from remediation.executors.process import ProcessExecutor, ProcessSupervisor
-
-                supervisor = ProcessSupervisor(r.processes)
-                supervisor.ensure_running()
-                executors["process"] = ProcessExecutor(supervisor)
-            rstore = RemediationStore(self.store.engine)
-            guards = Guards(kill_switch=r.kill_switch,
-                            max_actions_per_window=r.max_actions_per_window, window_s=r.window_s)
-            applied = rstore.applied_since(time.time() - 7 * 86400)
-            guards.restore([Proposal(e.incident_id, e.runbook, e.target) for e in applied],
-                           [e.ts for e in applied])
-            probe = None
-            if r.prometheus_url:
-                from remediation.probes import PrometheusProbe
-
-                probe = PrometheusProbe(httpx.Client(timeout=5.0), r.prometheus_url)
-            remediator = Remediator(
-                load_runbooks(r.runbooks_file) if r.runbooks_file else [DEFAULT_RUNBOOK],
-                executors, guards, ThompsonLearner(rstore, random.Random()), rstore, rstore,
-                dry_run=r.dry_run, probe=probe, kill_switch=rstore.kill_switch,
-            )
-            remediator.restore(rstore.unverified(time.time() - 86400))
-            return ActStage(self.topics, notifier, remediator, self.store)
+            return build_act_stage(s, self.store, self.topics)
         raise ConfigError(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
 
     def runner(self, name: str) -> StageRunner:

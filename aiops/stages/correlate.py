@@ -1,6 +1,7 @@
 """Correlate stage: alerts (and people's commands) in, incidents stored and published.
 
-The incident and its outbox row are written in one transaction; the outbox is drained to the
+The incident, its outbox row for the feed and its notification rows (one per routed
+destination and incident state) are written in one transaction; the outbox is drained to the
 incidents topic and marked sent only after the broker acknowledged it. After a crash the
 stage reloads the open incidents and republishes what the outbox still holds, so an incident
 change is neither lost nor (beyond at-least-once redelivery of the same version) repeated.
@@ -46,7 +47,9 @@ class CorrelateStage:
         wall_clock: Callable[[], float] = time.time,
         topology: Callable[[Mapping[str, Any]], int] | None = None,
         topology_history: Callable[[], list[bytes]] | None = None,
+        notifications: Callable[[Incident], list[OutboxMessage]] | None = None,
     ) -> None:
+        self._notifications = notifications
         self._topics = topics
         self._topology = topology
         self._topology_history = topology_history
@@ -152,7 +155,10 @@ class CorrelateStage:
                 dedup_key=f"{incident.id}:{incident.version}",
                 payload=encode_incident(incident),
             )
-            self._store.save_incident(incident, [message])
+            rows = [message]
+            if self._notifications is not None:
+                rows.extend(self._notifications(incident))
+            self._store.save_incident(incident, rows)
 
     def _pending(self) -> list[Record]:
         rows = self._store.pending(INCIDENT_FEED, limit=10_000)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -15,6 +16,8 @@ from streams.topics import Topics
 
 class MetricAlerterLike(Protocol):
     def process_columns(self, batch: MetricColumns) -> list[Alert]: ...
+
+    def expire(self, now: float, idle_seconds: float) -> list[Alert]: ...
 
 
 class LogAlerterLike(Protocol):
@@ -33,7 +36,15 @@ class DetectStage:
         log_alerter: LogAlerterLike,
         *,
         log_decoder: Callable[[bytes], list[LogRecord]] = decode_logs,
+        series_idle_s: float = 900.0,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        self._series_idle_s = series_idle_s
+        self._wall_clock = wall_clock
+        # Event clock: newest metric timestamp seen, and the wall time it was seen at.
+        self._event_now: float | None = None
+        self._wall_at_event = 0.0
+        self._last_expiry = 0.0
         self._topics = topics
         self._metrics = metric_alerter
         self._logs = log_alerter
@@ -59,7 +70,13 @@ class DetectStage:
                 dead.append(DeadLetter(message, exc.reason))
         alerts: list[Alert] = []
         if parts:
-            alerts.extend(self._metrics.process_columns(MetricColumns.concat(parts)))
+            columns = MetricColumns.concat(parts)
+            alerts.extend(self._metrics.process_columns(columns))
+            if len(columns):
+                newest = float(columns.ts.max())
+                if self._event_now is None or newest > self._event_now:
+                    self._event_now = newest
+                    self._wall_at_event = self._wall_clock()
         if records:
             alerts.extend(self._logs.process(records))
         outputs = [Record(self._topics.alerts, alert_key(a), encode_alert(a)) for a in alerts]
@@ -69,4 +86,14 @@ class DetectStage:
         pass
 
     def idle(self, wall_now: float) -> list[Record]:
-        return []
+        """Resolve alerts of series that stopped reporting (pods replaced, stale markers).
+
+        Silence is measured on the event clock, advanced by wall time while no data comes,
+        so a vanished series resolves in live operation and replays stay deterministic.
+        """
+        if self._event_now is None or wall_now - self._last_expiry < 30.0:
+            return []
+        self._last_expiry = wall_now
+        now = self._event_now + max(0.0, wall_now - self._wall_at_event)
+        resolved = self._metrics.expire(now, self._series_idle_s)
+        return [Record(self._topics.alerts, alert_key(a), encode_alert(a)) for a in resolved]
