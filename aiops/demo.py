@@ -63,8 +63,18 @@ def demo(
     services: Annotated[int, typer.Option(help="Number of simulated services.")] = 10,
     seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 7,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the incident.")] = 60.0,
+    remediate: Annotated[
+        bool,
+        typer.Option(help="Run the closed loop instead: a local service is broken, the "
+                     "engine notifies, restarts it, verifies recovery and resolves."),
+    ] = False,
 ) -> None:
     """Simulate services, inject a fault, and print the incident the engine finds."""
+    if remediate:
+        from aiops.demo_loop import demo_remediate
+
+        demo_remediate(max(timeout, 120.0))
+        return
     import uvicorn
 
     from aiops.app import STAGES, Engine, Workers, kafka_endpoint

@@ -48,3 +48,4 @@ def test_replay_reports_the_bad_line(tmp_path: Path) -> None:
                                               str(tmp_path / "o.jsonl")])
     assert result.exit_code != 0
     assert "metrics.jsonl:2" in str(result.exception) + result.output
+

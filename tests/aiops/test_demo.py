@@ -1,0 +1,26 @@
+"""The two demos, run as a user runs them."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from aiops.cli import build_cli
+
+pytestmark = pytest.mark.broker
+
+
+def test_demo_names_the_injected_root_cause() -> None:
+    result = CliRunner().invoke(build_cli(), ["demo", "--fault", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "top root cause catalog (correct)" in result.output
+
+
+def test_demo_remediate_closes_the_loop() -> None:
+    from aiops.demo_loop import run_closed_loop
+
+    steps = run_closed_loop(timeout=90)
+    assert "notification received by the Slack sink" in steps
+    assert any(name.startswith("remediation applied: restart checkout") for name in steps)
+    assert steps["recovery verified"] >= steps["recovered (healthz answers 200 again)"]
+    assert "incident auto-resolved" in steps
