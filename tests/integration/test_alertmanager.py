@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 import yaml
 
-from aiops.model import IncidentStatus
+from aiops.model import IncidentStatus, alert_fingerprint
 from streams.codecs import decode_incident
 from tests.integration.conftest import (
     LiveEngine,
@@ -107,9 +107,11 @@ def test_alertmanager_webhook_opens_and_resolves_incidents(
     incident = incidents[0]
     assert incident.status == IncidentStatus.OPEN and incident.services == ("checkout",)
     # Alertmanager's own fingerprints are the engine's alert identities
-    am_fingerprints = {a["fingerprint"] for a in
-                       httpx.get(am.url + "/api/v2/alerts", timeout=10).json()}
+    am_alerts = httpx.get(am.url + "/api/v2/alerts", timeout=10).json()
+    am_fingerprints = {a["fingerprint"] for a in am_alerts}
     assert {a.fingerprint for a in incident.alerts} == am_fingerprints
+    # ...and the engine computes the same identity from the labels alone.
+    assert {alert_fingerprint(a["labels"]) for a in am_alerts} == am_fingerprints
 
     # resolve: the same alerts with endsAt in the past
     ended = _iso(datetime.now(UTC) - timedelta(seconds=1))
