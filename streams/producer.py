@@ -8,7 +8,6 @@ pipeline at-least-once.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -55,6 +54,9 @@ class EventProducer:
     def __init__(self, config: KafkaConfig, *, overrides: ClientConf | None = None) -> None:
         self._producer = Producer(config.producer(**(overrides or {})))
         self._errors: list[str] = []
+        self._poller: threading.Thread | None = None
+        self._poller_lock = threading.Lock()
+        self._closed = threading.Event()
 
     def _on_delivery(self, err: KafkaError | None, _msg: Message) -> None:
         if err is not None:
@@ -98,20 +100,30 @@ class EventProducer:
         if not records:
             return
         tracker = _Delivery(len(records))
+        self._ensure_poller()
         for record in records:
             self.send(record, tracker.report)
-        deadline = time.monotonic() + timeout
-        while not tracker.done.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise BrokerUnavailableError(
-                    f"{tracker.pending} record(s) not acknowledged in {timeout}s"
-                )
-            self._producer.poll(min(left, 0.05))
+        if not tracker.done.wait(timeout):
+            raise BrokerUnavailableError(
+                f"{tracker.pending} record(s) not acknowledged in {timeout}s"
+            )
         if tracker.errors:
             raise BrokerUnavailableError(
                 f"{len(tracker.errors)} record(s) failed: {tracker.errors[0]}"
             )
+
+    def _ensure_poller(self) -> None:
+        """Serve delivery reports on one background thread, so that each waiting request
+        wakes as soon as its own records are acknowledged."""
+        with self._poller_lock:
+            if self._poller is None:
+                self._poller = threading.Thread(target=self._poll_forever,
+                                                name="producer-poll", daemon=True)
+                self._poller.start()
+
+    def _poll_forever(self) -> None:
+        while not self._closed.is_set():
+            self._producer.poll(0.05)
 
     def ping(self, timeout: float = 2.0) -> None:
         """Raise :class:`BrokerUnavailableError` unless the cluster answers a metadata call."""
@@ -125,3 +137,4 @@ class EventProducer:
 
     def close(self, timeout: float = 10.0) -> None:
         self._producer.flush(timeout)
+        self._closed.set()
