@@ -108,8 +108,15 @@ class Engine:
                 else default_metric_alerter(threshold=s.detection.threshold)
             )
             mapping = LogFieldMapping.from_config(**s.log_mapping.model_dump())
+            entity = None
+            if s.detection.entity_metrics:
+                from detectors.entity import EntityAlerter
+
+                entity = EntityAlerter(s.detection.entity_metrics,
+                                       interval=s.detection.entity_interval_s)
             return DetectStage(self.topics, metric_alerter, default_log_alerter(),
-                               log_decoder=mapping.decode)
+                               log_decoder=mapping.decode, entity_alerter=entity,
+                               series_idle_s=s.detection.series_idle_s)
         if name == "correlate":
             from aiops.correlation import TopologyUpdater, build_correlator
             from aiops.notify.build import build_notifier

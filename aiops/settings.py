@@ -86,6 +86,15 @@ class DetectionSettings(BaseModel):
     threshold: float | None = Field(
         None, description="Anomaly score at which an alert may fire (empty: the detector's)."
     )
+    entity_metrics: list[str] = Field(
+        default_factory=list,
+        description="Metrics judged together per service by an IsolationForest "
+        "(e.g. cpu, memory, latency_ms, error_rate); empty: off.",
+    )
+    entity_interval_s: float = Field(60.0, description="Interval of one entity vector.")
+    series_idle_s: float = Field(
+        900.0, description="A series silent this long is forgotten and its alert resolved."
+    )
 
 
 class CorrelationSettings(BaseModel):

@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from aiops.model import Alert, DecodeError, LogRecord
+import numpy as np
+
+from aiops.model import Alert, DecodeError, LogRecord, MetricSample
 from aiops.model.columns import MetricColumns
 from streams.codecs import alert_key, decode_logs, decode_metric_columns, encode_alert
 from streams.producer import Record
@@ -18,6 +20,13 @@ class MetricAlerterLike(Protocol):
     def process_columns(self, batch: MetricColumns) -> list[Alert]: ...
 
     def expire(self, now: float, idle_seconds: float) -> list[Alert]: ...
+
+
+class EntityAlerterLike(Protocol):
+    @property
+    def metrics(self) -> Sequence[str]: ...
+
+    def process(self, samples: Sequence[MetricSample]) -> list[Alert]: ...
 
 
 class LogAlerterLike(Protocol):
@@ -38,7 +47,10 @@ class DetectStage:
         log_decoder: Callable[[bytes], list[LogRecord]] = decode_logs,
         series_idle_s: float = 900.0,
         wall_clock: Callable[[], float] = time.time,
+        entity_alerter: EntityAlerterLike | None = None,
     ) -> None:
+        self._entity = entity_alerter
+        self._entity_metrics = frozenset(entity_alerter.metrics) if entity_alerter else frozenset()
         self._series_idle_s = series_idle_s
         self._wall_clock = wall_clock
         # Event clock: newest metric timestamp seen, and the wall time it was seen at.
@@ -72,6 +84,8 @@ class DetectStage:
         if parts:
             columns = MetricColumns.concat(parts)
             alerts.extend(self._metrics.process_columns(columns))
+            if self._entity is not None:
+                alerts.extend(self._entity.process(self._entity_samples(columns)))
             if len(columns):
                 newest = float(columns.ts.max())
                 if self._event_now is None or newest > self._event_now:
@@ -81,6 +95,13 @@ class DetectStage:
             alerts.extend(self._logs.process(records))
         outputs = [Record(self._topics.alerts, alert_key(a), encode_alert(a)) for a in alerts]
         return StageResult(outputs=outputs, dead=dead)
+
+    def _entity_samples(self, columns: MetricColumns) -> list[MetricSample]:
+        wanted = [i for i, name in enumerate(columns.names) if name in self._entity_metrics]
+        if not wanted:
+            return []
+        positions = np.flatnonzero(np.isin(columns.series, wanted)).tolist()
+        return [columns.sample(i) for i in positions]
 
     def published(self) -> None:
         pass

@@ -27,3 +27,34 @@ def test_detect_stage_resolves_alerts_of_series_that_vanish() -> None:
     resolved = [decode_alert(r.value) for r in stage.idle(wall[0] + 700)]
     assert [a.status for a in resolved] == [AlertStatus.RESOLVED]
     assert resolved[0].fingerprint == fired[0].fingerprint
+
+
+def test_detect_stage_runs_the_entity_isolation_forest_when_configured() -> None:
+    import numpy as np
+
+    from detectors.entity import EntityAlerter
+    from detectors.policy import AlertPolicy
+
+    topics = Topics()
+    entity = EntityAlerter(["cpu", "latency"], interval=60.0,
+                           policy=AlertPolicy(threshold=0.5, clear_threshold=0.3, for_count=1))
+    stage = DetectStage(topics, default_metric_alerter(), default_log_alerter(),
+                        entity_alerter=entity)
+    rng = np.random.default_rng(0)
+
+    def message(i: int, cpu: float, latency: float) -> Incoming:
+        ts = 60.0 * i + 1
+        return Incoming(topics.metrics, dumps({"samples": [
+            {"name": "cpu", "labels": {"service": "cart"}, "ts": ts, "value": cpu},
+            {"name": "latency", "labels": {"service": "cart"}, "ts": ts, "value": latency},
+            {"name": "other", "labels": {"service": "cart"}, "ts": ts, "value": 1.0},
+        ]}))
+
+    calm = [message(i, 50 + rng.normal(0, 2), 100 + rng.normal(0, 3)) for i in range(400)]
+    assert not [r for r in stage.handle(calm).outputs
+                if decode_alert(r.value).name == "ServiceBehaviourAnomalous"]
+    # cpu collapses while latency stays normal: no single series is far off for long,
+    # but the pair is unlike anything the service has done.
+    odd = [message(i, 5.0, 100 + rng.normal(0, 3)) for i in range(400, 406)]
+    names = [decode_alert(r.value).name for r in stage.handle(odd).outputs]
+    assert "ServiceBehaviourAnomalous" in names
