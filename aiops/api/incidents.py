@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from aiops.api.deps import ApiDeps, check_auth, deps
 from aiops.api.receivers import _publish
-from aiops.model import CommandKind, IncidentCommand, IncidentStatus, NotFoundError
+from aiops.model import CommandKind, DecodeError, IncidentCommand, IncidentStatus, NotFoundError
 from streams.codecs import action_to_dict, command_to_dict, dumps, incident_to_dict
 from streams.producer import Record
 from streams.timefmt import parse_time
@@ -30,11 +30,16 @@ class ChangeRequest(BaseModel):
 
 
 def _time_param(raw: str | None, name: str) -> float | None:
+    """A query parameter given as epoch seconds or RFC 3339."""
     if raw is None:
         return None
     try:
-        return parse_time(float(raw) if raw.replace(".", "", 1).isdigit() else raw, field=name)
-    except Exception as exc:
+        return float(raw)
+    except ValueError:
+        pass
+    try:
+        return parse_time(raw, field=name)
+    except DecodeError as exc:
         raise HTTPException(422, f"{name}: expected RFC 3339 or epoch seconds") from exc
 
 
