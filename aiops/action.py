@@ -63,4 +63,5 @@ def build_act_stage(settings: Settings, store: Store, topics: Topics) -> ActStag
         dry_run=r.dry_run, probe=probe, kill_switch=rstore.kill_switch,
     )
     remediator.restore(rstore.unverified(time.time() - 86400))
-    return ActStage(topics, notifier, remediator, store)
+    return ActStage(topics, notifier, remediator, store,
+                    outbox_retention_s=settings.notify.outbox_retention_s)

@@ -163,6 +163,11 @@ class NotifySettings(BaseModel):
     retry_max_s: float = 300.0
     max_attempts: int = 12
     lease_s: float = Field(30.0, description="How long a claimed message stays hidden.")
+    outbox_retention_s: float = Field(
+        14 * 86400.0,
+        description="Sent notification and feed rows are deleted after this long; keep it "
+        "above the input topics' retention.",
+    )
 
 
 class Settings(BaseSettings):

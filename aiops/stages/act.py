@@ -49,7 +49,10 @@ class ActStage:
         store: Store,
         *,
         wall_clock: Callable[[], float] = time.time,
+        outbox_retention_s: float = 14 * 86400.0,
     ) -> None:
+        self._outbox_retention_s = outbox_retention_s
+        self._last_purge = 0.0
         self._topics = topics
         self._notifier = notifier
         self._remediator = remediator
@@ -90,6 +93,11 @@ class ActStage:
 
     def idle(self, wall_now: float) -> list[Record]:
         self._notifier.poll()
+        if wall_now - self._last_purge >= 3600.0:
+            # Sent rows are kept longer than any input can be redelivered (topic retention),
+            # so a purged key cannot be enqueued and sent again.
+            self._last_purge = wall_now
+            self._store.purge_sent(wall_now - self._outbox_retention_s)
         return self._record(self._remediator.tick(wall_now))
 
     def _record(self, actions: Sequence[RemediationAction]) -> list[Record]:

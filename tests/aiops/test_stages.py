@@ -58,3 +58,33 @@ def test_detect_stage_runs_the_entity_isolation_forest_when_configured() -> None
     odd = [message(i, 5.0, 100 + rng.normal(0, 3)) for i in range(400, 406)]
     names = [decode_alert(r.value).name for r in stage.handle(odd).outputs]
     assert "ServiceBehaviourAnomalous" in names
+
+
+def test_act_stage_purges_sent_outbox_rows_past_retention(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from aiops.notify.log import LogNotifier
+    from aiops.stages.act import ActStage
+    from aiops.storage.engine import create_engine
+    from aiops.storage.migrate import upgrade
+    from aiops.storage.repository import OutboxMessage, Store
+
+    url = f"sqlite:///{tmp_path / 'act.db'}"
+    upgrade(url)
+    store = Store(create_engine(url))
+    store.enqueue([OutboxMessage("slack:x", "old", b"{}"), OutboxMessage("slack:x", "new", b"{}")])
+    rows = {r.dedup_key: r.id for r in store.pending("slack:x", now=10**10)}
+    store.mark_sent([rows["old"]], now=1_000.0)
+    store.mark_sent([rows["new"]], now=90_000.0)
+
+    class NoRemediation:
+        def handle(self, incident):  # type: ignore[no-untyped-def]
+            return []
+
+        def tick(self, now):  # type: ignore[no-untyped-def]
+            return []
+
+    stage = ActStage(Topics(), LogNotifier(), NoRemediation(), store,
+                     outbox_retention_s=86_400.0)
+    stage.idle(100_000.0)
+    # "old" is purged; "new" is kept, so a redelivered input cannot send it again.
+    assert store.enqueue([OutboxMessage("slack:x", "old", b"{}")]) == 1
+    assert store.enqueue([OutboxMessage("slack:x", "new", b"{}")]) == 0
