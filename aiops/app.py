@@ -40,12 +40,7 @@ STAGES = ("detect", "correlate", "act")
 
 
 def topics_from(settings: Settings) -> Topics:
-    t = settings.topics
-    return Topics(
-        metrics=t.metrics, logs=t.logs, alerts=t.alerts, incidents=t.incidents,
-        actions=t.actions, dlq=t.dlq, topology=t.topology, data_partitions=t.data_partitions,
-        alert_partitions=t.alert_partitions,
-    )
+    return Topics(**settings.topics.model_dump())
 
 
 @contextmanager

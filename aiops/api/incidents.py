@@ -100,26 +100,17 @@ async def _change(
     return JSONResponse(status_code=202, content={"accepted": command_to_dict(command)})
 
 
-@router.post("/incidents/{incident_id}/acknowledge")
-async def acknowledge(
+@router.post("/incidents/{incident_id}/{change}")
+async def change_incident(
     request: Request,
     incident_id: str,
+    change: CommandKind,
     body: ChangeRequest | None = None,
     api: ApiDeps = Depends(deps),
 ) -> Any:
+    """``acknowledge`` or ``resolve`` an incident, on behalf of ``actor``."""
     check_auth(request, api.settings, api.telemetry, "incidents")
-    return await _change(incident_id, CommandKind.ACKNOWLEDGE, body or ChangeRequest(), api)
-
-
-@router.post("/incidents/{incident_id}/resolve")
-async def resolve(
-    request: Request,
-    incident_id: str,
-    body: ChangeRequest | None = None,
-    api: ApiDeps = Depends(deps),
-) -> Any:
-    check_auth(request, api.settings, api.telemetry, "incidents")
-    return await _change(incident_id, CommandKind.RESOLVE, body or ChangeRequest(), api)
+    return await _change(incident_id, change, body or ChangeRequest(), api)
 
 
 @router.get("/actions")
