@@ -19,11 +19,13 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
 from aiops.model import ConfigError, RootCause
+from correlator.pairs import DependencyPairs
 from correlator.types import NodeEvidence, RankingStrategy
 from topology.graph import ServiceGraph
 
@@ -120,8 +122,7 @@ def personalized_pagerank(nodes: Sequence[str], edges: Sequence[tuple[int, int, 
     dangling = out_w == 0
     rank = personalization.copy()
     for _ in range(iterations):
-        flow = np.zeros(n)
-        np.add.at(flow, dst_i, rank[src_i] * wts)
+        flow = np.bincount(dst_i, weights=rank[src_i] * wts, minlength=n)
         restart = alpha * rank[dangling].sum() + (1 - alpha)
         nxt = alpha * flow + restart * personalization
         if np.abs(nxt - rank).sum() < tol:
@@ -147,14 +148,26 @@ class PageRankRanker:
         self.alpha = alpha
         self.max_hops = max_hops
 
-    def scores(self, evidence: Mapping[str, NodeEvidence],
-               graph: ServiceGraph | None) -> dict[str, float]:
+    def scores(self, evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
+               pairs: DependencyPairs | None = None) -> dict[str, float]:
+        """PageRank per candidate; ``pairs`` (``max_hops`` deep, covering ``evidence``)
+        replaces the per-node graph walks when the caller keeps one."""
         cands = sorted(_candidates(evidence), key=lambda e: e.node)
+        if len(cands) == 1:  # nothing to walk between: all the mass stays put
+            return {cands[0].node: 1.0}
         names = [e.node for e in cands]
         index = {n: i for i, n in enumerate(names)}
         sev = np.array([max(e.score, 1e-3) for e in cands])
         edges: list[tuple[int, int, float]] = []
-        if graph is not None:
+        if graph is not None and pairs is not None:
+            slot = np.full(len(pairs.names), -1, dtype=np.int64)
+            slot[[pairs.index[n] for n in names]] = np.arange(len(names))
+            eff, cause = pairs.arrays()
+            src, dst = slot[eff], slot[cause]
+            ok = (src >= 0) & (dst >= 0)
+            src, dst = src[ok], dst[ok]
+            edges = list(zip(src.tolist(), dst.tolist(), sev[dst].tolist(), strict=True))
+        elif graph is not None:
             for i, name in enumerate(names):
                 if name not in graph:
                     continue
@@ -227,6 +240,68 @@ def proximity(cause: NodeEvidence, effect: NodeEvidence, scale: float) -> float:
     return math.exp(-max(0.0, effect.onset - cause.onset) / scale)
 
 
+def coverage(cands: Sequence[NodeEvidence], evidence: Mapping[str, NodeEvidence],
+             graph: ServiceGraph | None, max_hops: int, window: float, tolerance: float,
+             scale: float, pairs: DependencyPairs | None = None
+             ) -> tuple[np.ndarray, Callable[[int], list[NodeEvidence]]]:
+    """Explanation coverage of every candidate, in one vectorised pass.
+
+    The same pairs as :func:`explanations` (an effect depends on the cause within
+    ``max_hops`` and began between ``tolerance`` before and ``window`` after it), each
+    worth 1 when it followed at once, decaying with the delay over ``scale`` seconds and
+    timed from the cause's latest alert that precedes the effect (a problem that develops,
+    a leak then latency, is judged by its latest sign). Returns ``1 + sum`` per candidate,
+    in ``cands`` order, and a function listing the effects of candidate ``i`` for the
+    evidence text. The pairs are collected with set intersections and scored with numpy:
+    an incident of 300 nodes has ~10,000 pairs, too many for a Python loop per ranking.
+    """
+    n = len(cands)
+    if len(evidence) <= 1:  # a lone alerting node explains nothing else
+        return np.ones(n), lambda i: []
+    index = {e.node: i for i, e in enumerate(cands)}
+    names = frozenset(index)
+    if graph is not None and pairs is not None:
+        # every alerting node is an effect, numbered as in ``pairs``; causes are candidates
+        effects = [evidence[n] for n in pairs.names]
+        slot = np.full(len(effects), -1, dtype=np.int64)
+        slot[[pairs.index[n] for n in index]] = np.arange(n)
+        eff, cause = pairs.arrays()
+        ci = slot[cause]
+        ok = ci >= 0
+        ci, ej = ci[ok], eff[ok]
+    else:
+        effects = [e for e in evidence.values() if graph is not None and e.node in graph]
+        cause_i: list[int] = []
+        effect_i: list[int] = []
+        if graph is not None:
+            for j, effect in enumerate(effects):
+                causes = graph.downstream_within(effect.node, max_hops) & names
+                if causes:
+                    cause_i.extend(map(index.__getitem__, causes))
+                    effect_i.extend([j] * len(causes))
+        ci = np.array(cause_i, dtype=np.int64)
+        ej = np.array(effect_i, dtype=np.int64)
+    first = np.array([e.onset for e in cands], dtype=np.float64)
+    last = np.maximum(first, np.array([e.last_onset for e in cands], dtype=np.float64))
+    eff_on = np.array([e.onset for e in effects], dtype=np.float64)
+    eff_node = np.array([index.get(e.node, -1) for e in effects], dtype=np.int64)
+    if len(ci):
+        c_first, c_last, onset = first[ci], last[ci], eff_on[ej]
+        keep = (eff_node[ej] != ci) & (onset >= c_first - tolerance) \
+            & (onset <= c_first + window)
+        ref = np.where(c_last <= onset + tolerance, c_last, c_first)
+        credit = np.exp(-np.maximum(0.0, onset - ref) / scale)
+        ci, ej = ci[keep], ej[keep]
+        cover = 1.0 + np.bincount(ci, weights=credit[keep], minlength=n)
+    else:
+        cover = np.ones(n)
+
+    def explained(i: int) -> list[NodeEvidence]:
+        return [effects[j] for j in ej[ci == i]]
+
+    return cover, explained
+
+
 class CompositeRanker:
     """Blend of explanation coverage, graph position (PageRank), anomaly score, alert class.
 
@@ -259,7 +334,7 @@ class CompositeRanker:
                  w_score: float = 0.1, w_kind: float = 0.3, window: float = 1200.0,
                  tolerance: float = 30.0, delay_scale: float = 300.0,
                  kind_prior: Mapping[str, float] | None = None,
-                 max_hops: int = 4) -> None:
+                 max_hops: int = 4, cache_nodes: int = 64) -> None:
         self.limit = limit
         self.weights = (w_cover, w_graph, w_score, w_kind)
         self.window = window
@@ -268,41 +343,60 @@ class CompositeRanker:
         self.max_hops = max_hops
         self.kind_prior = dict(kind_prior or DEFAULT_KIND_PRIOR)
         self.pagerank = PageRankRanker(limit=limit, max_hops=1)
+        self.cache_nodes = cache_nodes
+        # dependency pairs of the incidents being ranked, by the identity of their evidence
+        # mapping (the engine passes the same growing dict every time); a few big incidents
+        # at once, least recently ranked dropped first
+        self._pairs: OrderedDict[int, tuple[Mapping[str, NodeEvidence], DependencyPairs,
+                                            DependencyPairs]] = OrderedDict()
+
+    def _pairs_for(self, evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None
+                   ) -> tuple[DependencyPairs | None, DependencyPairs | None]:
+        """Kept pair indexes for a big incident, brought up to date; none for small ones
+        (a fresh walk is cheap there and keeping them would only cost memory)."""
+        if graph is None or len(evidence) <= self.cache_nodes:
+            return None, None
+        key = id(evidence)
+        hit = self._pairs.get(key)
+        if hit is None or hit[0] is not evidence:
+            hit = (evidence, DependencyPairs(self.max_hops),
+                   DependencyPairs(self.pagerank.max_hops))
+            self._pairs[key] = hit
+            while len(self._pairs) > 16:
+                self._pairs.popitem(last=False)
+        else:
+            self._pairs.move_to_end(key)
+        hit[1].update(evidence, graph)
+        hit[2].update(evidence, graph)
+        return hit[1], hit[2]
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
              graph: ServiceGraph | None) -> list[RootCause]:
         cands = _candidates(evidence)
         if not cands:
             return []
-        pr = self.pagerank.scores(evidence, graph)
+        deep, near = self._pairs_for(evidence, graph)
+        pr = self.pagerank.scores(evidence, graph, near)
         top_pr = max(pr.values()) or 1.0
         top_score = max(e.score for e in cands) or 1.0
         w_cover, w_graph, w_score, w_kind = self.weights
-        total: dict[str, float] = {}
         n_nodes = len(evidence)
-        explains = explanations(cands, evidence, graph, self.max_hops, self.window,
-                                self.tolerance)
-        cover: dict[str, float] = {}
-        scale = self.delay_scale
-        for e in cands:
-            first, last = e.onset, max(e.onset, e.last_onset)
-            # timing credit from the cause's latest alert that precedes the effect: a
-            # problem that develops (a leak, then latency) is judged by its latest sign
-            cover[e.node] = 1 + sum(
-                math.exp(-max(0.0, o.onset - (last if last <= o.onset + self.tolerance
-                                              else first)) / scale)
-                for o in explains[e.node])
-        top_cover = max(cover.values())
-        for e in cands:
+        cover_arr, explains = coverage(cands, evidence, graph, self.max_hops, self.window,
+                                       self.tolerance, self.delay_scale, deep)
+        top_cover = float(cover_arr.max())
+        total: dict[str, float] = {}
+        for i, e in enumerate(cands):
             kind = max((self.kind_prior.get(k, 0.4) for k in e.kinds), default=0.4)
-            total[e.node] = (w_cover * cover[e.node] / top_cover
+            total[e.node] = (w_cover * float(cover_arr[i]) / top_cover
                              + w_graph * pr.get(e.node, 0.0) / top_pr
                              + w_score * max(e.score, 0.0) / top_score + w_kind * kind)
-        ordered = sorted(total, key=lambda n: (-total[n], evidence[n].onset, n))
+        ordered = heapq.nsmallest(self.limit, total,
+                                  key=lambda n: (-total[n], evidence[n].onset, n))
+        position = {e.node: i for i, e in enumerate(cands)}
         out: list[RootCause] = []
-        for n in ordered[: self.limit]:
+        for n in ordered:
             out.append(RootCause(n, round(total[n], 4),
-                                 self._explain(evidence[n], explains[n], n_nodes,
+                                 self._explain(evidence[n], explains(position[n]), n_nodes,
                                                pr.get(n, 0.0) / top_pr)))
         return out
 

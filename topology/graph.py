@@ -222,11 +222,11 @@ class ServiceGraph:
 
     def downstream_within(self, name: str, k: int) -> frozenset[str]:
         """``name`` and what it depends on within ``k`` hops, memoised per version."""
-        return self._cached(name, k, "down", self._g.successors)
+        return self._cached(name, k, "down", self._g._succ)
 
     def upstream_within(self, name: str, k: int) -> frozenset[str]:
         """``name`` and what depends on it within ``k`` hops, memoised per version."""
-        return self._cached(name, k, "up", self._g.predecessors)
+        return self._cached(name, k, "up", self._g._pred)
 
     def _cached(self, name: str, k: int, tag: str, step: Any) -> frozenset[str]:
         if self._cache_version != self.version:
@@ -235,8 +235,7 @@ class ServiceGraph:
         key = (name, k, tag)
         hit = self._hop_cache.get(key)
         if hit is None:
-            hit = frozenset(self._walk(name, k, step)) if name in self._g \
-                else frozenset((name,))
+            hit = _reach(name, k, step) if name in self._g else frozenset((name,))
             self._hop_cache[key] = hit
         return hit
 
@@ -310,3 +309,22 @@ class ServiceGraph:
         for source, target in edges:
             graph.add_edge(source, target, kind)
         return graph
+
+
+def _reach(start: str, k: int, adjacency: Any) -> frozenset[str]:
+    """``start`` and every node within ``k`` steps along ``adjacency``, level by level
+    with set unions. ``adjacency`` is networkx's raw ``_succ``/``_pred`` dict of dicts:
+    its public views build a wrapper per lookup, and the ranking asks for the 4-hop
+    neighbourhood of every alerting node, so these cold walks led the cost of a storm."""
+    seen = {start}
+    frontier: set[str] = {start}
+    for _ in range(k):
+        step: set[str] = set()
+        for node in frontier:
+            step.update(adjacency[node])
+        step -= seen
+        if not step:
+            break
+        seen |= step
+        frontier = step
+    return frozenset(seen)

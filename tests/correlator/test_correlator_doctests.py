@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["correlator.config", "correlator.engine", "correlator.ranking", "correlator.state",
-           "correlator.baseline", "topology.updates",
+           "correlator.baseline", "correlator.pairs", "topology.updates",
            "topology.observed",
            "topology.graph", "topology.mapping"]
 
