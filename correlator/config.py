@@ -147,6 +147,10 @@ class CorrelatorConfig:
     Incidents with more than ``rank_eager_nodes`` nodes are re-ranked when their node count
     grew by the factor ``rank_growth``, else by ``tick()`` at most every ``rank_interval``
     seconds, which keeps the per-alert cost flat during storms.
+    ``changes_open_incidents``: when false (the default), a change event (a rollout) that
+    no incident can take is kept as context for ``linger`` seconds instead of opening an
+    incident of its own: a change is an action, not a problem, and it joins the first
+    incident whose alerts, on its node or on a node depending on it, start in that time.
     """
 
     window: float = 300.0
@@ -166,6 +170,7 @@ class CorrelatorConfig:
     rank_eager_nodes: int = 64
     rank_growth: float = 1.25
     rank_interval: float = 60.0
+    changes_open_incidents: bool = False
 
     def __post_init__(self) -> None:
         if self.window <= 0 or self.quiet_period < 0 or self.reopen_window < 0:

@@ -81,12 +81,14 @@ class TopologyCorrelator:
         self._quiet: set[str] = set()
         self._quiet_due: list[tuple[float, str]] = []  # heap of (auto-resolve due, id)
         self._deferred: set[str] = set()
+        # change events waiting for an incident to explain: fingerprint -> (node, alert)
+        self._changes: dict[str, tuple[str, Alert]] = {}
         self._last_forget = float("-inf")
         # per inhibition rule: source fingerprint -> (node, incident id), node -> fingerprints
         self._inhibition = InhibitionIndex(self.config.inhibitions)
         self.stats: dict[str, int] = {"processed": 0, "duplicates": 0, "silenced": 0,
                                       "inhibited": 0, "merged": 0, "reopened": 0,
-                                      "stale": 0, "flapping": 0}
+                                      "stale": 0, "flapping": 0, "changes_held": 0}
 
     # ------------------------------------------------------------------ public API
 
@@ -160,6 +162,9 @@ class TopologyCorrelator:
         held = self._by_fp.get(fp)
         if held is not None:
             return self._update_member(self._incidents[held], alert, ts)
+        if fp in self._changes:
+            self._changes[fp] = (self._changes[fp][0], alert)  # its resolution, or a repeat
+            return []
         if not alert.firing:
             self.stats["stale"] += 1  # resolved before we ever saw it fire
             return []
@@ -186,19 +191,45 @@ class TopologyCorrelator:
                 out.append(self._merge(target, other, ts))
             self._add(target, alert, node, inhibited=False)
             target.note(ts, "alert_added", f"{alert.name} on {node}")
+            if not is_change:
+                self._attach_changes(target, node, related[0], alert.starts_at, ts)
             return [target, *out]
         if resolved:
             state = resolved[0]
             self._reopen(state, ts, f"{alert.name} on {node}")
             self._add(state, alert, node, inhibited=False)
+            if not is_change:
+                self._attach_changes(state, node, related[0], alert.starts_at, ts)
             return [state]
+        if is_change and not self.config.changes_open_incidents:
+            self.stats["changes_held"] += 1
+            self._changes[fp] = (node, alert)
+            return []
         state = IncidentState(id=incident_id(alert), status=IncidentStatus.OPEN,
                               opened_at=alert.starts_at, updated_at=alert.starts_at,
                               first_ts=alert.starts_at, last_ts=alert.starts_at)
         self._incidents[state.id] = state
         self._add(state, alert, node, inhibited=False)
         state.note(ts, "opened", f"{alert.name} on {node}")
+        if not is_change:
+            self._attach_changes(state, node, related[0], alert.starts_at, ts)
         return [state]
+
+    def _attach_changes(self, state: IncidentState, own: str, depends_on: frozenset[str],
+                        onset: float, ts: float) -> None:
+        """Held change events that may explain the alert join its incident as possible
+        causes: on the alert's own node when made within ``window`` before it began, on a
+        node it depends on within ``linger`` (the same reach a change has when it is
+        already part of an incident)."""
+        if not self._changes:
+            return
+        linger, window = self.config.linger, self.config.window
+        for fp, (node, change) in list(self._changes.items()):
+            reach = window if node == own else linger
+            if node in depends_on and onset - reach <= change.starts_at <= onset:
+                del self._changes[fp]
+                self._add(state, change, node, inhibited=False)
+                state.note(ts, "change_attached", f"{change.name} on {node}")
 
     def apply(self, command: IncidentCommand) -> list[Incident]:
         state = self._incidents.get(command.incident_id)
@@ -406,7 +437,11 @@ class TopologyCorrelator:
         self._deferred.discard(state.id)
 
     def _forget(self, now: float) -> None:
-        """Drop resolved incidents once they can no longer reopen, and old flap history."""
+        """Drop resolved incidents once they can no longer reopen, old flap history, and
+        held change events no incident took in time."""
+        stale = now - self.config.linger - self.config.window
+        for fp in [f for f, (_, a) in self._changes.items() if a.starts_at < stale]:
+            del self._changes[fp]
         horizon = self.config.reopen_window
         gone = [i for i, s in self._incidents.items()
                 if not s.active and s.resolved_at is not None and now - s.resolved_at > horizon]

@@ -248,5 +248,27 @@ def test_runtime_silences_and_topology_updates() -> None:
     assert c.process(alert("Lat2", "ads", 20))[0].version == 1
     # a new dependency appears at runtime: cart -> ads; ads' incident now links to cart
     from topology.updates import apply_update
+    assert c.graph is not None
     apply_update(c.graph, {"op": "add_edge", "source": "cart", "target": "ads"})
     assert c.process(alert("Lat", "cart", 30))[0].services == ("ads", "cart")
+
+
+def test_lone_rollout_is_context_until_a_dependent_alerts() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(), graph=shop())
+    rollout = alert("DeploymentRolledOut", "cart", 100, kind="change")
+    assert c.process(rollout) == []  # a change alone raises nothing
+    assert c.process(alert("DeploymentRolledOut", "ads", 100, kind="change")) == []
+    inc = c.process(alert("HighLatency", "frontend", 130, score=5))[-1]
+    assert {a.name for a in inc.alerts} == {"HighLatency", "DeploymentRolledOut"}
+    assert "cart" in inc.services and "ads" not in inc.services  # ads is not a dependency
+    assert any(e.event == "change_attached" for e in inc.timeline)
+    # a rollout made after the symptom began does not explain it
+    c2 = TopologyCorrelator(CorrelatorConfig(), graph=shop())
+    c2.process(alert("DeploymentRolledOut", "cart", 200, kind="change"))
+    late = c2.process(alert("HighLatency", "frontend", 130, score=5))[-1]
+    assert "cart" not in late.services
+
+
+def test_changes_may_still_open_incidents_when_configured() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(changes_open_incidents=True), graph=shop())
+    assert len(c.process(alert("DeploymentRolledOut", "cart", 100, kind="change"))) == 1
