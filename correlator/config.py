@@ -151,6 +151,12 @@ class CorrelatorConfig:
     no incident can take is kept as context for ``linger`` seconds instead of opening an
     incident of its own: a change is an action, not a problem, and it joins the first
     incident whose alerts, on its node or on a node depending on it, start in that time.
+    ``confirm_after``: a new incident of one alert of a class in ``confirm_kinds``
+    (resource saturation, symptoms; not outages) starts *pending*: it is published with
+    status ``pending`` (stored, never notified) until a second alert joins it or its alert
+    is still firing ``confirm_after`` seconds after it began. If every alert has cleared
+    by then it is dropped as transient, as most one-off blips do within a minute or two.
+    Set 0 to raise every incident at once.
     """
 
     window: float = 300.0
@@ -171,10 +177,14 @@ class CorrelatorConfig:
     rank_growth: float = 1.25
     rank_interval: float = 60.0
     changes_open_incidents: bool = False
+    confirm_after: float = 120.0
+    confirm_kinds: tuple[str, ...] = ("resource", "symptom")
 
     def __post_init__(self) -> None:
-        if self.window <= 0 or self.quiet_period < 0 or self.reopen_window < 0:
-            raise ConfigError("window must be > 0; quiet_period, reopen_window >= 0")
+        if self.window <= 0 or self.quiet_period < 0 or self.reopen_window < 0 \
+                or self.confirm_after < 0:
+            raise ConfigError("window must be > 0; quiet_period, reopen_window, "
+                              "confirm_after >= 0")
         if self.k_hops < 0:
             raise ConfigError("k_hops must be >= 0")
         if self.relation not in ("directed", "undirected"):

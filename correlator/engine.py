@@ -80,6 +80,7 @@ class TopologyCorrelator:
         self._flapping: set[str] = set()
         self._quiet: set[str] = set()
         self._quiet_due: list[tuple[float, str]] = []  # heap of (auto-resolve due, id)
+        self._pending_due: list[tuple[float, str]] = []  # heap of (confirmation due, id)
         self._deferred: set[str] = set()
         # change events waiting for an incident to explain: fingerprint -> (node, alert)
         self._changes: dict[str, tuple[str, Alert]] = {}
@@ -88,7 +89,8 @@ class TopologyCorrelator:
         self._inhibition = InhibitionIndex(self.config.inhibitions)
         self.stats: dict[str, int] = {"processed": 0, "duplicates": 0, "silenced": 0,
                                       "inhibited": 0, "merged": 0, "reopened": 0,
-                                      "stale": 0, "flapping": 0, "changes_held": 0}
+                                      "stale": 0, "flapping": 0, "changes_held": 0,
+                                      "pending": 0, "confirmed": 0, "transient": 0}
 
     # ------------------------------------------------------------------ public API
 
@@ -126,8 +128,8 @@ class TopologyCorrelator:
                 id=inc.id, status=inc.status, opened_at=inc.opened_at,
                 updated_at=inc.updated_at, first_ts=inc.opened_at, last_ts=inc.opened_at,
                 timeline=list(inc.timeline), root_causes=inc.root_causes,
-                resolved_at=inc.resolved_at, version=inc.version)
-            for alert in inc.alerts:
+                resolved_at=inc.resolved_at, version=inc.version, raised=inc.raised)
+            for alert in (*inc.alerts, *inc.changes):
                 self._add(state, alert, self.mapper.node_for(alert.labels), inhibited=False)
                 if not alert.firing:
                     state.last_resolved_ts = max(state.last_resolved_ts, event_time(alert))
@@ -135,7 +137,10 @@ class TopologyCorrelator:
             if inc.timeline and inc.timeline[-1].event == "merged_into":
                 state.merged_into = inc.timeline[-1].note.rsplit(" ", 1)[-1]
             self._incidents[inc.id] = state
-            if state.active and state.firing == 0:
+            if state.status == IncidentStatus.PENDING:
+                heapq.heappush(self._pending_due,
+                               (inc.opened_at + self.config.confirm_after, inc.id))
+            elif state.active and state.firing == 0:
                 self._mark_quiet(state)
 
     def process(self, alert: Alert) -> list[Incident]:
@@ -181,8 +186,9 @@ class TopologyCorrelator:
             state.note(ts, "alert_inhibited", f"{alert.name} on {node} absorbed")
             return [state]
         related = self._related(node)
-        is_change = classify_alert(_kind_text(alert), self.config.kind_words,
-                                   alert.labels.get("kind")) == "change"
+        kind = classify_alert(_kind_text(alert), self.config.kind_words,
+                              alert.labels.get("kind"))
+        is_change = kind == "change"
         active, resolved = self._candidates(related, ts, node, effects=not is_change)
         if active:
             target = active[0]
@@ -193,6 +199,7 @@ class TopologyCorrelator:
             target.note(ts, "alert_added", f"{alert.name} on {node}")
             if not is_change:
                 self._attach_changes(target, node, related[0], alert.starts_at, ts)
+            self._confirm_if_corroborated(target, ts, kind)
             return [target, *out]
         if resolved:
             state = resolved[0]
@@ -205,12 +212,22 @@ class TopologyCorrelator:
             self.stats["changes_held"] += 1
             self._changes[fp] = (node, alert)
             return []
-        state = IncidentState(id=incident_id(alert), status=IncidentStatus.OPEN,
+        hold = self.config.confirm_after > 0 and kind in self.config.confirm_kinds
+        state = IncidentState(id=incident_id(alert),
+                              status=IncidentStatus.PENDING if hold else IncidentStatus.OPEN,
                               opened_at=alert.starts_at, updated_at=alert.starts_at,
-                              first_ts=alert.starts_at, last_ts=alert.starts_at)
+                              first_ts=alert.starts_at, last_ts=alert.starts_at,
+                              raised=not hold)
         self._incidents[state.id] = state
         self._add(state, alert, node, inhibited=False)
-        state.note(ts, "opened", f"{alert.name} on {node}")
+        if hold:
+            self.stats["pending"] += 1
+            state.note(ts, "pending", f"{alert.name} on {node}; raised if it lasts "
+                       f"{self.config.confirm_after:.0f} s or is corroborated")
+            heapq.heappush(self._pending_due,
+                           (alert.starts_at + self.config.confirm_after, state.id))
+        else:
+            state.note(ts, "opened", f"{alert.name} on {node}")
         if not is_change:
             self._attach_changes(state, node, related[0], alert.starts_at, ts)
         return [state]
@@ -241,6 +258,7 @@ class TopologyCorrelator:
             if state.status == IncidentStatus.RESOLVED:
                 raise ConflictError("incident", state.id, "cannot acknowledge a resolved incident")
             state.status = IncidentStatus.ACKNOWLEDGED
+            state.raised = True
             state.note(command.ts, "acknowledged", command.note, actor=command.actor)
             return [self._publish(state)]
         if state.status == IncidentStatus.RESOLVED:
@@ -249,14 +267,14 @@ class TopologyCorrelator:
         return [self._publish(state)]
 
     def tick(self, now: float) -> list[Incident]:
-        out: list[Incident] = []
+        out = self._settle_pending(now)
         quiet = self.config.quiet_period
         heap = self._quiet_due
         while heap and heap[0][0] <= now:
             _, ident = heapq.heappop(heap)
             state = self._incidents.get(ident)
             if ident not in self._quiet or state is None or not state.active \
-                    or state.firing > 0:
+                    or state.firing > 0 or state.status == IncidentStatus.PENDING:
                 self._quiet.discard(ident)
                 continue
             due = state.last_resolved_ts + quiet
@@ -302,7 +320,7 @@ class TopologyCorrelator:
             self.stats["silenced"] += 1
             return []
         if alert.firing and not state.active and (
-                state.merged_into is not None
+                state.merged_into is not None or not state.raised
                 or ts - (state.resolved_at or ts) > self.config.reopen_window):
             del self._by_fp[fp]  # too late to reopen: a new episode, grouped afresh
             return self._fold(alert)
@@ -397,6 +415,7 @@ class TopologyCorrelator:
             if ids is not None:
                 ids.discard(other.id)
         target.note(ts, "merged", f"absorbed {other.id}")
+        self._confirm_if_corroborated(target, ts, "")
         other.merged_into = target.id
         if other.root_causes:
             other.dirty_rank = False  # its last ranking stands; the target carries on
@@ -404,9 +423,50 @@ class TopologyCorrelator:
         self._resolve(other, ts, "merged_into", f"merged into {target.id}")
         return other
 
+    def _confirm_if_corroborated(self, state: IncidentState, ts: float, kind: str) -> None:
+        """Raise a pending incident once a second alert (not a change event) backs it, or
+        an alert of a class that is never held (an outage) joins it."""
+        if state.status != IncidentStatus.PENDING:
+            return
+        if kind and kind != "change" and kind not in self.config.confirm_kinds:
+            self._confirm(state, ts, "an outage alert joined")
+        elif sum(1 for k in state.member_kind.values() if k != "change") >= 2:
+            self._confirm(state, ts, "corroborated by a second alert")
+
+    def _confirm(self, state: IncidentState, ts: float, why: str) -> None:
+        self.stats["confirmed"] += 1
+        state.status = IncidentStatus.OPEN
+        state.raised = True
+        state.note(ts, "opened", why)
+
+    def _settle_pending(self, now: float) -> list[Incident]:
+        """Pending incidents whose time is up: raised if an alert still fires, else
+        dropped as transient (resolved, never raised; its alerts stay deduplicated)."""
+        out: list[Incident] = []
+        heap = self._pending_due
+        hold = self.config.confirm_after
+        while heap and heap[0][0] <= now:
+            due, ident = heapq.heappop(heap)
+            state = self._incidents.get(ident)
+            if state is None or state.status != IncidentStatus.PENDING:
+                continue
+            if state.firing > 0:
+                self._confirm(state, due, f"still firing after {hold:.0f} s")
+            else:
+                self.stats["transient"] += 1
+                self._resolve(state, max(due, state.last_resolved_ts), "transient",
+                              f"every alert cleared within {hold:.0f} s")
+                for fp, held in state.members.items():
+                    if state.member_kind.get(fp) == "change" and held.firing:
+                        # context it was holding goes back to wait for another incident
+                        self._changes[fp] = (state.member_node[fp], held)
+            out.append(self._publish(state))
+        return out
+
     def _reopen(self, state: IncidentState, ts: float, why: str) -> None:
         self.stats["reopened"] += 1
         state.status = IncidentStatus.OPEN
+        state.raised = True
         state.resolved_at = None
         state.note(ts, "reopened", why)
 

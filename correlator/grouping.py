@@ -95,7 +95,7 @@ def find_candidates(incidents: Mapping[str, IncidentState],
     resolved: list[IncidentState] = []
     for ident in ids:
         s = incidents[ident]
-        if s.merged_into is None and s.resolved_at is not None and \
+        if s.merged_into is None and s.raised and s.resolved_at is not None and \
                 0 <= ts - s.resolved_at <= config.reopen_window:
             resolved.append(s)
     resolved.sort(key=lambda s: (-(s.resolved_at or 0.0), s.id))

@@ -62,6 +62,8 @@ class IncidentState:
     dirty_rank: bool = True
     ranked_nodes: int = 0
     ranked_at: float = 0.0
+    raised: bool = True  # ever open or acknowledged; False while pending, and if dropped
+    changes: int = 0  # members that are change events
     severity_rank: int = 0
     severity: str = "info"
 
@@ -91,6 +93,8 @@ class IncidentState:
         if inhibited:
             self.inhibited.add(fp)
         score = alert.score
+        if kind == "change" and self.member_kind.get(fp) != "change":
+            self.changes += 1
         self.member_kind[fp] = kind
         ev = self.nodes.get(node)
         firing = 1 if alert.firing and kind != "change" else 0
@@ -136,17 +140,23 @@ class IncidentState:
         top = self.root_causes[0].service if self.root_causes else next(iter(self.nodes), "?")
         names = sorted(self.nodes[top].alerts) if top in self.nodes else []
         what = names[0] if names else "alerts"
-        return (f"{top}: {what} ({len(self.members)} alerts on {len(self.nodes)} "
+        return (f"{top}: {what} ({len(self.members) - self.changes} alerts on {len(self.nodes)} "
                 f"node{'s' if len(self.nodes) != 1 else ''})")
 
     def snapshot(self) -> Incident:
         services = tuple(self.nodes)  # in the order they joined
+        kinds = self.member_kind
+        if self.changes:
+            alerts = tuple(a for fp, a in self.members.items() if kinds[fp] != "change")
+            changes = tuple(a for fp, a in self.members.items() if kinds[fp] == "change")
+        else:
+            alerts, changes = tuple(self.members.values()), ()
         return Incident(
             id=self.id, status=self.status, title=self.title(), severity=self.severity,
             opened_at=self.opened_at, updated_at=self.updated_at,
-            alerts=tuple(self.members.values()), services=services,
+            alerts=alerts, services=services,
             root_causes=self.root_causes, timeline=tuple(self.timeline),
-            resolved_at=self.resolved_at, version=self.version)
+            resolved_at=self.resolved_at, version=self.version, changes=changes)
 
 
 def _summary(alert: Alert) -> str:

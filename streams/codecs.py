@@ -315,6 +315,7 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
             for rc in incident.root_causes
         ],
         "alerts": [alert_to_dict(a) for a in incident.alerts],
+        "changes": [alert_to_dict(a) for a in incident.changes],
         "timeline": [
             {
                 "ts": format_time(t.ts),
@@ -360,6 +361,7 @@ def incident_from_dict(raw: object) -> Incident:
                 for rc in obj.get("root_causes", [])
             ),
             alerts=tuple(alert_from_dict(a) for a in obj.get("alerts", [])),
+            changes=tuple(alert_from_dict(a) for a in obj.get("changes", [])),
             timeline=tuple(
                 TimelineEntry(
                     ts=parse_time(t["ts"], field="timeline.ts") or 0.0,

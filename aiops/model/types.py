@@ -32,9 +32,15 @@ class AlertStatus(StrEnum):
 
 
 class IncidentStatus(StrEnum):
+    #: held back: one alert so far, not yet shown to outlast a transient blip; never
+    #: notified, and dropped (resolved without ever being raised) if it clears in time
+    PENDING = "pending"
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
+
+
+_RAISED = frozenset((IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED))
 
 
 class ActionStatus(StrEnum):
@@ -188,6 +194,10 @@ class Incident:
 
     ``version`` increases with every change, so consumers of the incident feed can drop
     redelivered or out-of-date messages by ``(id, version)``.
+
+    ``alerts`` are the member alerts (problems); ``changes`` are change events (rollouts,
+    config pushes) on the incident's nodes shortly before its alerts began. A change is
+    context and a candidate cause, not a problem of its own, so it is kept apart.
     """
 
     id: str
@@ -202,10 +212,20 @@ class Incident:
     timeline: tuple[TimelineEntry, ...] = ()
     resolved_at: float | None = None
     version: int = 1
+    changes: tuple[Alert, ...] = ()
 
     @property
     def fingerprints(self) -> frozenset[str]:
         return frozenset(a.fingerprint for a in self.alerts)
+
+    @property
+    def raised(self) -> bool:
+        """Whether this incident was ever shown to people (open or acknowledged at some
+        point); a pending incident dropped as transient, or merged before it was confirmed,
+        never was, and nothing downstream should notify about it."""
+        if self.status in _RAISED:
+            return True
+        return any(e.status in _RAISED for e in self.timeline)
 
 
 @dataclass(frozen=True, slots=True)

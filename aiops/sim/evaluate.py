@@ -115,25 +115,28 @@ def _matches(candidate: str, root: str, graph: ServiceGraph | None) -> bool:
 def run_correlator(correlator: Correlator, events: Sequence[tuple[float, Alert]]
                    ) -> tuple[dict[str, Incident], dict[str, str], dict[str, float]]:
     """Feed ``events``; return final incidents, episode -> incident id, and the sending
-    time at which each episode first appeared in an incident."""
+    time at which each episode first appeared in a raised incident (a pending incident is
+    not shown to anyone, and one dropped as transient never is)."""
     latest: dict[str, Incident] = {}
     member: dict[str, str] = {}
     placed: dict[str, float] = {}
-    for ts, alert in events:
-        out = correlator.process(alert)
-        out += correlator.tick(ts)
-        key = alert_key(alert)
+
+    def place(out: list[Incident], ts: float) -> None:
         for inc in out:
             latest[inc.id] = inc
-            if key not in member and alert.firing:
-                for a in inc.alerts:
-                    if a.fingerprint == alert.fingerprint and a.starts_at == alert.starts_at:
-                        member[key] = inc.id
-                        placed[key] = ts
-                        break
+            if not inc.raised:
+                continue
+            for a in inc.alerts:  # newly raised incidents show all their members at once
+                if a.firing:
+                    k = alert_key(a)
+                    if k not in member:
+                        member[k] = inc.id
+                        placed[k] = ts
+
+    for ts, alert in events:
+        place(correlator.process(alert) + correlator.tick(ts), ts)
     if events:
-        for inc in correlator.tick(events[-1][0] + 1e6):
-            latest[inc.id] = inc
+        place(correlator.tick(events[-1][0] + 1e6), events[-1][0] + 1e6)
     return latest, member, placed
 
 
@@ -160,6 +163,7 @@ def evaluate_events(name: str, events: Sequence[tuple[float, Alert]], truth: Gro
     n_pred = _pairs(Counter(pred.values()).values())
     n_true = _pairs(Counter(truth_cluster.values()).values())
     merged = {i for i, inc in latest.items() if _final_id(i, latest) != i}
+    raised = {i for i, inc in latest.items() if inc.raised}
     ranks: list[int | None] = []
     ttfi: list[float] = []
     for fault in truth.faults:
@@ -180,7 +184,7 @@ def evaluate_events(name: str, events: Sequence[tuple[float, Alert]], truth: Gro
             ttfi.append(min(times) - fault.start)
     return ScenarioResult(
         name=name, kinds=tuple(f.kind for f in truth.faults), ranks=ranks,
-        episodes=len(episodes), incidents=len(set(latest) - merged), notified=len(latest),
+        episodes=len(episodes), incidents=len(raised - merged), notified=len(raised),
         pairs_tp=tp, pairs_pred=n_pred, pairs_true=n_true, ttfi=ttfi,
         alerts_processed=len(events))
 

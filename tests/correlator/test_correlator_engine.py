@@ -140,7 +140,8 @@ def test_auto_resolve_after_quiet_period_in_event_time() -> None:
 
 
 def test_reopen_within_window_instead_of_new_incident() -> None:
-    c = TopologyCorrelator(CorrelatorConfig(quiet_period=0, reopen_window=600), graph=shop())
+    c = TopologyCorrelator(CorrelatorConfig(quiet_period=0, reopen_window=600,
+                                            confirm_after=0), graph=shop())
     inc = c.process(alert("HighCPU", "cart", 100))[0]
     c.process(alert("HighCPU", "cart", 100, resolved_at=200))
     assert c.tick(200)[0].status == IncidentStatus.RESOLVED
@@ -173,7 +174,7 @@ def test_silence_drops_matching_alerts_while_active() -> None:
     silence = Silence((Matcher.parse('service=~"ads.*"'),), starts_at=0, ends_at=1000)
     c = TopologyCorrelator(CorrelatorConfig(silences=(silence,)), graph=shop())
     assert c.process(alert("Lat", "adsdb", 500)) == []
-    assert c.process(alert("Lat", "adsdb", 1500))[0].status == IncidentStatus.OPEN
+    assert c.process(alert("Lat", "adsdb", 1500))[0].status == IncidentStatus.PENDING
     assert c.stats["silenced"] == 1
 
 
@@ -259,7 +260,8 @@ def test_lone_rollout_is_context_until_a_dependent_alerts() -> None:
     assert c.process(rollout) == []  # a change alone raises nothing
     assert c.process(alert("DeploymentRolledOut", "ads", 100, kind="change")) == []
     inc = c.process(alert("HighLatency", "frontend", 130, score=5))[-1]
-    assert {a.name for a in inc.alerts} == {"HighLatency", "DeploymentRolledOut"}
+    assert {a.name for a in inc.alerts} == {"HighLatency"}
+    assert {a.name for a in inc.changes} == {"DeploymentRolledOut"}  # context, not a member
     assert "cart" in inc.services and "ads" not in inc.services  # ads is not a dependency
     assert any(e.event == "change_attached" for e in inc.timeline)
     # a rollout made after the symptom began does not explain it
@@ -272,3 +274,42 @@ def test_lone_rollout_is_context_until_a_dependent_alerts() -> None:
 def test_changes_may_still_open_incidents_when_configured() -> None:
     c = TopologyCorrelator(CorrelatorConfig(changes_open_incidents=True), graph=shop())
     assert len(c.process(alert("DeploymentRolledOut", "cart", 100, kind="change"))) == 1
+
+
+def test_lone_alert_is_pending_until_it_lasts_or_is_corroborated() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(confirm_after=120), graph=shop())
+    blip = c.process(alert("HighCPU", "ads", 100))[0]
+    assert blip.status == IncidentStatus.PENDING and not blip.raised
+    c.process(alert("HighCPU", "ads", 100, resolved_at=160))
+    assert c.tick(219) == []
+    dropped = c.tick(220)[0]  # cleared within the hold: transient, never raised
+    assert dropped.status == IncidentStatus.RESOLVED and not dropped.raised
+    assert dropped.timeline[-1].event == "transient" and c.stats["transient"] == 1
+    assert c.process(alert("HighCPU", "ads", 100)) == []  # a late redelivery stays dropped
+    # still firing when the hold ends: raised then
+    lasting = c.process(alert("HighCPU", "cart", 1000))[0]
+    assert lasting.status == IncidentStatus.PENDING
+    raised = c.tick(1120)[0]
+    assert raised.id == lasting.id and raised.status == IncidentStatus.OPEN and raised.raised
+    assert raised.timeline[-1].event == "opened"
+    # a second, related alert raises it at once
+    first = c.process(alert("HighLatency", "adsdb", 2000))[0]
+    assert first.status == IncidentStatus.PENDING
+    both = c.process(alert("HighLatency", "ads", 2010))[0]
+    assert both.id == first.id and both.status == IncidentStatus.OPEN
+
+
+def test_outage_alerts_are_never_held() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(confirm_after=120), graph=shop())
+    assert c.process(alert("ServiceDown", "cart", 100))[0].status == IncidentStatus.OPEN
+    off = TopologyCorrelator(CorrelatorConfig(confirm_after=0), graph=shop())
+    assert off.process(alert("HighCPU", "cart", 100))[0].status == IncidentStatus.OPEN
+
+
+def test_pending_incident_survives_restore() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(confirm_after=120), graph=shop())
+    held = c.process(alert("HighCPU", "ads", 100))[0]
+    again = TopologyCorrelator(CorrelatorConfig(confirm_after=120), graph=shop())
+    again.restore([held])
+    assert again.process(alert("HighCPU", "ads", 100)) == []
+    assert again.tick(220)[0].status == IncidentStatus.OPEN  # still firing: raised

@@ -12,6 +12,7 @@ from aiops.model import Alert, AlertStatus
 from aiops.sim.evaluate import evaluate_events, evaluate_suite, standard_suite
 from aiops.sim.scenario import FaultTruth, GroundTruth, alert_key
 from correlator.baseline import NaiveCorrelator
+from correlator.config import CorrelatorConfig
 from correlator.engine import TopologyCorrelator
 from topology.graph import ServiceGraph
 
@@ -29,7 +30,8 @@ def test_metrics_on_a_known_case() -> None:
     events.append((140.0, fault[0]))  # a repeat: not a new episode
     causes = {alert_key(a): "f0" for a in fault} | {alert_key(noise): "noise"}
     truth = GroundTruth("redis", "cpu", 90.0, (FaultTruth("f0", "cpu", "redis", 90.0),), causes)
-    res = evaluate_events("t", events, truth, TopologyCorrelator(graph=g), g)
+    res = evaluate_events("t", events, truth,
+                          TopologyCorrelator(CorrelatorConfig(confirm_after=0), graph=g), g)
     assert res.ranks == [1]
     assert res.episodes == 4 and res.incidents == 2
     assert (res.pairs_tp, res.pairs_pred, res.pairs_true) == (3, 3, 3)
@@ -76,3 +78,20 @@ def test_bare_alertmanager_lines_are_accepted(tmp_path: Path) -> None:
                              "endsAt": "2026-11-23T00:05:00Z", "status": "resolved"}) + "\n")
     [(sent, alert)] = read_alert_events(p)
     assert alert.status == AlertStatus.RESOLVED and sent == alert.ends_at
+
+
+def test_transient_noise_dropped_by_the_hold_is_not_an_incident() -> None:
+    g = ServiceGraph.from_edges([("frontend", "cart"), ("cart", "redis"), ("ads", "adsdb")])
+    fault = [_alert("HighCPU", "redis", 100, 5), _alert("Lat", "cart", 115, 9)]
+    blip = _alert("Lat", "adsdb", 120, 3)
+    blip_end = Alert(blip.labels, blip.annotations, starts_at=120.0, ends_at=180.0,
+                     status=AlertStatus.RESOLVED)
+    events = [(a.starts_at, a) for a in [*fault, blip]] + [(180.0, blip_end), (400.0, fault[0])]
+    causes = {alert_key(a): "f0" for a in fault} | {alert_key(blip): "noise"}
+    truth = GroundTruth("redis", "cpu", 90.0, (FaultTruth("f0", "cpu", "redis", 90.0),), causes)
+    held = evaluate_events("t", events, truth, TopologyCorrelator(graph=g), g)
+    assert held.episodes == 3 and held.incidents == 1 and held.ranks == [1]
+    assert held.ttfi == [25.0]  # raised when the second alert corroborated the first
+    eager = evaluate_events("t", events, truth,
+                            TopologyCorrelator(CorrelatorConfig(confirm_after=0), graph=g), g)
+    assert eager.incidents == 2 and eager.ttfi == [10.0]
