@@ -115,15 +115,20 @@ class Engine:
         if name == "correlate":
             from aiops.correlation import TopologyUpdater, build_correlator
             from aiops.notify.build import build_notifier
+            from aiops.silences import correlator_silence
+            from aiops.storage.silences import SilenceStore
 
             correlator = build_correlator(s.correlation)
             # Notification rows are written in the same transaction as the incident change.
             notifier = build_notifier(s.notify, self.store, s.api.public_url)
+            silence_store = SilenceStore(self.store.engine)
             return CorrelateStage(
                 self.topics,
                 correlator,
                 self.store,
                 notifications=notifier.messages if notifier is not None else None,
+                silences=lambda after: map(correlator_silence, silence_store.in_force(after)),
+                reopen_window=correlator.config.reopen_window,
                 topology=TopologyUpdater(correlator),
                 # Without a cluster (replay) there is no topic history to replay.
                 topology_history=(

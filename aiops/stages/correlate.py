@@ -3,8 +3,14 @@
 The incident, its outbox row for the feed and its notification rows (one per routed
 destination and incident state) are written in one transaction; the outbox is drained to the
 incidents topic and marked sent only after the broker acknowledged it. After a crash the
-stage reloads the open incidents and republishes what the outbox still holds, so an incident
-change is neither lost nor (beyond at-least-once redelivery of the same version) repeated.
+stage reloads the open incidents (and those resolved recently enough to reopen) and
+republishes what the outbox still holds, so an incident change is neither lost nor (beyond
+at-least-once redelivery of the same version) repeated.
+
+Alerts are folded in per consumer batch (``process_batch``), so an incident that many alerts
+of one batch touch gets one new version rather than one per alert. Silences made through the
+API arrive on the alerts topic, ordered with the alerts, and are loaded from the store on
+start.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aiops.model import AiopsError, Alert, DecodeError, Incident, IncidentCommand
+from aiops.silences import decode_silence_message
 from aiops.storage.repository import OutboxMessage, Store
+from correlator.config import Silence
 from streams.codecs import decode_alert_or_command, encode_incident, loads
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
@@ -28,6 +36,12 @@ class CorrelatorLike(Protocol):
     def restore(self, incidents: Iterable[Incident]) -> None: ...
 
     def process(self, alert: Alert) -> list[Incident]: ...
+
+    def process_batch(self, alerts: Iterable[Alert]) -> list[Incident]: ...
+
+    def add_silence(self, silence: Silence) -> None: ...
+
+    def remove_silence(self, silence_id: str) -> bool: ...
 
     def apply(self, command: IncidentCommand) -> list[Incident]: ...
 
@@ -48,8 +62,16 @@ class CorrelateStage:
         topology: Callable[[Mapping[str, Any]], int] | None = None,
         topology_history: Callable[[], list[bytes]] | None = None,
         notifications: Callable[[Incident], list[OutboxMessage]] | None = None,
+        silences: Callable[[float | None], Iterable[Silence]] | None = None,
+        reopen_window: float = 0.0,
     ) -> None:
+        """``silences(after)`` gives the silences to put in force on start (those ending
+        after event time ``after``; ``None``: all); ``reopen_window`` is how long after its
+        resolution the correlator may reopen an incident, so how far back (in event time)
+        resolved incidents are reloaded on start."""
         self._notifications = notifications
+        self._silences = silences
+        self._reopen_window = reopen_window
         self._topics = topics
         self._topology = topology
         self._topology_history = topology_history
@@ -74,15 +96,42 @@ class CorrelateStage:
             for value in self._topology_history():
                 with contextlib.suppress(AiopsError):
                     self._apply_topology(value)
-        self._correlator.restore(self._store.open_incidents())
+        if self._silences is not None:
+            for silence in self._silences(self._store.latest_update()):
+                self._correlator.add_silence(silence)
+        # Resolved ones first, the oldest resolution first, then the open ones: an alert held
+        # by several of them stays with the one it joined last. An incident merged into
+        # another cannot reopen and is left out.
+        resolved = [i for i in self._store.recently_resolved(self._reopen_window)
+                    if not (i.timeline and i.timeline[-1].event == "merged_into")]
+        self._correlator.restore([*resolved, *self._store.open_incidents()])
         return self._pending()
 
     def handle(self, batch: Sequence[Incoming]) -> StageResult:
         dead: list[DeadLetter] = []
         changed = _Changes()
         alerts: list[Alert] = []
+        # Alerts folded in together: up to the next command, silence, topology update or timer.
+        run: list[tuple[Incoming, Alert]] = []
+
+        def fold() -> None:
+            if not run:
+                return
+            try:
+                changed.extend(self._correlator.process_batch([alert for _, alert in run]))
+            except AiopsError:
+                # Find the culprit one alert at a time (those folded before it are
+                # duplicates now; their incidents go out with their next change).
+                for message, alert in run:
+                    try:
+                        changed.extend(self._correlator.process(alert))
+                    except AiopsError as exc:
+                        dead.append(DeadLetter(message, str(exc)))
+            run.clear()
+
         for message in batch:
             if message.topic == self._topics.topology and self._topology is not None:
+                fold()
                 try:
                     self._apply_topology(message.value)
                 except AiopsError as exc:
@@ -91,19 +140,28 @@ class CorrelateStage:
             try:
                 item = decode_alert_or_command(message.value)
             except DecodeError as exc:
-                dead.append(DeadLetter(message, exc.reason))
+                try:
+                    applied = self._apply_silence(message.value, fold)
+                except DecodeError as silence_exc:
+                    dead.append(DeadLetter(message, silence_exc.reason))
+                    continue
+                if not applied:
+                    dead.append(DeadLetter(message, exc.reason))
                 continue
+            if isinstance(item, Alert):
+                alerts.append(item)
+                due = self._advance(max(item.starts_at, item.ends_at or 0.0))
+                if due is not None:
+                    fold()
+                    changed.extend(self._correlator.tick(due))
+                run.append((message, item))
+                continue
+            fold()
             try:
-                if isinstance(item, Alert):
-                    alerts.append(item)
-                    changed.extend(self._advance(max(item.starts_at, item.ends_at or 0.0)))
-                    updates = self._correlator.process(item)
-                else:
-                    updates = self._correlator.apply(item)
+                changed.extend(self._correlator.apply(item))
             except AiopsError as exc:
                 dead.append(DeadLetter(message, str(exc)))
-                continue
-            changed.extend(updates)
+        fold()
         if alerts:
             self._store.upsert_alerts(alerts)
         self._save(changed.versions())
@@ -133,20 +191,36 @@ class CorrelateStage:
         except (KeyError, TypeError, ValueError) as exc:
             raise DecodeError(f"malformed topology update: {exc!r}") from exc
 
-    def _advance(self, ts: float) -> list[Incident]:
-        """Move the event clock; run timers once per second of event time it crosses.
+    def _apply_silence(self, value: bytes, fold: Callable[[], None]) -> bool:
+        """Put a silence from the API in force, or drop an expired one; False when ``value``
+        is no silence message. Alerts before it in the batch are folded in first, so it
+        applies from its place in the stream on."""
+        update = decode_silence_message(value)
+        if update is None:
+            return False
+        fold()
+        ident, silence = update
+        if silence is None:
+            self._correlator.remove_silence(ident)
+        else:
+            self._correlator.add_silence(silence)
+        return True
+
+    def _advance(self, ts: float) -> float | None:
+        """Move the event clock; the time to run timers at, once per second of event time
+        it crosses, or None.
 
         Timers run at the same points of the event stream whatever the batch boundaries,
         so a replay and a live run that was batched differently give the same incidents.
         """
         if self._event_now is not None and ts <= self._event_now:
-            return []
+            return None
         self._event_now = ts
         self._wall_at_event = self._wall_clock()
         if self._last_tick is not None and ts < self._last_tick + self.tick_resolution:
-            return []
+            return None
         self._last_tick = ts
-        return self._correlator.tick(ts)
+        return ts
 
     def _save(self, incidents: Iterable[Incident]) -> None:
         for incident in incidents:
@@ -172,9 +246,10 @@ class CorrelateStage:
 class _Changes:
     """The incident versions of one batch worth storing and publishing.
 
-    Every status change gets its own version on the feed (open -> acknowledged ->
-    resolved is never collapsed); changes that keep the status coalesce into the batch's
-    latest version of that incident.
+    Status changes made by people's commands and by timers each get their own version on
+    the feed (open -> acknowledged -> resolved is never collapsed); changes that keep the
+    status coalesce into the batch's latest version of that incident. Within one run of
+    alerts folded in together the correlator already gives one version per incident.
     """
 
     def __init__(self) -> None:

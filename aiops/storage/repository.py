@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, Select, exists, select, text
+from sqlalchemy import Engine, Select, exists, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from aiops.model import (
@@ -47,7 +47,10 @@ from streams.codecs import incident_from_dict
 
 __all__ = ["OutboxMessage", "OutboxRow", "Store"]
 
-_ACTIVE = (IncidentStatus.OPEN.value, IncidentStatus.ACKNOWLEDGED.value)
+#: What a correlator holds as live: pending (held back until confirmed) too, so a restart
+#: neither loses a pending incident nor leaves it pending in the store for ever.
+_ACTIVE = (IncidentStatus.PENDING.value, IncidentStatus.OPEN.value,
+           IncidentStatus.ACKNOWLEDGED.value)
 
 
 class Store:
@@ -137,9 +140,33 @@ class Store:
         return self._incidents(query.limit(limit).offset(offset))
 
     def open_incidents(self) -> list[Incident]:
-        """Open and acknowledged incidents, oldest first: what a correlator reloads on start."""
+        """Pending, open and acknowledged incidents, oldest first: what a correlator reloads
+        on start."""
         c = incidents_t.c
         query = select(c.document).where(c.status.in_(_ACTIVE)).order_by(c.opened_at, c.id)
+        return self._incidents(query)
+
+    def latest_update(self) -> float | None:
+        """The newest ``updated_at`` of any incident: where event time stood when the
+        correlator last wrote, or None for an empty store."""
+        with self._engine.connect() as conn:
+            newest = conn.execute(select(func.max(incidents_t.c.updated_at))).scalar()
+        return None if newest is None else float(newest)
+
+    def recently_resolved(self, within: float) -> list[Incident]:
+        """Incidents resolved within ``within`` seconds of event time before the newest
+        change in the store, oldest resolution first: the ones a correlator may still
+        reopen, reloaded on start with the open ones. Event time, not the wall clock,
+        because everything downstream of the receivers runs in event time."""
+        newest = self.latest_update()
+        if newest is None:
+            return []
+        c = incidents_t.c
+        query = (
+            select(c.document)
+            .where(c.status == IncidentStatus.RESOLVED.value, c.resolved_at >= newest - within)
+            .order_by(c.resolved_at, c.id)
+        )
         return self._incidents(query)
 
     def incident_for_alert(self, fingerprint: str) -> Incident | None:

@@ -70,7 +70,7 @@ class IncidentRecord(Base):
     severity: Mapped[str] = mapped_column(String(16), index=True)
     opened_at: Mapped[float] = mapped_column(Double, index=True)
     updated_at: Mapped[float] = mapped_column(Double)
-    resolved_at: Mapped[float | None] = mapped_column(Double)
+    resolved_at: Mapped[float | None] = mapped_column(Double, index=True)
     services: Mapped[list[str]] = mapped_column(JSON)
     root_causes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     document: Mapped[dict[str, Any]] = mapped_column(JSON)
