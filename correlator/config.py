@@ -156,7 +156,9 @@ class CorrelatorConfig:
     status ``pending`` (stored, never notified) until a second alert joins it or its alert
     is still firing ``confirm_after`` seconds after it began. If every alert has cleared
     by then it is dropped as transient, as most one-off blips do within a minute or two.
-    Set 0 to raise every incident at once.
+    Set 0 to raise every incident at once. One still firing then that depends, within
+    ``confirm_reach`` hops, on a node of a raised incident whose problem began earlier
+    (within ``window``) joins that incident instead: a far effect of a known problem.
     """
 
     window: float = 300.0
@@ -177,8 +179,9 @@ class CorrelatorConfig:
     rank_growth: float = 1.25
     rank_interval: float = 60.0
     changes_open_incidents: bool = False
-    confirm_after: float = 120.0
+    confirm_after: float = 150.0
     confirm_kinds: tuple[str, ...] = ("resource", "symptom")
+    confirm_reach: int = 4
 
     def __post_init__(self) -> None:
         if self.window <= 0 or self.quiet_period < 0 or self.reopen_window < 0 \

@@ -50,7 +50,7 @@ from aiops.model import (
 )
 from correlator.config import CorrelatorConfig, Silence, classify_alert
 from correlator.grouping import GLOBAL as _GLOBAL
-from correlator.grouping import find_candidates, related_nodes
+from correlator.grouping import Related, find_candidates, related_nodes
 from correlator.inhibition import InhibitionIndex
 from correlator.ranking import CompositeRanker
 from correlator.state import IncidentState, event_time, incident_id
@@ -198,7 +198,7 @@ class TopologyCorrelator:
             self._add(target, alert, node, inhibited=False)
             target.note(ts, "alert_added", f"{alert.name} on {node}")
             if not is_change:
-                self._attach_changes(target, node, related[0], alert.starts_at, ts)
+                self._attach_changes(target, node, related.effect_of, alert.starts_at, ts)
             self._confirm_if_corroborated(target, ts, kind)
             return [target, *out]
         if resolved:
@@ -206,7 +206,7 @@ class TopologyCorrelator:
             self._reopen(state, ts, f"{alert.name} on {node}")
             self._add(state, alert, node, inhibited=False)
             if not is_change:
-                self._attach_changes(state, node, related[0], alert.starts_at, ts)
+                self._attach_changes(state, node, related.effect_of, alert.starts_at, ts)
             return [state]
         if is_change and not self.config.changes_open_incidents:
             self.stats["changes_held"] += 1
@@ -229,7 +229,7 @@ class TopologyCorrelator:
         else:
             state.note(ts, "opened", f"{alert.name} on {node}")
         if not is_change:
-            self._attach_changes(state, node, related[0], alert.starts_at, ts)
+            self._attach_changes(state, node, related.effect_of, alert.starts_at, ts)
         return [state]
 
     def _attach_changes(self, state: IncidentState, own: str, depends_on: frozenset[str],
@@ -380,10 +380,10 @@ class TopologyCorrelator:
         state = self._incidents.get(ident)
         return state is not None and state.active
 
-    def _related(self, node: str) -> tuple[frozenset[str], frozenset[str]]:
+    def _related(self, node: str) -> Related:
         return related_nodes(self.graph, node, self.config)
 
-    def _candidates(self, related: tuple[frozenset[str], frozenset[str]], ts: float,
+    def _candidates(self, related: Related, ts: float,
                     node: str = "", effects: bool = True
                     ) -> tuple[list[IncidentState], list[IncidentState]]:
         return find_candidates(self._incidents, self._by_node, related, ts, node, effects,
@@ -451,6 +451,11 @@ class TopologyCorrelator:
             if state is None or state.status != IncidentStatus.PENDING:
                 continue
             if state.firing > 0:
+                cause = self._distant_cause(state)
+                if cause is not None:  # a far effect of a known problem, not a new one
+                    out.append(self._publish(self._merge(cause, state, due)))
+                    out.append(self._publish(cause))
+                    continue
                 self._confirm(state, due, f"still firing after {hold:.0f} s")
             else:
                 self.stats["transient"] += 1
@@ -462,6 +467,32 @@ class TopologyCorrelator:
                         self._changes[fp] = (state.member_node[fp], held)
             out.append(self._publish(state))
         return out
+
+    def _distant_cause(self, state: IncidentState) -> IncidentState | None:
+        """A raised incident, live on a node that ``state``'s nodes depend on within
+        ``confirm_reach`` hops, whose problem began before ``state``'s: symptoms travel up
+        call chains whose middle links may never cross an alert threshold. Only asked of
+        a pending incident that outlasted its hold, so one-off blips never get this far."""
+        reach = self.config.confirm_reach
+        if self.graph is None or reach <= self.config.k_hops:
+            return None
+        best: tuple[float, float, str] | None = None
+        found: IncidentState | None = None
+        onset = state.first_ts
+        for own in state.nodes:
+            for dep in self.graph.downstream_within(own, reach):
+                for ident in self._by_node.get(dep, ()):
+                    other = self._incidents[ident]
+                    if other is state or not other.active or not other.raised:
+                        continue
+                    ev = other.nodes.get(dep)
+                    if ev is None or ev.onset > onset or \
+                            onset - ev.last_onset > self.config.window:
+                        continue
+                    key = (ev.last_onset, -other.opened_at, other.id)
+                    if best is None or key > best:
+                        best, found = key, other
+        return found
 
     def _reopen(self, state: IncidentState, ts: float, why: str) -> None:
         self.stats["reopened"] += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from correlator.config import CorrelatorConfig
 from correlator.state import IncidentState
@@ -12,23 +13,35 @@ from topology.graph import ServiceGraph
 GLOBAL = "\x00all"
 
 
-def related_nodes(graph: ServiceGraph | None, node: str,
-                  config: CorrelatorConfig) -> tuple[frozenset[str], frozenset[str]]:
-    """Nodes ``node`` depends on, and nodes depending on it, within ``k_hops``.
+class Related(NamedTuple):
+    """The nodes an alert's node relates to: what it depends on (``effect_of``: it may
+    suffer from their problems), what depends on it (``cause_of``), and its ``peers``:
+    the other replicas of its workload, whose alerts at the same time are one problem
+    (a crash loop or a bad rollout takes every pod of a deployment down together)."""
+
+    effect_of: frozenset[str]
+    cause_of: frozenset[str]
+    peers: frozenset[str] = frozenset()
+
+
+def related_nodes(graph: ServiceGraph | None, node: str, config: CorrelatorConfig) -> Related:
+    """Nodes ``node`` depends on, and nodes depending on it, within ``k_hops``, and its
+    replicas.
 
     Undirected grouping puts every node within ``k_hops`` in both sets.
     """
     if graph is None:
-        return frozenset((GLOBAL,)), frozenset()
+        return Related(frozenset((GLOBAL,)), frozenset())
     k = config.k_hops
     if config.relation == "undirected":
-        return graph.within_hops(node, k), frozenset()
-    return graph.downstream_within(node, k), graph.upstream_within(node, k)
+        return Related(graph.within_hops(node, k), frozenset(), graph.replicas(node))
+    return Related(graph.downstream_within(node, k), graph.upstream_within(node, k),
+                   graph.replicas(node))
 
 
 def find_candidates(incidents: Mapping[str, IncidentState],
                     by_node: Mapping[str, set[str]],
-                    related: tuple[frozenset[str], frozenset[str]], ts: float, node: str,
+                    related: Related, ts: float, node: str,
                     effects: bool, config: CorrelatorConfig
                     ) -> tuple[list[IncidentState], list[IncidentState]]:
     """Incidents the new alert should join, and recently resolved ones it may reopen.
@@ -52,8 +65,8 @@ def find_candidates(incidents: Mapping[str, IncidentState],
     strong: set[str] = set()
     recent: dict[str, float] = {}
     ids: set[str] = set()
-    effect_of, cause_of = related
-    for n in effect_of | cause_of:
+    effect_of, cause_of, peers = related
+    for n in effect_of | cause_of | peers:
         hit = by_node.get(n)
         if not hit:
             continue
@@ -74,7 +87,7 @@ def find_candidates(incidents: Mapping[str, IncidentState],
             ev = s.nodes.get(n)
             if ev is None:
                 continue
-            if n == node:
+            if n == node or n in peers:
                 if ev.live(ts, linger) or ts <= ev.last_onset + window:
                     active_ids.add(ident)
                     strong.add(ident)

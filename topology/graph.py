@@ -228,6 +228,35 @@ class ServiceGraph:
         """``name`` and what depends on it within ``k`` hops, memoised per version."""
         return self._cached(name, k, "up", self._g._pred)
 
+    def replicas(self, name: str) -> frozenset[str]:
+        """Other pods of the workload a pod belongs to (pods that a common parent depends
+        on through ``depends-on`` edges), memoised per version; empty for non-pods.
+
+        >>> g = ServiceGraph()
+        >>> for p in ("cart-0", "cart-1"):
+        ...     g.add_node(p, "pod")
+        ...     g.add_edge("cart", p, "depends-on")
+        >>> sorted(g.replicas("cart-0"))
+        ['cart-1']
+        """
+        if self._cache_version != self.version:
+            self._hop_cache.clear()
+            self._cache_version = self.version
+        key = (name, 0, "replicas")
+        hit = self._hop_cache.get(key)
+        if hit is None:
+            found: set[str] = set()
+            if name in self._g and self.kind(name) == "pod":
+                for parent in self._g.predecessors(name):
+                    if self._g.edges[parent, name].get("kind") != "depends-on":
+                        continue
+                    found.update(p for p in self._g.successors(parent)
+                                 if self.kind(p) == "pod")
+            found.discard(name)
+            hit = frozenset(found)
+            self._hop_cache[key] = hit
+        return hit
+
     def _cached(self, name: str, k: int, tag: str, step: Any) -> frozenset[str]:
         if self._cache_version != self.version:
             self._hop_cache.clear()

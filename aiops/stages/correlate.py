@@ -224,6 +224,11 @@ class CorrelateStage:
 
     def _save(self, incidents: Iterable[Incident]) -> None:
         for incident in incidents:
+            if not incident.raised:
+                # pending, or dropped as transient before anyone was told: kept in the
+                # store (a restart picks a pending one up again), never on the feed
+                self._store.save_incident(incident)
+                continue
             message = OutboxMessage(
                 destination=INCIDENT_FEED,
                 dedup_key=f"{incident.id}:{incident.version}",

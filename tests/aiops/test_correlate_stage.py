@@ -166,8 +166,10 @@ def test_silences_apply_from_their_place_in_the_stream_and_survive_a_restart(
 def test_a_pending_incident_is_confirmed_after_a_restart(tmp_path: Path) -> None:
     engine = _engine(tmp_path)
     stage = _stage(engine)
-    (held,), _ = _published(stage, _incoming(engine, encode_alert(_alert("HighLatency", T0))))
-    assert held.status == IncidentStatus.PENDING
+    published, _ = _published(stage, _incoming(engine, encode_alert(_alert("HighLatency", T0))))
+    assert published == []  # pending: stored, not on the feed and never notified
+    (held,) = engine.store.list_incidents()
+    assert held.status == IncidentStatus.PENDING and not held.raised
 
     restarted = _stage(engine)
     (confirmed,), _ = _published(restarted, _incoming(engine, encode_alert(

@@ -313,3 +313,46 @@ def test_pending_incident_survives_restore() -> None:
     again.restore([held])
     assert again.process(alert("HighCPU", "ads", 100)) == []
     assert again.tick(220)[0].status == IncidentStatus.OPEN  # still firing: raised
+
+
+def test_replicas_of_one_workload_failing_together_are_one_incident() -> None:
+    g = shop()
+    for pod in ("cart-0", "cart-1", "cart-2"):
+        g.add_node(pod, "pod", {"service": "cart"})
+        g.add_edge("cart", pod, "depends-on")
+    g.add_node("ads-0", "pod", {"service": "ads"})
+    g.add_edge("ads", "ads-0", "depends-on")
+    c = TopologyCorrelator(graph=g)
+    ids = {c.process(alert("PodNotReady", "cart", 100, pod=p))[-1].id
+           for p in ("cart-0", "cart-1", "cart-2")}
+    assert len(ids) == 1
+    other = c.process(alert("PodNotReady", "ads", 100, pod="ads-0"))[-1]
+    assert other.id not in ids  # another workload's pod is not a replica
+
+
+def test_a_lasting_far_effect_joins_the_incident_of_its_cause() -> None:
+    chain = [("edge", "api"), ("api", "logic"), ("logic", "store"), ("store", "disk")]
+    for reach, together in ((4, True), (1, False)):
+        g = ServiceGraph.from_edges(chain)
+        c = TopologyCorrelator(CorrelatorConfig(confirm_after=120, confirm_reach=reach),
+                               graph=g)
+        root = c.process(alert("HighMemory", "disk", 100))[0]
+        c.process(alert("HighLatency", "disk", 110))
+        far = c.process(alert("HighLatency", "edge", 200))[0]  # three quiet hops between
+        assert far.status == IncidentStatus.PENDING and far.id != root.id
+        out = c.tick(320)
+        final = {i.id: i for i in out}
+        if together:
+            assert final[far.id].timeline[-1].event == "merged_into" and not final[far.id].raised
+            assert "edge" in final[root.id].services
+        else:
+            assert final[far.id].status == IncidentStatus.OPEN
+    # a blip far above clears within the hold and never reaches the incident
+    g = ServiceGraph.from_edges(chain)
+    c = TopologyCorrelator(CorrelatorConfig(confirm_after=120), graph=g)
+    root = c.process(alert("HighMemory", "disk", 100))[0]
+    c.process(alert("HighLatency", "disk", 110))
+    c.process(alert("HighLatency", "edge", 200))
+    c.process(alert("HighLatency", "edge", 200, resolved_at=260))
+    assert all(i.id != root.id for i in c.tick(320))
+    assert "edge" not in c.incident(root.id).services
