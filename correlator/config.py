@@ -163,7 +163,7 @@ class CorrelatorConfig:
 
     window: float = 300.0
     linger: float = 60.0
-    cause_lead: float = 60.0
+    cause_lead: float = 15.0
     k_hops: int = 1
     relation: str = "directed"
     quiet_period: float = 300.0

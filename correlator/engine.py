@@ -189,7 +189,8 @@ class TopologyCorrelator:
         kind = classify_alert(_kind_text(alert), self.config.kind_words,
                               alert.labels.get("kind"))
         is_change = kind == "change"
-        active, resolved = self._candidates(related, ts, node, effects=not is_change)
+        effects = "none" if is_change else "all" if kind not in _CAUSE_KINDS else "structural"
+        active, resolved = self._candidates(related, ts, node, effects=effects)
         if active:
             target = active[0]
             out: list[IncidentState] = []
@@ -384,7 +385,7 @@ class TopologyCorrelator:
         return related_nodes(self.graph, node, self.config)
 
     def _candidates(self, related: Related, ts: float,
-                    node: str = "", effects: bool = True
+                    node: str = "", effects: str = "all"
                     ) -> tuple[list[IncidentState], list[IncidentState]]:
         return find_candidates(self._incidents, self._by_node, related, ts, node, effects,
                                self.config)
@@ -553,6 +554,10 @@ class TopologyCorrelator:
                     ids.discard(ident)
                     if not ids:
                         del self._by_node[key]
+
+
+#: alert classes that name a cause more than an effect (see ``grouping.find_candidates``)
+_CAUSE_KINDS = frozenset(("resource", "availability"))
 
 
 def _kind_text(alert: Alert) -> str:

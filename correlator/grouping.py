@@ -22,6 +22,7 @@ class Related(NamedTuple):
     effect_of: frozenset[str]
     cause_of: frozenset[str]
     peers: frozenset[str] = frozenset()
+    structural: frozenset[str] = frozenset()  # in effect_of: its pods, its host
 
 
 def related_nodes(graph: ServiceGraph | None, node: str, config: CorrelatorConfig) -> Related:
@@ -34,15 +35,16 @@ def related_nodes(graph: ServiceGraph | None, node: str, config: CorrelatorConfi
         return Related(frozenset((GLOBAL,)), frozenset())
     k = config.k_hops
     if config.relation == "undirected":
-        return Related(graph.within_hops(node, k), frozenset(), graph.replicas(node))
+        return Related(graph.within_hops(node, k), frozenset(), graph.replicas(node),
+                       graph.structural(node))
     return Related(graph.downstream_within(node, k), graph.upstream_within(node, k),
-                   graph.replicas(node))
+                   graph.replicas(node), graph.structural(node))
 
 
 def find_candidates(incidents: Mapping[str, IncidentState],
                     by_node: Mapping[str, set[str]],
                     related: Related, ts: float, node: str,
-                    effects: bool, config: CorrelatorConfig
+                    effects: str, config: CorrelatorConfig
                     ) -> tuple[list[IncidentState], list[IncidentState]]:
     """Incidents the new alert should join, and recently resolved ones it may reopen.
 
@@ -56,7 +58,11 @@ def find_candidates(incidents: Mapping[str, IncidentState],
     be the cause of them. A symptom shared by two incidents (a caller of both) does not
     make one cause: X then joins the oldest of those and they stay apart, unless
     ``merge_on_shared_effect`` is set. A change (a rollout) is an action, never a
-    symptom, so with ``effects=False`` it joins only as a possible cause or on its node.
+    symptom, so with ``effects="none"`` it joins only as a possible cause or on its node.
+    Saturation and outage alerts are causes more than effects: a slow callee makes its
+    callers slow or failing, not saturated or down. With ``effects="structural"`` they join
+    as effects only of what their node is made of or runs on (a service's pods, a pod's
+    host), which keeps unrelated saturation out of a spreading incident.
     """
     window = config.window
     linger = config.linger
@@ -64,8 +70,9 @@ def find_candidates(incidents: Mapping[str, IncidentState],
     active_ids: set[str] = set()
     strong: set[str] = set()
     recent: dict[str, float] = {}
+    held_since = float("inf")  # onset of the problem already on this node, if any
     ids: set[str] = set()
-    effect_of, cause_of, peers = related
+    effect_of, cause_of, peers, structural = related
     for n in effect_of | cause_of | peers:
         hit = by_node.get(n)
         if not hit:
@@ -87,14 +94,20 @@ def find_candidates(incidents: Mapping[str, IncidentState],
             ev = s.nodes.get(n)
             if ev is None:
                 continue
-            if n == node or n in peers:
+            if n in peers:  # replicas fail together, or it is another problem
+                if abs(ts - ev.last_onset) <= lead:
+                    active_ids.add(ident)
+                    strong.add(ident)
+            elif n == node:
                 if ev.live(ts, linger) or ts <= ev.last_onset + window:
                     active_ids.add(ident)
                     strong.add(ident)
+                    held_since = min(held_since, ev.onset)
             elif n in cause_of and ts <= ev.last_onset + lead:
                 active_ids.add(ident)
                 strong.add(ident)
-            elif effects and n in effect_of and ev.live(ts, linger):
+            elif n in effect_of and ev.live(ts, linger) and (
+                    effects == "all" or (effects == "structural" and n in structural)):
                 active_ids.add(ident)
                 recent[ident] = max(recent.get(ident, float("-inf")), ev.last_onset)
     active = sorted((incidents[i] for i in active_ids), key=lambda s: (s.opened_at, s.id))
@@ -104,7 +117,14 @@ def find_candidates(incidents: Mapping[str, IncidentState],
             # the likeliest cause of a symptom is the problem that began most recently
             # before it, not an old alert that happens to still fire nearby
             pick = max(weak, key=lambda st: (recent[st.id], -st.opened_at, st.id))
-            active = [st for st in active if st.id in strong or st is pick]
+            if recent[pick.id] <= held_since + lead:
+                active = [st for st in active if st.id in strong or st is pick]
+            elif pick.raised:
+                # A problem that began after this node's own could not have caused that
+                # one, so the two are not merged; the new alert is its effect.
+                active = [pick]
+            else:
+                active = [st for st in active if st.id in strong]
     resolved: list[IncidentState] = []
     for ident in ids:
         s = incidents[ident]

@@ -228,6 +228,28 @@ class ServiceGraph:
         """``name`` and what depends on it within ``k`` hops, memoised per version."""
         return self._cached(name, k, "up", self._g._pred)
 
+    def structural(self, name: str) -> frozenset[str]:
+        """What ``name`` directly runs on or is made of (``depends-on``/``runs-on``
+        edges: a service's pods, a pod's host), as opposed to what it calls; memoised.
+
+        >>> g = ServiceGraph.from_edges([("web", "db")])
+        >>> g.add_node("web-0", "pod"); g.add_edge("web", "web-0", "depends-on")
+        >>> sorted(g.structural("web"))
+        ['web-0']
+        """
+        if self._cache_version != self.version:
+            self._hop_cache.clear()
+            self._cache_version = self.version
+        key = (name, 1, "structural")
+        hit = self._hop_cache.get(key)
+        if hit is None:
+            hit = frozenset(
+                t for t, data in self._g.adj[name].items()
+                if data.get("kind") in ("depends-on", "runs-on")) if name in self._g \
+                else frozenset()
+            self._hop_cache[key] = hit
+        return hit
+
     def replicas(self, name: str) -> frozenset[str]:
         """Other pods of the workload a pod belongs to (pods that a common parent depends
         on through ``depends-on`` edges), memoised per version; empty for non-pods.

@@ -289,7 +289,9 @@ def _attribute(episodes: list[Episode], injected: list[InjectedFault],
             else:
                 infl = fi.influence.get(ep.labels.get("service", ""))
                 if infl is not None:
-                    v = float(infl[min(i + 3, len(infl) - 1)])
+                    # influence when the alert began: a fault whose effect reached the
+                    # service only later cannot have caused it
+                    v = float(infl[min(i, len(infl) - 1)])
                     if v > best_v:
                         best, best_v = fi.id, v
         causes[key] = best

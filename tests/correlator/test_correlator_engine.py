@@ -92,7 +92,7 @@ def test_late_dependency_alert_is_not_a_cause() -> None:
     # cart is a dependency of frontend; starting 20 minutes later it cannot be the cause
     assert c.process(alert("HighCPU", "cart", 1300))[0].id != first.id
     # but a dependency alerting around the same time can
-    assert c.process(alert("HighCPU", "catalog", 150))[0].id == first.id
+    assert c.process(alert("HighCPU", "catalog", 110))[0].id == first.id
 
 
 def test_linked_incidents_merge_into_the_oldest() -> None:
@@ -100,7 +100,7 @@ def test_linked_incidents_merge_into_the_oldest() -> None:
     first = c.process(alert("Lat", "frontend", 100))[0]
     second = c.process(alert("Lat", "redis", 105))[0]  # 2 hops from frontend: separate
     assert first.id != second.id
-    out = c.process(alert("HighCPU", "cart", 110, score=5))  # links both
+    out = c.process(alert("Lat", "cart", 110, score=5))  # links both
     survivor, merged = out[0], out[1]
     assert survivor.id == first.id
     assert merged.id == second.id and merged.status == IncidentStatus.RESOLVED
@@ -356,3 +356,25 @@ def test_a_lasting_far_effect_joins_the_incident_of_its_cause() -> None:
     c.process(alert("HighLatency", "edge", 200, resolved_at=260))
     assert all(i.id != root.id for i in c.tick(320))
     assert "edge" not in c.incident(root.id).services
+
+
+def test_saturation_is_not_taken_for_a_callees_effect() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(confirm_after=0), graph=shop())
+    slow = c.process(alert("Lat", "redis", 100))[0]
+    # cart calls redis: its latency may be redis' effect, its CPU saturation is not
+    assert c.process(alert("Lat", "cart", 110))[0].id == slow.id
+    assert c.process(alert("HighCPU", "checkout", 120))[0].id != slow.id  # checkout calls cart
+
+
+def test_a_new_problem_under_an_old_one_is_not_merged_into_it() -> None:
+    g = shop()
+    g.add_node("cart-0", "pod", {"service": "cart"})
+    g.add_edge("cart", "cart-0", "depends-on")
+    c = TopologyCorrelator(CorrelatorConfig(confirm_after=0), graph=g)
+    old = c.process(alert("Lat", "cart", 100))[0]
+    pod = c.process(alert("PodNotReady", "cart", 400, pod="cart-0"))[0]
+    assert pod.id != old.id  # the pod died long after cart's problem began
+    # cart's new alert is the dead pod's effect; the old incident is not merged into it
+    out = c.process(alert("HighErrorRate", "cart", 410))
+    assert [i.id for i in out] == [pod.id]
+    assert c.incident(old.id).status == IncidentStatus.OPEN
