@@ -327,7 +327,6 @@ class TopologyCorrelator:
             return self._fold(alert)
         flapping = self._flap(fp, ts)
         node = state.member_node[fp]
-        state.members[fp] = alert
         state.member_changed(fp, alert, ts)
         if self._inhibition:
             self._inhibition.index(fp, alert, node, None if fp in state.inhibited else state.id)

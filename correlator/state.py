@@ -66,6 +66,12 @@ class IncidentState:
     changes: int = 0  # members that are change events
     severity_rank: int = 0
     severity: str = "info"
+    # members split by class in ``members`` order, so a snapshot copies two lists instead
+    # of filtering every member (big incidents publish hundreds of versions in a storm)
+    _problems: list[Alert] = field(default_factory=list, repr=False)
+    _contexts: list[Alert] = field(default_factory=list, repr=False)
+    _slot: dict[str, int] = field(default_factory=dict, repr=False)
+    _split_stale: bool = field(default=False, repr=False)
 
     @property
     def active(self) -> bool:
@@ -80,6 +86,7 @@ class IncidentState:
     def add_member(self, alert: Alert, node: str, kind: str, inhibited: bool) -> None:
         """Record a new member alert and update its node's evidence."""
         fp = alert.fingerprint
+        self._place(fp, alert, kind)
         self.members[fp] = alert
         self.member_node[fp] = node
         if alert.firing:
@@ -125,8 +132,32 @@ class IncidentState:
             ev.summary = _summary(alert) or ev.summary
             self.dirty_rank = True
 
+    def _place(self, fp: str, alert: Alert, kind: str) -> None:
+        """Keep the per-class member lists in step with ``members`` (before it changes)."""
+        old = self.member_kind.get(fp)
+        if old is None:
+            bucket = self._contexts if kind == "change" else self._problems
+            self._slot[fp] = len(bucket)
+            bucket.append(alert)
+        elif (old == "change") == (kind == "change"):
+            (self._contexts if kind == "change" else self._problems)[self._slot[fp]] = alert
+        else:  # a member changed class: rebuilt from ``members`` when next needed
+            self._split_stale = True
+
+    def _split(self) -> tuple[list[Alert], list[Alert]]:
+        if self._split_stale:
+            self._problems, self._contexts, self._slot = [], [], {}
+            for fp, alert in self.members.items():
+                bucket = self._contexts if self.member_kind[fp] == "change" else self._problems
+                self._slot[fp] = len(bucket)
+                bucket.append(alert)
+            self._split_stale = False
+        return self._problems, self._contexts
+
     def member_changed(self, fp: str, alert: Alert, ts: float) -> None:
-        """A held alert fired again or resolved."""
+        """A held alert fired again or resolved: ``alert`` is its new state."""
+        self._place(fp, alert, self.member_kind[fp])
+        self.members[fp] = alert
         ev = self.nodes[self.member_node[fp]]
         if alert.firing:
             ev.last_onset = max(ev.last_onset, alert.starts_at)
@@ -145,12 +176,8 @@ class IncidentState:
 
     def snapshot(self) -> Incident:
         services = tuple(self.nodes)  # in the order they joined
-        kinds = self.member_kind
-        if self.changes:
-            alerts = tuple(a for fp, a in self.members.items() if kinds[fp] != "change")
-            changes = tuple(a for fp, a in self.members.items() if kinds[fp] == "change")
-        else:
-            alerts, changes = tuple(self.members.values()), ()
+        problems, contexts = self._split()
+        alerts, changes = tuple(problems), tuple(contexts)
         return Incident(
             id=self.id, status=self.status, title=self.title(), severity=self.severity,
             opened_at=self.opened_at, updated_at=self.updated_at,
