@@ -108,28 +108,110 @@ def personalized_pagerank(nodes: Sequence[str], edges: Sequence[tuple[int, int, 
     n = len(nodes)
     if n == 0:
         return np.zeros(0)
-    out_w = np.zeros(n)
-    for src, _, w in edges:
-        out_w[src] += w
-    if edges:
-        src_i = np.fromiter((e[0] for e in edges), dtype=np.int64, count=len(edges))
-        dst_i = np.fromiter((e[1] for e in edges), dtype=np.int64, count=len(edges))
-        wts = np.fromiter((e[2] for e in edges), dtype=np.float64, count=len(edges))
-        wts = wts / out_w[src_i]
-    else:
-        src_i = dst_i = np.zeros(0, dtype=np.int64)
-        wts = np.zeros(0)
-    dangling = out_w == 0
+    src_i = np.fromiter((e[0] for e in edges), dtype=np.int64, count=len(edges))
+    dst_i = np.fromiter((e[1] for e in edges), dtype=np.int64, count=len(edges))
+    wts = np.fromiter((e[2] for e in edges), dtype=np.float64, count=len(edges))
+    return _pagerank(n, src_i, dst_i, wts, personalization, alpha, iterations, tol)
+
+
+def _pagerank(n: int, src_i: np.ndarray, dst_i: np.ndarray, weights: np.ndarray,
+              personalization: np.ndarray, alpha: float, iterations: int,
+              tol: float) -> np.ndarray:
+    """:func:`personalized_pagerank` over edge arrays (``src_i[k] -> dst_i[k]``)."""
+    out_w = np.bincount(src_i, weights=weights, minlength=n)  # summed in edge order
+    wts = weights / out_w[src_i]
+    dangling = np.flatnonzero(out_w == 0)
     rank = personalization.copy()
+    flow_w = np.empty(len(src_i))
     for _ in range(iterations):
-        flow = np.bincount(dst_i, weights=rank[src_i] * wts, minlength=n)
-        restart = alpha * rank[dangling].sum() + (1 - alpha)
+        np.multiply(rank.take(src_i), wts, out=flow_w)
+        flow = np.bincount(dst_i, weights=flow_w, minlength=n)
+        restart = alpha * np.add.reduce(rank.take(dangling)) + (1 - alpha)
         nxt = alpha * flow + restart * personalization
-        if np.abs(nxt - rank).sum() < tol:
+        if np.add.reduce(np.abs(nxt - rank)) < tol:
             rank = nxt
             break
         rank = nxt
     return rank
+
+
+def _np_sum(values: Sequence[float]) -> float:
+    """``numpy.sum`` of a float64 vector, in numpy's own order (pairwise, eight running
+    sums per block of up to 128), so that small rankings can stay in plain Python and
+    still give the very same bits as the vectorised path."""
+    return _pairwise(values, 0, len(values))
+
+
+def _pairwise(a: Sequence[float], lo: int, n: int) -> float:
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3, r4, r5, r6, r7 = a[lo:lo + 8]
+        i = lo + 8
+        end = lo + n - n % 8
+        while i < end:
+            r0 += a[i]
+            r1 += a[i + 1]
+            r2 += a[i + 2]
+            r3 += a[i + 3]
+            r4 += a[i + 4]
+            r5 += a[i + 5]
+            r6 += a[i + 6]
+            r7 += a[i + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        for j in range(end, lo + n):
+            res += a[j]
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise(a, lo, half) + _pairwise(a, lo + half, n - half)
+
+
+def _pagerank_small(n: int, src: Sequence[int], dst: Sequence[int],
+                    weights: Sequence[float], personalization: Sequence[float],
+                    alpha: float, iterations: int, tol: float) -> list[float]:
+    """:func:`_pagerank` in plain Python, the same operations in the same order: for a
+    handful of nodes fifty numpy iterations cost far more in call overhead than in
+    arithmetic."""
+    out_w = [0.0] * n
+    for s, w in zip(src, weights, strict=True):
+        out_w[s] += w
+    edges = [(s, d, w / out_w[s]) for s, d, w in zip(src, dst, weights, strict=True)]
+    dangling = [i for i in range(n) if out_w[i] == 0]
+    rank = list(personalization)
+    pers = rank
+    rest = 1 - alpha
+    few = n < 8  # numpy sums fewer than eight values one after the other
+    for _ in range(iterations):
+        flow = [0.0] * n
+        for s, d, w in edges:
+            flow[d] += rank[s] * w
+        if len(dangling) < 8:
+            mass = 0.0
+            for i in dangling:
+                mass += rank[i]
+        else:
+            mass = _np_sum([rank[i] for i in dangling])
+        restart = alpha * mass + rest
+        nxt = [alpha * f + restart * p for f, p in zip(flow, pers, strict=True)]
+        if few:
+            diff = 0.0
+            for a, b in zip(nxt, rank, strict=True):
+                diff += abs(a - b)
+        else:
+            diff = _np_sum([abs(a - b) for a, b in zip(nxt, rank, strict=True)])
+        rank = nxt
+        if diff < tol:
+            break
+    return rank
+
+
+#: Up to this many candidates (and four times as many edges) PageRank runs in plain Python.
+_SMALL_PAGERANK = 24
 
 
 class PageRankRanker:
@@ -156,18 +238,24 @@ class PageRankRanker:
         if len(cands) == 1:  # nothing to walk between: all the mass stays put
             return {cands[0].node: 1.0}
         names = [e.node for e in cands]
-        index = {n: i for i, n in enumerate(names)}
-        sev = np.array([max(e.score, 1e-3) for e in cands])
-        edges: list[tuple[int, int, float]] = []
+        n = len(names)
+        sev_l = [max(e.score, 1e-3) for e in cands]
         if graph is not None and pairs is not None:
+            sev = np.array(sev_l)
             slot = np.full(len(pairs.names), -1, dtype=np.int64)
-            slot[[pairs.index[n] for n in names]] = np.arange(len(names))
+            slot[[pairs.index[n] for n in names]] = np.arange(n)
             eff, cause = pairs.arrays()
             src, dst = slot[eff], slot[cause]
             ok = (src >= 0) & (dst >= 0)
             src, dst = src[ok], dst[ok]
-            edges = list(zip(src.tolist(), dst.tolist(), sev[dst].tolist(), strict=True))
-        elif graph is not None:
+            pr = _pagerank(n, src, dst, sev[dst], sev / np.add.reduce(sev), self.alpha,
+                           50, 1e-9)
+            return dict(zip(names, pr.tolist(), strict=True))
+        src_l: list[int] = []
+        dst_l: list[int] = []
+        w_l: list[float] = []
+        if graph is not None:
+            index = {n: i for i, n in enumerate(names)}
             for i, name in enumerate(names):
                 if name not in graph:
                     continue
@@ -175,10 +263,19 @@ class PageRankRanker:
                     if dep == name:
                         continue
                     j = index[dep]
-                    edges.append((i, j, float(sev[j])))
-        pers = sev / sev.sum()
-        pr = personalized_pagerank(names, edges, pers, alpha=self.alpha)
-        return dict(zip(names, (float(x) for x in pr), strict=True))
+                    src_l.append(i)
+                    dst_l.append(j)
+                    w_l.append(sev_l[j])
+        if n <= _SMALL_PAGERANK and len(src_l) <= 4 * _SMALL_PAGERANK:
+            total = _np_sum(sev_l)
+            return dict(zip(names, _pagerank_small(
+                n, src_l, dst_l, w_l, [s / total for s in sev_l], self.alpha, 50, 1e-9),
+                strict=True))
+        sev = np.array(sev_l)
+        pr = _pagerank(n, np.array(src_l, dtype=np.int64), np.array(dst_l, dtype=np.int64),
+                       np.array(w_l, dtype=np.float64), sev / np.add.reduce(sev), self.alpha,
+                       50, 1e-9)
+        return dict(zip(names, pr.tolist(), strict=True))
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
              graph: ServiceGraph | None) -> list[RootCause]:
@@ -279,6 +376,9 @@ def coverage(cands: Sequence[NodeEvidence], evidence: Mapping[str, NodeEvidence]
                 if causes:
                     cause_i.extend(map(index.__getitem__, causes))
                     effect_i.extend([j] * len(causes))
+        if len(cause_i) <= _SMALL_COVERAGE:
+            return _coverage_small(cands, index, effects, cause_i, effect_i, window,
+                                   tolerance, scale)
         ci = np.array(cause_i, dtype=np.int64)
         ej = np.array(effect_i, dtype=np.int64)
     first = np.array([e.onset for e in cands], dtype=np.float64)
@@ -300,6 +400,42 @@ def coverage(cands: Sequence[NodeEvidence], evidence: Mapping[str, NodeEvidence]
         return [effects[j] for j in ej[ci == i]]
 
     return cover, explained
+
+
+#: Up to this many dependency pairs coverage is scored in plain Python.
+_SMALL_COVERAGE = 256
+
+
+def _coverage_small(cands: Sequence[NodeEvidence], index: Mapping[str, int],
+                    effects: Sequence[NodeEvidence], cause_i: Sequence[int],
+                    effect_i: Sequence[int], window: float, tolerance: float, scale: float
+                    ) -> tuple[np.ndarray, Callable[[int], list[NodeEvidence]]]:
+    """:func:`coverage` for a few pairs: the same arithmetic, pair by pair, in the same
+    order (numpy only for ``exp``), without two dozen array operations per ranking."""
+    first = [e.onset for e in cands]
+    last = [max(f, e.last_onset) for f, e in zip(first, cands, strict=True)]
+    kept: list[tuple[int, int]] = []
+    power: list[float] = []
+    for c, j in zip(cause_i, effect_i, strict=True):
+        effect = effects[j]
+        onset = effect.onset
+        c_first = first[c]
+        if index.get(effect.node, -1) == c or not (
+                onset >= c_first - tolerance and onset <= c_first + window):
+            continue
+        c_last = last[c]
+        ref = c_last if c_last <= onset + tolerance else c_first
+        power.append(-max(0.0, onset - ref) / scale)
+        kept.append((c, j))
+    total = [0.0] * len(cands)
+    if power:
+        for (c, _), credit in zip(kept, np.exp(np.array(power)).tolist(), strict=True):
+            total[c] += credit
+
+    def explained(i: int) -> list[NodeEvidence]:
+        return [effects[j] for c, j in kept if c == i]
+
+    return np.array([1.0 + t for t in total]), explained
 
 
 class CompositeRanker:
@@ -384,21 +520,49 @@ class CompositeRanker:
         cover_arr, explains = coverage(cands, evidence, graph, self.max_hops, self.window,
                                        self.tolerance, self.delay_scale, deep)
         top_cover = float(cover_arr.max())
-        total: dict[str, float] = {}
-        for i, e in enumerate(cands):
-            kind = max((self.kind_prior.get(k, 0.4) for k in e.kinds), default=0.4)
-            total[e.node] = (w_cover * float(cover_arr[i]) / top_cover
-                             + w_graph * pr.get(e.node, 0.0) / top_pr
-                             + w_score * max(e.score, 0.0) / top_score + w_kind * kind)
-        ordered = heapq.nsmallest(self.limit, total,
-                                  key=lambda n: (-total[n], evidence[n].onset, n))
-        position = {e.node: i for i, e in enumerate(cands)}
+        prior = self.kind_prior
+        kind_l: list[float] = []
+        for e in cands:
+            if len(e.kinds) == 1:
+                for k in e.kinds:
+                    kind_l.append(prior.get(k, 0.4))
+            else:
+                kind_l.append(max((prior.get(k, 0.4) for k in e.kinds), default=0.4))
+        pr_l = [pr.get(e.node, 0.0) for e in cands]
+        score_l = [max(e.score, 0.0) for e in cands]
+        if len(cands) > 4 * self.limit:
+            # the same sums elementwise (same operands, same order), then a partial sort
+            arr = (w_cover * cover_arr / top_cover + w_graph * np.array(pr_l) / top_pr
+                   + w_score * np.array(score_l) / top_score + w_kind * np.array(kind_l))
+            order = self._top(arr, cands)
+            total_l = arr.tolist()
+        else:
+            total_l = [w_cover * c / top_cover + w_graph * p / top_pr
+                       + w_score * sc / top_score + w_kind * k
+                       for c, p, sc, k in zip(cover_arr.tolist(), pr_l, score_l, kind_l,
+                                              strict=True)]
+            order = heapq.nsmallest(self.limit, range(len(cands)), key=lambda i: (
+                -total_l[i], cands[i].onset, cands[i].node))
         out: list[RootCause] = []
-        for n in ordered:
-            out.append(RootCause(n, round(total[n], 4),
-                                 self._explain(evidence[n], explains(position[n]), n_nodes,
-                                               pr.get(n, 0.0) / top_pr)))
+        for i in order:
+            e = cands[i]
+            out.append(RootCause(e.node, round(total_l[i], 4),
+                                 self._explain(e, explains(i), n_nodes, pr_l[i] / top_pr)))
         return out
+
+    def _top(self, total: np.ndarray, cands: Sequence[NodeEvidence]) -> list[int]:
+        """Positions of the ``limit`` best totals, by (-total, onset, node) like the
+        small path, without building a key for every candidate."""
+        if np.isnan(total).any():  # no order to partition by: compare keys as Python does
+            values = total.tolist()
+            return heapq.nsmallest(self.limit, range(len(cands)), key=lambda i: (
+                -values[i], cands[i].onset, cands[i].node))
+        neg = -total
+        kth = np.partition(neg, self.limit - 1)[self.limit - 1]
+        near = np.flatnonzero(neg <= kth).tolist()
+        values = neg.tolist()
+        near.sort(key=lambda i: (values[i], cands[i].onset, cands[i].node))
+        return near[: self.limit]
 
     @staticmethod
     def _explain(ev: NodeEvidence, explained: list[NodeEvidence], n_nodes: int,
