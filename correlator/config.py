@@ -45,7 +45,7 @@ class Matcher:
             return got == self.value
         if self.op == "!=":
             return got != self.value
-        hit = re.match(f"(?:{self.value})\\Z", got) is not None
+        hit = _anchored(self.value).match(got) is not None
         return hit if self.op == "=~" else not hit
 
     @classmethod
@@ -55,6 +55,20 @@ class Matcher:
         if found is None:
             raise ConfigError(f"cannot parse matcher {text!r}")
         return cls(found.group(1), found.group(3), found.group(2))
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _anchored(value: str) -> re.Pattern[str]:
+    """The compiled, fully anchored form of a matcher's regex: matchers run for every
+    alert joining an incident, and ``re``'s own cache costs a format and a lookup each."""
+    pattern = _PATTERNS.get(value)
+    if pattern is None:
+        if len(_PATTERNS) > 1024:
+            _PATTERNS.clear()
+        pattern = _PATTERNS[value] = re.compile(f"(?:{value})\\Z")
+    return pattern
 
 
 def all_match(matchers: Sequence[Matcher], labels: Mapping[str, str]) -> bool:

@@ -84,7 +84,10 @@ class TopologyCorrelator:
         self._deferred: set[str] = set()
         # change events waiting for an incident to explain: fingerprint -> (node, alert)
         self._changes: dict[str, tuple[str, Alert]] = {}
+        self._change_nodes: dict[str, int] = {}  # node -> how many of those are on it
         self._last_forget = float("-inf")
+        self._kinds: dict[tuple[str, str | None, str | None], str] = {}
+        self._kinds_words = self.config.kind_words
         # per inhibition rule: source fingerprint -> (node, incident id), node -> fingerprints
         self._inhibition = InhibitionIndex(self.config.inhibitions)
         self.stats: dict[str, int] = {"processed": 0, "duplicates": 0, "silenced": 0,
@@ -186,8 +189,7 @@ class TopologyCorrelator:
             state.note(ts, "alert_inhibited", f"{alert.name} on {node} absorbed")
             return [state]
         related = self._related(node)
-        kind = classify_alert(_kind_text(alert), self.config.kind_words,
-                              alert.labels.get("kind"))
+        kind = self._kind(alert)
         is_change = kind == "change"
         effects = "none" if is_change else "all" if kind not in _CAUSE_KINDS else "structural"
         active, resolved = self._candidates(related, ts, node, effects=effects)
@@ -211,7 +213,7 @@ class TopologyCorrelator:
             return [state]
         if is_change and not self.config.changes_open_incidents:
             self.stats["changes_held"] += 1
-            self._changes[fp] = (node, alert)
+            self._hold_change(fp, node, alert)
             return []
         hold = self.config.confirm_after > 0 and kind in self.config.confirm_kinds
         state = IncidentState(id=incident_id(alert),
@@ -239,15 +241,34 @@ class TopologyCorrelator:
         causes: on the alert's own node when made within ``window`` before it began, on a
         node it depends on within ``linger`` (the same reach a change has when it is
         already part of an incident)."""
-        if not self._changes:
+        held = self._change_nodes
+        if not held or not any(n in held for n in depends_on):
             return
         linger, window = self.config.linger, self.config.window
         for fp, (node, change) in list(self._changes.items()):
             reach = window if node == own else linger
             if node in depends_on and onset - reach <= change.starts_at <= onset:
-                del self._changes[fp]
+                self._drop_change(fp)
                 self._add(state, change, node, inhibited=False)
                 state.note(ts, "change_attached", f"{change.name} on {node}")
+
+    def _hold_change(self, fp: str, node: str, alert: Alert) -> None:
+        """Keep a change event as context (in place if held already: the order stays)."""
+        old = self._changes.get(fp)
+        if old is not None:
+            self._uncount_change(old[0])
+        self._changes[fp] = (node, alert)
+        self._change_nodes[node] = self._change_nodes.get(node, 0) + 1
+
+    def _drop_change(self, fp: str) -> None:
+        self._uncount_change(self._changes.pop(fp)[0])
+
+    def _uncount_change(self, node: str) -> None:
+        left = self._change_nodes[node] - 1
+        if left:
+            self._change_nodes[node] = left
+        else:
+            del self._change_nodes[node]
 
     def apply(self, command: IncidentCommand) -> list[Incident]:
         state = self._incidents.get(command.incident_id)
@@ -389,8 +410,22 @@ class TopologyCorrelator:
         return find_candidates(self._incidents, self._by_node, related, ts, node, effects,
                                self.config)
 
+    def _kind(self, alert: Alert) -> str:
+        """:func:`classify_alert`, remembered per alert name, metric and ``kind`` label (a
+        storm repeats a few dozen of those thousands of times)."""
+        labels = alert.labels
+        key = (labels.get("alertname", ""), labels.get("metric"), labels.get("kind"))
+        kind = self._kinds.get(key)
+        if kind is None:
+            if self._kinds_words is not self.config.kind_words or len(self._kinds) > 4096:
+                self._kinds.clear()
+                self._kinds_words = self.config.kind_words
+            kind = classify_alert(_kind_text(alert), self.config.kind_words, key[2])
+            self._kinds[key] = kind
+        return kind
+
     def _add(self, state: IncidentState, alert: Alert, node: str, inhibited: bool) -> None:
-        kind = classify_alert(_kind_text(alert), self.config.kind_words, alert.labels.get("kind"))
+        kind = self._kind(alert)
         state.add_member(alert, node, kind, inhibited)
         self._by_fp[alert.fingerprint] = state.id
         if self._inhibition:
@@ -464,7 +499,7 @@ class TopologyCorrelator:
                 for fp, held in state.members.items():
                     if state.member_kind.get(fp) == "change" and held.firing:
                         # context it was holding goes back to wait for another incident
-                        self._changes[fp] = (state.member_node[fp], held)
+                        self._hold_change(fp, state.member_node[fp], held)
             out.append(self._publish(state))
         return out
 
@@ -532,7 +567,7 @@ class TopologyCorrelator:
         held change events no incident took in time."""
         stale = now - self.config.linger - self.config.window
         for fp in [f for f, (_, a) in self._changes.items() if a.starts_at < stale]:
-            del self._changes[fp]
+            self._drop_change(fp)
         horizon = self.config.reopen_window
         gone = [i for i, s in self._incidents.items()
                 if not s.active and s.resolved_at is not None and now - s.resolved_at > horizon]

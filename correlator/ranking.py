@@ -355,18 +355,27 @@ def coverage(cands: Sequence[NodeEvidence], evidence: Mapping[str, NodeEvidence]
     n = len(cands)
     if len(evidence) <= 1:  # a lone alerting node explains nothing else
         return np.ones(n), lambda i: []
-    index = {e.node: i for i, e in enumerate(cands)}
-    names = frozenset(index)
+    first = np.array([e.onset for e in cands], dtype=np.float64)
+    self_pairs = True
     if graph is not None and pairs is not None:
         # every alerting node is an effect, numbered as in ``pairs``; causes are candidates
-        effects = [evidence[n] for n in pairs.names]
-        slot = np.full(len(effects), -1, dtype=np.int64)
-        slot[[pairs.index[n] for n in index]] = np.arange(n)
+        self_pairs = False  # kept pairs never link a node to itself
         eff, cause = pairs.arrays()
-        ci = slot[cause]
-        ok = ci >= 0
-        ci, ej = ci[ok], eff[ok]
+        if n == len(pairs.names) and [e.node for e in cands] == pairs.names:
+            effects: Sequence[NodeEvidence] = cands  # every node is a candidate, alike
+            eff_on = first
+            ci, ej = cause, eff
+        else:
+            effects = [evidence[n] for n in pairs.names]
+            eff_on = np.array([e.onset for e in effects], dtype=np.float64)
+            slot = np.full(len(effects), -1, dtype=np.int64)
+            slot[[pairs.index[e.node] for e in cands]] = np.arange(n)
+            ci = slot[cause]
+            ok = np.flatnonzero(ci >= 0)
+            ci, ej = ci.take(ok), eff.take(ok)
     else:
+        index = {e.node: i for i, e in enumerate(cands)}
+        names = frozenset(index)
         effects = [e for e in evidence.values() if graph is not None and e.node in graph]
         cause_i: list[int] = []
         effect_i: list[int] = []
@@ -381,18 +390,22 @@ def coverage(cands: Sequence[NodeEvidence], evidence: Mapping[str, NodeEvidence]
                                    tolerance, scale)
         ci = np.array(cause_i, dtype=np.int64)
         ej = np.array(effect_i, dtype=np.int64)
-    first = np.array([e.onset for e in cands], dtype=np.float64)
-    last = np.maximum(first, np.array([e.last_onset for e in cands], dtype=np.float64))
-    eff_on = np.array([e.onset for e in effects], dtype=np.float64)
-    eff_node = np.array([index.get(e.node, -1) for e in effects], dtype=np.int64)
+        eff_on = np.array([e.onset for e in effects], dtype=np.float64)
+        eff_node = np.array([index.get(e.node, -1) for e in effects], dtype=np.int64)
     if len(ci):
-        c_first, c_last, onset = first[ci], last[ci], eff_on[ej]
-        keep = (eff_node[ej] != ci) & (onset >= c_first - tolerance) \
-            & (onset <= c_first + window)
+        # the window first, then timing credit for the pairs that passed (the same values
+        # as scoring every pair and dropping the rest, with less arithmetic)
+        last = np.maximum(first, np.array([e.last_onset for e in cands], dtype=np.float64))
+        c_first, onset = first.take(ci), eff_on.take(ej)
+        keep = (onset >= c_first - tolerance) & (onset <= c_first + window)
+        if self_pairs:
+            keep &= eff_node.take(ej) != ci
+        sel = np.flatnonzero(keep)
+        ci, ej = ci.take(sel), ej.take(sel)
+        c_first, c_last, onset = c_first.take(sel), last.take(ci), onset.take(sel)
         ref = np.where(c_last <= onset + tolerance, c_last, c_first)
         credit = np.exp(-np.maximum(0.0, onset - ref) / scale)
-        ci, ej = ci[keep], ej[keep]
-        cover = 1.0 + np.bincount(ci, weights=credit[keep], minlength=n)
+        cover = 1.0 + np.bincount(ci, weights=credit, minlength=n)
     else:
         cover = np.ones(n)
 

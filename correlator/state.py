@@ -72,6 +72,7 @@ class IncidentState:
     _contexts: list[Alert] = field(default_factory=list, repr=False)
     _slot: dict[str, int] = field(default_factory=dict, repr=False)
     _split_stale: bool = field(default=False, repr=False)
+    _services: tuple[str, ...] = field(default=(), repr=False)  # ``nodes`` only grows
 
     @property
     def active(self) -> bool:
@@ -175,7 +176,9 @@ class IncidentState:
                 f"node{'s' if len(self.nodes) != 1 else ''})")
 
     def snapshot(self) -> Incident:
-        services = tuple(self.nodes)  # in the order they joined
+        services = self._services  # in the order they joined
+        if len(services) != len(self.nodes):
+            services = self._services = tuple(self.nodes)
         problems, contexts = self._split()
         alerts, changes = tuple(problems), tuple(contexts)
         return Incident(
