@@ -52,9 +52,10 @@ class InhibitionIndex:
                 if graph is None:
                     continue
                 fps: list[str] = []
-                for n in sorted(graph.downstream_within(node, rule.max_hops)):
-                    if n != node and n in by_node:
-                        fps.extend(sorted(by_node[n]))
+                # nodes holding a source, in name order (sorting only those: the same order)
+                for n in sorted([n for n in graph.downstream_within(node, rule.max_hops)
+                                 if n in by_node and n != node]):
+                    fps.extend(sorted(by_node[n]))
             else:
                 fps = sorted(by_fp)
             for fp in fps:

@@ -9,6 +9,7 @@ the pairs of each new node once, from both ends, and hands numpy arrays to the r
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 
 import numpy as np
@@ -35,14 +36,14 @@ class DependencyPairs:
         self.max_hops = max_hops
         self.names: list[str] = []
         self.index: dict[str, int] = {}
-        self._effect: list[int] = []
-        self._cause: list[int] = []
+        self._effect = array("q")  # int64, handed to numpy without a per-item copy
+        self._cause = array("q")
         self._version: int | None = None
         self._cached: tuple[np.ndarray, np.ndarray] | None = None
 
     def reset(self) -> None:
         self.names, self.index = [], {}
-        self._effect, self._cause = [], []
+        self._effect, self._cause = array("q"), array("q")
         self._cached = None
 
     def update(self, nodes: Iterable[str], graph: ServiceGraph) -> None:
@@ -63,24 +64,28 @@ class DependencyPairs:
         known = frozenset(self.index)
         old = known - frozenset(fresh)
         index = self.index
+        effect, cause = self._effect, self._cause
+        lookup = index.__getitem__
         for name in fresh:
             i = index[name]
-            # its dependencies among all nodes: from the newcomer's side
-            for cause in graph.downstream_within(name, k) & known:
-                if cause != name:
-                    self._effect.append(i)
-                    self._cause.append(index[cause])
+            # its dependencies among all nodes: from the newcomer's side, in the order of
+            # the intersection, less the node itself (always in it)
+            start = len(cause)
+            causes = graph.downstream_within(name, k) & known
+            cause.extend(map(lookup, causes))
+            del cause[cause.index(i, start)]
+            effect.extend([i] * (len(causes) - 1))
             if first_build:
                 continue
             # old nodes that depend on it (new ones are covered from their own side)
-            for effect in graph.upstream_within(name, k) & old:
-                self._effect.append(index[effect])
-                self._cause.append(i)
+            effects = graph.upstream_within(name, k) & old
+            effect.extend(map(lookup, effects))
+            cause.extend([i] * len(effects))
         self._cached = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """``(effect, cause)`` index arrays into :attr:`names`."""
         if self._cached is None:
-            self._cached = (np.array(self._effect, dtype=np.int64),
-                            np.array(self._cause, dtype=np.int64))
+            self._cached = (np.frombuffer(self._effect, dtype=np.int64).copy(),
+                            np.frombuffer(self._cause, dtype=np.int64).copy())
         return self._cached

@@ -86,38 +86,48 @@ class IncidentState:
 
     def add_member(self, alert: Alert, node: str, kind: str, inhibited: bool) -> None:
         """Record a new member alert and update its node's evidence."""
+        # (``if b > a: a = b`` is exactly ``a = max(a, b)``, without the call)
         fp = alert.fingerprint
+        starts = alert.starts_at
+        is_firing = alert.firing
         self._place(fp, alert, kind)
         self.members[fp] = alert
         self.member_node[fp] = node
-        if alert.firing:
+        if is_firing:
             self.firing += 1
-        self.last_ts = max(self.last_ts, alert.starts_at)  # onsets keep the window open
-        self.first_ts = min(self.first_ts, alert.starts_at)
-        rank = SEVERITY_RANK.get(alert.severity, 1)
+        if starts > self.last_ts:
+            self.last_ts = starts  # onsets keep the window open
+        if starts < self.first_ts:
+            self.first_ts = starts
+        severity = alert.severity
+        rank = SEVERITY_RANK.get(severity, 1)
         if rank > self.severity_rank:
             self.severity_rank = rank
-            self.severity = alert.severity
+            self.severity = severity
         if inhibited:
             self.inhibited.add(fp)
         score = alert.score
-        if kind == "change" and self.member_kind.get(fp) != "change":
+        is_change = kind == "change"
+        if is_change and self.member_kind.get(fp) != "change":
             self.changes += 1
         self.member_kind[fp] = kind
         ev = self.nodes.get(node)
-        firing = 1 if alert.firing and kind != "change" else 0
-        changed = alert.starts_at if kind == "change" else event_time(alert)
+        firing = 1 if is_firing and not is_change else 0
+        changed = starts if is_change or is_firing or alert.ends_at is None \
+            else alert.ends_at  # event_time(alert) for a condition
         if ev is None:
             self.nodes[node] = NodeEvidence(
-                node=node, onset=alert.starts_at, score=score, kinds={kind},
+                node=node, onset=starts, score=score, kinds={kind},
                 alerts={alert.name}, summary=_summary(alert), inhibited=inhibited,
-                firing=firing, last_change=changed, last_onset=alert.starts_at)
+                firing=firing, last_change=changed, last_onset=starts)
             self.dirty_rank = True
             return
         ev.count += 1
         ev.firing += firing
-        ev.last_change = max(ev.last_change, changed)
-        ev.last_onset = max(ev.last_onset, alert.starts_at)
+        if changed > ev.last_change:
+            ev.last_change = changed
+        if starts > ev.last_onset:
+            ev.last_onset = starts
         if kind not in ev.kinds:
             ev.kinds.add(kind)
             self.dirty_rank = True
@@ -125,8 +135,8 @@ class IncidentState:
         if not inhibited and ev.inhibited:
             ev.inhibited = False
             self.dirty_rank = True
-        if alert.starts_at < ev.onset:
-            ev.onset = alert.starts_at
+        if starts < ev.onset:
+            ev.onset = starts
             self.dirty_rank = True
         if score > ev.score:
             ev.score = score
