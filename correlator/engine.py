@@ -90,6 +90,7 @@ class TopologyCorrelator:
         self._kinds_words = self.config.kind_words
         # per inhibition rule: source fingerprint -> (node, incident id), node -> fingerprints
         self._inhibition = InhibitionIndex(self.config.inhibitions)
+        self._inhibits = bool(self._inhibition)  # the rules are fixed for a correlator
         self.stats: dict[str, int] = {"processed": 0, "duplicates": 0, "silenced": 0,
                                       "inhibited": 0, "merged": 0, "reopened": 0,
                                       "stale": 0, "flapping": 0, "changes_held": 0,
@@ -181,7 +182,7 @@ class TopologyCorrelator:
             return []
         node = self.mapper.node_for(alert.labels)
         source = self._inhibition.find(alert, node, self.graph, self._active) \
-            if self._inhibition else None
+            if self._inhibits else None
         if source is not None:
             self.stats["inhibited"] += 1
             state = self._incidents[source]
@@ -349,7 +350,7 @@ class TopologyCorrelator:
         flapping = self._flap(fp, ts)
         node = state.member_node[fp]
         state.member_changed(fp, alert, ts)
-        if self._inhibition:
+        if self._inhibits:
             self._inhibition.index(fp, alert, node, None if fp in state.inhibited else state.id)
         if alert.firing:
             state.firing += 1
@@ -428,7 +429,7 @@ class TopologyCorrelator:
         kind = self._kind(alert)
         state.add_member(alert, node, kind, inhibited)
         self._by_fp[alert.fingerprint] = state.id
-        if self._inhibition:
+        if self._inhibits:
             self._inhibition.index(alert.fingerprint, alert, node,
                                None if inhibited else state.id)
         key = node if self.graph is not None else _GLOBAL
@@ -577,7 +578,7 @@ class TopologyCorrelator:
             for fp in state.members:
                 if self._by_fp.get(fp) == ident:
                     del self._by_fp[fp]
-                    if self._inhibition:
+                    if self._inhibits:
                         self._inhibition.index(fp, state.members[fp], "", None)
                     self._flaps.pop(fp, None)
                     self._flapping.discard(fp)

@@ -22,22 +22,34 @@ class InhibitionIndex:
         self._by_fp: list[dict[str, tuple[str, str, Mapping[str, str]]]] = [
             {} for _ in self.rules]
         self._by_node: list[dict[str, set[str]]] = [{} for _ in self.rules]
+        self._matched: dict[str, tuple[Alert, tuple[bool, ...]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.rules)
 
     def index(self, fp: str, alert: Alert, node: str, incident: str | None) -> None:
         """Register ``alert`` as a source (``incident`` set, firing, matching) or drop it."""
-        for i, rule in enumerate(self.rules):
+        for i in range(len(self.rules)):
             by_fp, by_node = self._by_fp[i], self._by_node[i]
             old = by_fp.pop(fp, None)
             if old is not None:
                 by_node[old[0]].discard(fp)
                 if not by_node[old[0]]:
                     del by_node[old[0]]
-            if incident is not None and alert.firing and all_match(rule.source, alert.labels):
+            if incident is not None and alert.firing and self._is_source(i, fp, alert):
                 by_fp[fp] = (node, incident, alert.labels)
                 by_node.setdefault(node, set()).add(fp)
+
+    def _is_source(self, i: int, fp: str, alert: Alert) -> bool:
+        """Whether ``alert`` matches rule ``i``'s source matchers, remembered per alert
+        (an incident absorbing another re-registers every member it takes over)."""
+        seen = self._matched.get(fp)
+        if seen is None or seen[0] is not alert:
+            if len(self._matched) > 65536:
+                self._matched.clear()
+            seen = self._matched[fp] = (alert, tuple(all_match(r.source, alert.labels)
+                                                     for r in self.rules))
+        return seen[1][i]
 
     def find(self, alert: Alert, node: str, graph: ServiceGraph | None,
              active: Callable[[str], bool]) -> str | None:

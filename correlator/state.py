@@ -145,6 +145,8 @@ class IncidentState:
 
     def _place(self, fp: str, alert: Alert, kind: str) -> None:
         """Keep the per-class member lists in step with ``members`` (before it changes)."""
+        if self._split_stale:
+            return  # rebuilt from ``members`` when next needed
         old = self.member_kind.get(fp)
         if old is None:
             bucket = self._contexts if kind == "change" else self._problems

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
+from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +126,15 @@ class ServiceGraph:
 
     def _changed(self) -> None:
         self.version += 1
+
+    def copy(self) -> ServiceGraph:
+        """An independent copy: the same nodes and edges, in the same order (so every
+        neighbourhood set comes out alike), the same version, and nothing memoised yet."""
+        other = ServiceGraph()
+        other._g = deepcopy(self._g)
+        other.version = self.version
+        other._cache_version = self.version
+        return other
 
     # ------------------------------------------------------------------ reading
 
@@ -371,9 +381,8 @@ def _reach(start: str, k: int, adjacency: Any) -> frozenset[str]:
     frontier: set[str] = {start}
     for _ in range(k):
         step: set[str] = set()
-        # one update over every neighbour dict, in frontier order: the same insertions
-        # as updating node by node (so the same set), without a Python step per node
-        step.update(*map(adjacency.__getitem__, frontier))
+        for node in frontier:
+            step.update(adjacency[node])
         step -= seen
         if not step:
             break

@@ -93,3 +93,15 @@ def test_label_mapping_rules() -> None:
         {"app": "x"}) == "svc-x"
     with pytest.raises(ConfigError):
         rules_from_config([{"label": "x", "pattern": "("}])
+
+
+def test_copy_is_independent_and_walks_alike() -> None:
+    g = ServiceGraph.from_edges([("web", "cart"), ("cart", "db"), ("api", "db"),
+                                 ("web", "api")])
+    g.downstream_within("web", 2)  # memoised in the original only
+    c = g.copy()
+    assert c.version == g.version and not c._hop_cache
+    assert list(c.downstream_within("web", 2)) == list(g.downstream_within("web", 2))
+    assert list(c.upstream_within("db", 2)) == list(g.upstream_within("db", 2))
+    c.add_edge("db", "disk")
+    assert "disk" not in g and c.version == g.version + 1
