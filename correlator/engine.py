@@ -310,7 +310,7 @@ class TopologyCorrelator:
             self._resolve(state, state.last_resolved_ts + quiet, "auto_resolved",
                           f"all alerts resolved and quiet for {quiet:.0f} s")
             out.append(self._publish(state))
-        for ident in sorted(self._deferred):
+        for ident in sorted(self._deferred) if self._deferred else ():
             state = self._incidents.get(ident)
             if state is None or not state.dirty_rank:
                 self._deferred.discard(ident)

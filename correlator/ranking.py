@@ -16,6 +16,7 @@ literature uses (MicroRCA/CloudRanger random walks, onset order, resource-vs-sym
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import time
@@ -35,6 +36,7 @@ DEFAULT_KIND_PRIOR: dict[str, float] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def _fmt_ts(ts: float) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(ts))
 
@@ -229,6 +231,9 @@ class PageRankRanker:
         self.limit = limit
         self.alpha = alpha
         self.max_hops = max_hops
+        # PageRank of small walks by their exact input (names, scores, edges)
+        self._walked: dict[tuple[tuple[str, ...], tuple[float, ...], tuple[int, ...],
+                                 tuple[int, ...]], list[float]] = {}
 
     def scores(self, evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
                pairs: DependencyPairs | None = None) -> dict[str, float]:
@@ -266,16 +271,25 @@ class PageRankRanker:
                     src_l.append(i)
                     dst_l.append(j)
                     w_l.append(sev_l[j])
-        if n <= _SMALL_PAGERANK and len(src_l) <= 4 * _SMALL_PAGERANK:
-            total = _np_sum(sev_l)
-            return dict(zip(names, _pagerank_small(
-                n, src_l, dst_l, w_l, [s / total for s in sev_l], self.alpha, 50, 1e-9),
-                strict=True))
-        sev = np.array(sev_l)
-        pr = _pagerank(n, np.array(src_l, dtype=np.int64), np.array(dst_l, dtype=np.int64),
-                       np.array(w_l, dtype=np.float64), sev / np.add.reduce(sev), self.alpha,
-                       50, 1e-9)
-        return dict(zip(names, pr.tolist(), strict=True))
+        # the walk depends on nothing else: an incident re-ranked for a new onset or alert
+        # class, not a new node or score, walks exactly as last time
+        key = (tuple(names), tuple(sev_l), tuple(src_l), tuple(dst_l))
+        values = self._walked.get(key)
+        if values is None:
+            if n <= _SMALL_PAGERANK and len(src_l) <= 4 * _SMALL_PAGERANK:
+                total = _np_sum(sev_l)
+                values = _pagerank_small(n, src_l, dst_l, w_l, [s / total for s in sev_l],
+                                         self.alpha, 50, 1e-9)
+            else:
+                sev = np.array(sev_l)
+                values = _pagerank(n, np.array(src_l, dtype=np.int64),
+                                   np.array(dst_l, dtype=np.int64),
+                                   np.array(w_l, dtype=np.float64), sev / np.add.reduce(sev),
+                                   self.alpha, 50, 1e-9).tolist()
+            if len(self._walked) >= 1024:
+                self._walked.clear()
+            self._walked[key] = values
+        return dict(zip(names, values, strict=True))
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
              graph: ServiceGraph | None) -> list[RootCause]:
