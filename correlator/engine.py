@@ -329,20 +329,21 @@ class TopologyCorrelator:
     def _update_member(self, state: IncidentState, alert: Alert, ts: float) -> list[IncidentState]:
         fp = alert.fingerprint
         held = state.members[fp]
-        if alert.starts_at < held.starts_at or (
-                alert.status == held.status and alert.starts_at == held.starts_at):
+        starts, held_starts = alert.starts_at, held.starts_at
+        firing, held_firing = alert.firing, held.firing
+        if starts < held_starts or (alert.status == held.status and starts == held_starts):
             self.stats["duplicates"] += 1
             return []
-        if alert.firing and not held.firing and alert.starts_at == held.starts_at:
+        if firing and not held_firing and starts == held_starts:
             self.stats["duplicates"] += 1  # the firing copy of an alert we saw resolve
             return []
-        if not alert.firing and held.firing and alert.starts_at != held.starts_at:
+        if not firing and held_firing and starts != held_starts:
             self.stats["duplicates"] += 1  # resolution of an older episode
             return []
-        if alert.firing and not held.firing and self._silenced(alert, ts):
+        if firing and not held_firing and self._silenced(alert, ts):
             self.stats["silenced"] += 1
             return []
-        if alert.firing and not state.active and (
+        if firing and not state.active and (
                 state.merged_into is not None or not state.raised
                 or ts - (state.resolved_at or ts) > self.config.reopen_window):
             del self._by_fp[fp]  # too late to reopen: a new episode, grouped afresh

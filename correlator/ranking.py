@@ -557,7 +557,7 @@ class CompositeRanker:
                 kind_l.append(max((prior.get(k, 0.4) for k in e.kinds), default=0.4))
         pr_l = [pr.get(e.node, 0.0) for e in cands]
         score_l = [max(e.score, 0.0) for e in cands]
-        if len(cands) > 4 * self.limit:
+        if 0 < 4 * self.limit < len(cands):
             # the same sums elementwise (same operands, same order), then a partial sort
             arr = (w_cover * cover_arr / top_cover + w_graph * np.array(pr_l) / top_pr
                    + w_score * np.array(score_l) / top_score + w_kind * np.array(kind_l))
