@@ -22,6 +22,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
 
 import numpy as np
 
@@ -239,12 +240,12 @@ class PageRankRanker:
                pairs: DependencyPairs | None = None) -> dict[str, float]:
         """PageRank per candidate; ``pairs`` (``max_hops`` deep, covering ``evidence``)
         replaces the per-node graph walks when the caller keeps one."""
-        cands = sorted(_candidates(evidence), key=lambda e: e.node)
+        cands = sorted(_candidates(evidence), key=attrgetter("node"))
         if len(cands) == 1:  # nothing to walk between: all the mass stays put
             return {cands[0].node: 1.0}
         names = [e.node for e in cands]
         n = len(names)
-        sev_l = [max(e.score, 1e-3) for e in cands]
+        sev_l = [1e-3 if s < 1e-3 else s for s in map(attrgetter("score"), cands)]
         if graph is not None and pairs is not None:
             sev = np.array(sev_l)
             slot = np.full(len(pairs.names), -1, dtype=np.int64)
@@ -541,7 +542,8 @@ class CompositeRanker:
         deep, near = self._pairs_for(evidence, graph)
         pr = self.pagerank.scores(evidence, graph, near)
         top_pr = max(pr.values()) or 1.0
-        top_score = max(e.score for e in cands) or 1.0
+        raw_scores = [e.score for e in cands]
+        top_score = max(raw_scores) or 1.0
         w_cover, w_graph, w_score, w_kind = self.weights
         n_nodes = len(evidence)
         cover_arr, explains = coverage(cands, evidence, graph, self.max_hops, self.window,
@@ -556,7 +558,7 @@ class CompositeRanker:
             else:
                 kind_l.append(max((prior.get(k, 0.4) for k in e.kinds), default=0.4))
         pr_l = [pr.get(e.node, 0.0) for e in cands]
-        score_l = [max(e.score, 0.0) for e in cands]
+        score_l = [0.0 if s < 0.0 else s for s in raw_scores]  # max(score, 0.0)
         if 0 < 4 * self.limit < len(cands):
             # the same sums elementwise (same operands, same order), then a partial sort
             arr = (w_cover * cover_arr / top_cover + w_graph * np.array(pr_l) / top_pr
@@ -596,10 +598,10 @@ class CompositeRanker:
                  graph_pos: float) -> tuple[str, ...]:
         lines = [_basic_evidence(ev)]
         what = ", ".join(sorted(ev.alerts)) or "alerts"
-        later = sorted((o for o in explained if o.onset >= ev.onset),
-                       key=lambda o: (o.onset, o.node))
-        if later:
-            first = later[0]
+        # the earliest of its later effects (what sorting them would put first)
+        first = min((o for o in explained if o.onset >= ev.onset),
+                    key=lambda o: (o.onset, o.node), default=None)
+        if first is not None:
             lines.append(f"{ev.node}: {what} began {first.onset - ev.onset:.0f} s before "
                          f"{first.node} ({', '.join(sorted(first.alerts)) or 'alerts'})")
         if explained:
