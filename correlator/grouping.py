@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from aiops.model import IncidentStatus
 from correlator.config import CorrelatorConfig
 from correlator.state import IncidentState
 from topology.graph import ServiceGraph
+
+_RESOLVED = IncidentStatus.RESOLVED
 
 #: The one pseudo-node every alert maps to when there is no topology (pure time window).
 GLOBAL = "\x00all"
@@ -81,7 +84,7 @@ def find_candidates(incidents: Mapping[str, IncidentState],
             if ident in strong:
                 continue
             s = incidents[ident]
-            if not s.active:
+            if s.status == _RESOLVED:  # not s.active
                 ids.add(ident)
                 continue
             if ts < s.first_ts - window:
@@ -99,14 +102,15 @@ def find_candidates(incidents: Mapping[str, IncidentState],
                     active_ids.add(ident)
                     strong.add(ident)
             elif n == node:
-                if ev.live(ts, linger) or ts <= ev.last_onset + window:
+                if ev.firing > 0 or ts - ev.last_change <= linger \
+                        or ts <= ev.last_onset + window:  # live, or a recent onset
                     active_ids.add(ident)
                     strong.add(ident)
                     held_since = min(held_since, ev.onset)
             elif n in cause_of and ts <= ev.last_onset + lead:
                 active_ids.add(ident)
                 strong.add(ident)
-            elif n in effect_of and ev.live(ts, linger) and (
+            elif n in effect_of and (ev.firing > 0 or ts - ev.last_change <= linger) and (
                     effects == "all" or (effects == "structural" and n in structural)):
                 active_ids.add(ident)
                 recent[ident] = max(recent.get(ident, float("-inf")), ev.last_onset)
