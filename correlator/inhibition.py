@@ -22,7 +22,7 @@ class InhibitionIndex:
         self._by_fp: list[dict[str, tuple[str, str, Mapping[str, str]]]] = [
             {} for _ in self.rules]
         self._by_node: list[dict[str, set[str]]] = [{} for _ in self.rules]
-        self._matched: dict[str, tuple[Alert, tuple[bool, ...]]] = {}
+        self._matched: dict[str, tuple[Mapping[str, str], tuple[bool, ...]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -41,14 +41,16 @@ class InhibitionIndex:
                 by_node.setdefault(node, set()).add(fp)
 
     def _is_source(self, i: int, fp: str, alert: Alert) -> bool:
-        """Whether ``alert`` matches rule ``i``'s source matchers, remembered per alert
-        (an incident absorbing another re-registers every member it takes over)."""
+        """Whether ``alert`` matches rule ``i``'s source matchers, remembered per
+        fingerprint and label set (an incident absorbing another re-registers every member
+        it takes over, and each repeat or resolution of an alert registers it again)."""
+        labels = alert.labels
         seen = self._matched.get(fp)
-        if seen is None or seen[0] is not alert:
+        if seen is None or (seen[0] is not labels and seen[0] != labels):
             if len(self._matched) > 65536:
                 self._matched.clear()
-            seen = self._matched[fp] = (alert, tuple(all_match(r.source, alert.labels)
-                                                     for r in self.rules))
+            seen = self._matched[fp] = (labels, tuple(all_match(r.source, labels)
+                                                      for r in self.rules))
         return seen[1][i]
 
     def find(self, alert: Alert, node: str, graph: ServiceGraph | None,
