@@ -29,6 +29,8 @@ class InhibitionIndex:
 
     def index(self, fp: str, alert: Alert, node: str, incident: str | None) -> None:
         """Register ``alert`` as a source (``incident`` set, firing, matching) or drop it."""
+        if incident is None:
+            self._matched.pop(fp, None)  # dropped or absorbed: no need to remember it
         for i in range(len(self.rules)):
             by_fp, by_node = self._by_fp[i], self._by_node[i]
             old = by_fp.pop(fp, None)
@@ -47,7 +49,7 @@ class InhibitionIndex:
         labels = alert.labels
         seen = self._matched.get(fp)
         if seen is None or (seen[0] is not labels and seen[0] != labels):
-            if len(self._matched) > 65536:
+            if len(self._matched) > 16384:
                 self._matched.clear()
             seen = self._matched[fp] = (labels, tuple(all_match(r.source, labels)
                                                       for r in self.rules))

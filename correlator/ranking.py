@@ -213,6 +213,9 @@ def _pagerank_small(n: int, src: Sequence[int], dst: Sequence[int],
     return rank
 
 
+#: PageRank results are remembered for walks of up to this many candidates.
+_MEMO_PAGERANK = 64
+
 #: Up to this many candidates (and four times as many edges) PageRank runs in plain Python.
 _SMALL_PAGERANK = 24
 
@@ -272,10 +275,11 @@ class PageRankRanker:
                     src_l.append(i)
                     dst_l.append(j)
                     w_l.append(sev_l[j])
-        # the walk depends on nothing else: an incident re-ranked for a new onset or alert
-        # class, not a new node or score, walks exactly as last time
-        key = (tuple(names), tuple(sev_l), tuple(src_l), tuple(dst_l))
-        values = self._walked.get(key)
+        # the walk depends on nothing else: a small incident re-ranked for a new onset or
+        # alert class, not a new node or score, walks exactly as last time
+        key = (tuple(names), tuple(sev_l), tuple(src_l), tuple(dst_l)) \
+            if n <= _MEMO_PAGERANK else None
+        values = self._walked.get(key) if key is not None else None
         if values is None:
             if n <= _SMALL_PAGERANK and len(src_l) <= 4 * _SMALL_PAGERANK:
                 total = _np_sum(sev_l)
@@ -287,9 +291,10 @@ class PageRankRanker:
                                    np.array(dst_l, dtype=np.int64),
                                    np.array(w_l, dtype=np.float64), sev / np.add.reduce(sev),
                                    self.alpha, 50, 1e-9).tolist()
-            if len(self._walked) >= 1024:
-                self._walked.clear()
-            self._walked[key] = values
+            if key is not None:
+                if len(self._walked) >= 512:
+                    self._walked.clear()
+                self._walked[key] = values
         return dict(zip(names, values, strict=True))
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
