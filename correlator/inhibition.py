@@ -39,6 +39,11 @@ class InhibitionIndex:
                 by_fp[fp] = (node, incident, alert.labels)
                 by_node.setdefault(node, set()).add(fp)
 
+    def topology_rules_of(self, alert: Alert) -> list[InhibitionRule]:
+        """The topology rules ``alert`` is a source of (it absorbs what depends on it)."""
+        return [r for r in self.rules if r.topology and alert.firing
+                and all_match(r.source, alert.labels)]
+
     def find(self, alert: Alert, node: str, graph: ServiceGraph | None,
              active: Callable[[str], bool]) -> str | None:
         """The incident of a firing source that absorbs ``alert``, if any (first rule wins)."""

@@ -152,9 +152,12 @@ class PageRankRanker:
                pairs: DependencyPairs | None = None) -> dict[str, float]:
         """PageRank per candidate; ``pairs`` (``max_hops`` deep, covering ``evidence``)
         replaces the per-node graph walks when the caller keeps one."""
-        cands = sorted(_candidates(evidence), key=lambda e: e.node)
-        if len(cands) == 1:  # nothing to walk between: all the mass stays put
-            return {cands[0].node: 1.0}
+        # Inhibited nodes walk too (they are effects, and their mass belongs to what
+        # absorbed them, a host under its pods) but are never reported as candidates.
+        chosen = _candidates(evidence)
+        if len(chosen) == 1:  # nothing to walk between: all the mass stays put
+            return {chosen[0].node: 1.0}
+        cands = sorted(evidence.values(), key=lambda e: e.node)
         names = [e.node for e in cands]
         index = {n: i for i, n in enumerate(names)}
         sev = np.array([max(e.score, 1e-3) for e in cands])
@@ -178,7 +181,8 @@ class PageRankRanker:
                     edges.append((i, j, float(sev[j])))
         pers = sev / sev.sum()
         pr = personalized_pagerank(names, edges, pers, alpha=self.alpha)
-        return dict(zip(names, (float(x) for x in pr), strict=True))
+        keep = {e.node for e in chosen}
+        return {n: float(x) for n, x in zip(names, pr, strict=True) if n in keep}
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
              graph: ServiceGraph | None) -> list[RootCause]:

@@ -92,10 +92,13 @@ class IncidentState:
             self.severity = alert.severity
         if inhibited:
             self.inhibited.add(fp)
-        score = alert.score
         if kind == "change" and self.member_kind.get(fp) != "change":
             self.changes += 1
         self.member_kind[fp] = kind
+        self._add_evidence(alert, node, kind, inhibited)
+
+    def _add_evidence(self, alert: Alert, node: str, kind: str, inhibited: bool) -> None:
+        score = alert.score
         ev = self.nodes.get(node)
         firing = 1 if alert.firing and kind != "change" else 0
         changed = alert.starts_at if kind == "change" else event_time(alert)
@@ -124,6 +127,28 @@ class IncidentState:
             ev.score = score
             ev.summary = _summary(alert) or ev.summary
             self.dirty_rank = True
+
+    def remove_member(self, fp: str) -> tuple[Alert, str, bool]:
+        """Take a member out (it moves to another incident); returns the alert, its node,
+        and whether other members remain on that node. The node's evidence is rebuilt
+        from the members left on it."""
+        alert = self.members.pop(fp)
+        node = self.member_node.pop(fp)
+        kind = self.member_kind.pop(fp)
+        self.inhibited.discard(fp)
+        if kind == "change":
+            self.changes -= 1
+        if alert.firing:
+            self.firing -= 1
+        del self.nodes[node]
+        left = False
+        for other, on in self.member_node.items():
+            if on == node:
+                left = True
+                self._add_evidence(self.members[other], node, self.member_kind[other],
+                                   other in self.inhibited)
+        self.dirty_rank = True
+        return alert, node, left
 
     def member_changed(self, fp: str, alert: Alert, ts: float) -> None:
         """A held alert fired again or resolved."""
