@@ -404,3 +404,14 @@ def test_host_down_takes_the_alerts_it_explains_that_arrived_before_it() -> None
     c2.process(Alert({"alertname": "HostDown", "host": "node-1"}, {"score": "3"},
                      starts_at=60))
     assert [a.name for a in c2.incident(old.id).alerts] == ["Lat"]
+
+
+def test_a_neighbours_new_alert_does_not_reopen_a_resolved_incident() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(quiet_period=0, reopen_window=600,
+                                            confirm_after=0), graph=shop())
+    inc = c.process(alert("HighCPU", "cart", 100))[0]
+    c.process(alert("HighCPU", "cart", 100, resolved_at=200))
+    c.tick(200)
+    nxt = c.process(alert("Lat", "frontend", 300))[0]  # frontend calls cart
+    assert nxt.id != inc.id and nxt.timeline[0].event == "opened"
+    assert c.process(alert("HighCPU", "cart", 350))[0].id == inc.id  # cart itself: reopened
