@@ -19,6 +19,8 @@ def build_correlator(settings: CorrelationSettings) -> TopologyCorrelator:
     config = CorrelatorConfig(
         window=settings.window_s,
         quiet_period=settings.quiet_period_s,
+        reopen_window=settings.reopen_window_s,
+        confirm_after=settings.confirm_after_s,
         inhibitions=(host_down_inhibition(),),
     )
     return TopologyCorrelator(config=config, graph=graph)

@@ -4,6 +4,11 @@ It starts the local broker, the three stages and the API in this process, simula
 ten services with call dependencies, injects a fault into one of them, streams the metrics
 and logs through Kafka in event time, and prints the incident that results with its ranked
 root causes next to the fault that was injected.
+
+The engine's detectors find the metric anomalies themselves. Reachability is not a metric
+anomaly: in a real setup Prometheus's ``up == 0`` rules page for dead pods and hosts through
+Alertmanager, so the demo sends those alerts (``PodNotReady``, ``ServiceDown``, ``HostDown``)
+as Alertmanager would, at the time they would fire.
 """
 
 from __future__ import annotations
@@ -12,23 +17,36 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
 
-from aiops.model import Incident, LogRecord, MetricSample
+from aiops.model import Alert, Incident, LogRecord, MetricSample
 from aiops.settings import Settings
-from streams.codecs import dumps, incident_from_dict, log_to_dict, metric_to_dict
+from streams.codecs import (
+    alert_key,
+    dumps,
+    encode_alert,
+    incident_from_dict,
+    log_to_dict,
+    metric_to_dict,
+)
 from streams.producer import Record
 from streams.topics import Topics
 
+#: the simulator's reachability rules, which Prometheus evaluates rather than the engine
+UP_RULES = frozenset(("PodNotReady", "ServiceDown", "HostDown"))
+
 
 def _batches(
-    topics: Topics, metrics: list[MetricSample], logs: list[LogRecord], step: float
+    topics: Topics, metrics: list[MetricSample], logs: list[LogRecord], step: float,
+    alerts: Sequence[tuple[float, Alert]] = (),
 ) -> list[list[Record]]:
-    """Group the scenario per time step into one batch message per service and kind."""
+    """Group the scenario per time step into one batch message per service and kind, with
+    the Alertmanager notifications sent in that step."""
     steps: dict[int, list[Record]] = defaultdict(list)
     by_key: dict[tuple[int, str], list[MetricSample]] = defaultdict(list)
     for sample in metrics:
@@ -40,10 +58,14 @@ def _batches(
         steps[int(record.ts // step)].append(
             Record(topics.logs, record.service.encode(), dumps(log_to_dict(record)))
         )
+    for sent, alert in alerts:
+        steps[int(sent // step)].append(
+            Record(topics.alerts, alert_key(alert), encode_alert(alert)))
     return [steps[k] for k in sorted(steps)]
 
 
-def _print_incident(incident: Incident, truth_service: str, truth_kind: str) -> None:
+def _print_incident(incident: Incident, truth_service: str, truth_kind: str,
+                    pods: dict[str, str] | None = None) -> None:
     typer.echo(f"\nincident {incident.id}  [{incident.status.value}, {incident.severity}]")
     typer.echo(f"  {incident.title}")
     typer.echo(f"  alerts: {len(incident.alerts)}   services: {', '.join(incident.services)}")
@@ -53,7 +75,12 @@ def _print_incident(incident: Incident, truth_service: str, truth_kind: str) -> 
         for line in cause.evidence[:2]:
             typer.echo(f"        - {line}")
     top = incident.root_causes[0].service if incident.root_causes else "?"
-    verdict = "correct" if top == truth_service else "WRONG"
+    if top == truth_service:
+        verdict = "correct"
+    elif (pods or {}).get(top) == truth_service:  # a pod of the faulty service
+        verdict = f"correct: a pod of {truth_service}"
+    else:
+        verdict = "WRONG"
     typer.echo(f"\n  injected fault: {truth_kind} in {truth_service}  ->  top root cause "
                f"{top} ({verdict})")
 
@@ -109,8 +136,9 @@ def demo(
             try:
                 workers.wait_ready(60)
                 producer = EventProducer(engine.kafka)
+                up_alerts = [(ts, a) for ts, a in scenario.alert_events if a.name in UP_RULES]
                 for batch in _batches(engine.topics, scenario.metrics, scenario.logs,
-                                      scenario.step):
+                                      scenario.step, up_alerts):
                     for record in batch:
                         producer.send(record)
                     producer.poll(0)
@@ -125,7 +153,8 @@ def demo(
     if incident is None:
         typer.echo("no incident was opened", err=True)
         raise typer.Exit(1)
-    _print_incident(incident, truth.root, truth.kind)
+    pods = {pod: svc for svc, names in scenario.sim.pods.items() for pod in names}
+    _print_incident(incident, truth.root, truth.kind, pods)
     typer.echo(f"\ndemo finished in {time.monotonic() - started:.1f}s")
 
 

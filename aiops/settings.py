@@ -100,6 +100,14 @@ class DetectionSettings(BaseModel):
 class CorrelationSettings(BaseModel):
     window_s: float = Field(300.0, description="Alerts this close in time may join an incident.")
     quiet_period_s: float = Field(300.0, description="Resolved incidents wait this long.")
+    reopen_window_s: float = Field(
+        900.0, description="An alert on the same node this soon after resolution reopens."
+    )
+    confirm_after_s: float = Field(
+        150.0,
+        description="A lone saturation/symptom alert stays pending (never notified) this "
+        "long; dropped as transient if it clears. 0 raises at once.",
+    )
     topology_file: str = Field("", description="YAML/JSON service graph.")
 
 

@@ -48,7 +48,7 @@ from aiops.model import (
     IncidentStatus,
     NotFoundError,
 )
-from correlator.config import CorrelatorConfig, Silence, classify_alert
+from correlator.config import CorrelatorConfig, Silence, all_match, classify_alert
 from correlator.grouping import GLOBAL as _GLOBAL
 from correlator.grouping import Related, find_candidates, related_nodes
 from correlator.inhibition import InhibitionIndex
@@ -189,6 +189,10 @@ class TopologyCorrelator:
             self._add(state, alert, node, inhibited=True)
             state.note(ts, "alert_inhibited", f"{alert.name} on {node} absorbed")
             return [state]
+        if self._inhibition and self.graph is not None:
+            claimed = self._claim(alert, node, ts)
+            if claimed:
+                return claimed
         related = self._related(node)
         kind = self._kind(alert)
         is_change = kind == "change"
@@ -235,6 +239,80 @@ class TopologyCorrelator:
         if not is_change:
             self._attach_changes(state, node, related.effect_of, alert.starts_at, ts)
         return [state]
+
+    def _claim(self, alert: Alert, node: str, ts: float) -> list[IncidentState]:
+        """A new inhibition source (a host going down) takes the alerts it explains that
+        began with it, whichever arrived first: inhibition does not depend on arrival
+        order, in Alertmanager either. Incidents made only of such alerts fold into the
+        source's incident; from others just those alerts move, so a host failure is not
+        glued to an unrelated incident that one of its pods' services was already in."""
+        assert self.graph is not None
+        rules = self._inhibition.topology_rules_of(alert)
+        if not rules:
+            return []
+        since = alert.starts_at - self.config.cause_lead
+        moves: dict[str, list[str]] = {}
+        for rule in rules:
+            for n in sorted(self.graph.upstream_within(node, rule.max_hops) - {node}):
+                for ident in sorted(self._by_node.get(n, ())):
+                    st = self._incidents[ident]
+                    if not st.active:
+                        continue
+                    for fp, on in st.member_node.items():
+                        held = st.members[fp]
+                        if on != n or not held.firing or held.starts_at < since or \
+                                st.member_kind[fp] == "change" or \
+                                (rule.target and not all_match(rule.target, held.labels)) or \
+                                any(held.labels.get(k) != alert.labels.get(k)
+                                    for k in rule.equal):
+                            continue
+                        moves.setdefault(ident, []).append(fp)
+        if not moves:
+            return []
+        whole = sorted((self._incidents[i] for i, fps in moves.items()
+                        if len(fps) + self._incidents[i].changes
+                        == len(self._incidents[i].members)),
+                       key=lambda s: (s.opened_at, s.id))
+        out: list[IncidentState] = []
+        if whole:
+            target = whole[0]
+            out.append(target)
+            for other in whole[1:]:
+                out.append(self._merge(target, other, ts))
+            if target.status == IncidentStatus.PENDING:
+                self._confirm(target, ts, f"{alert.name} on {node}")
+        else:
+            target = IncidentState(id=incident_id(alert), status=IncidentStatus.OPEN,
+                                   opened_at=alert.starts_at, updated_at=alert.starts_at,
+                                   first_ts=alert.starts_at, last_ts=alert.starts_at)
+            self._incidents[target.id] = target
+            target.note(ts, "opened", f"{alert.name} on {node}")
+            out.append(target)
+        for ident in sorted(set(moves) - {s.id for s in whole}):
+            src = self._incidents[ident]
+            for fp in moves[ident]:
+                moved, on, left = src.remove_member(fp)
+                if not left:
+                    ids = self._by_node.get(on)
+                    if ids is not None:
+                        ids.discard(src.id)
+                src.note(ts, "alert_moved", f"{moved.name} on {on} to {target.id}, "
+                         f"explained by {alert.name} on {node}")
+                self._add(target, moved, on, inhibited=True)
+                target.note(ts, "alert_inhibited", f"{moved.name} on {on} absorbed")
+            if src.firing == 0 and src.active:
+                self._mark_quiet(src)
+            out.append(src)
+        for fps in moves.values():
+            for fp in fps:
+                target.inhibited.add(fp)
+                ev = target.nodes[target.member_node[fp]]
+                if all(f in target.inhibited for f, on in target.member_node.items()
+                       if on == ev.node):
+                    ev.inhibited = True
+        self._add(target, alert, node, inhibited=False)
+        target.note(ts, "alert_added", f"{alert.name} on {node}")
+        return out
 
     def _attach_changes(self, state: IncidentState, own: str, depends_on: frozenset[str],
                         onset: float, ts: float) -> None:

@@ -85,7 +85,8 @@ def find_candidates(incidents: Mapping[str, IncidentState],
                 continue
             s = incidents[ident]
             if s.status == _RESOLVED:  # not s.active
-                ids.add(ident)
+                if n in (node, GLOBAL) or n in peers:
+                    ids.add(ident)  # the same problem back, not a neighbour's new one
                 continue
             if ts < s.first_ts - window:
                 continue

@@ -42,6 +42,11 @@ class InhibitionIndex:
                 by_fp[fp] = (node, incident, alert.labels)
                 by_node.setdefault(node, set()).add(fp)
 
+    def topology_rules_of(self, alert: Alert) -> list[InhibitionRule]:
+        """The topology rules ``alert`` is a source of (it absorbs what depends on it)."""
+        return [r for r in self.rules if r.topology and alert.firing
+                and all_match(r.source, alert.labels)]
+
     def _is_source(self, i: int, fp: str, alert: Alert) -> bool:
         """Whether ``alert`` matches rule ``i``'s source matchers, remembered per
         fingerprint and label set (an incident absorbing another re-registers every member

@@ -213,6 +213,15 @@ def _pagerank_small(n: int, src: Sequence[int], dst: Sequence[int],
     return rank
 
 
+def _reported(names: Sequence[str], values: Sequence[float],
+              chosen: Sequence[NodeEvidence]) -> dict[str, float]:
+    """PageRank of the candidates only, in name order (every node walked)."""
+    if len(chosen) == len(names):
+        return dict(zip(names, values, strict=True))
+    keep = {e.node for e in chosen}
+    return {n: x for n, x in zip(names, values, strict=True) if n in keep}
+
+
 #: PageRank results are remembered for walks of up to this many candidates.
 _MEMO_PAGERANK = 64
 
@@ -243,9 +252,12 @@ class PageRankRanker:
                pairs: DependencyPairs | None = None) -> dict[str, float]:
         """PageRank per candidate; ``pairs`` (``max_hops`` deep, covering ``evidence``)
         replaces the per-node graph walks when the caller keeps one."""
-        cands = sorted(_candidates(evidence), key=attrgetter("node"))
-        if len(cands) == 1:  # nothing to walk between: all the mass stays put
-            return {cands[0].node: 1.0}
+        # Inhibited nodes walk too (they are effects, and their mass belongs to what
+        # absorbed them, a host under its pods) but are never reported as candidates.
+        chosen = _candidates(evidence)
+        if len(chosen) == 1:  # nothing to walk between: all the mass stays put
+            return {chosen[0].node: 1.0}
+        cands = sorted(evidence.values(), key=attrgetter("node"))
         names = [e.node for e in cands]
         n = len(names)
         sev_l = [1e-3 if s < 1e-3 else s for s in map(attrgetter("score"), cands)]
@@ -259,7 +271,7 @@ class PageRankRanker:
             src, dst = src[ok], dst[ok]
             pr = _pagerank(n, src, dst, sev[dst], sev / np.add.reduce(sev), self.alpha,
                            50, 1e-9)
-            return dict(zip(names, pr.tolist(), strict=True))
+            return _reported(names, pr.tolist(), chosen)
         src_l: list[int] = []
         dst_l: list[int] = []
         w_l: list[float] = []
@@ -295,7 +307,7 @@ class PageRankRanker:
                 if len(self._walked) >= 512:
                     self._walked.clear()
                 self._walked[key] = values
-        return dict(zip(names, values, strict=True))
+        return _reported(names, values, chosen)
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
              graph: ServiceGraph | None) -> list[RootCause]:

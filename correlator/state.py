@@ -86,7 +86,6 @@ class IncidentState:
 
     def add_member(self, alert: Alert, node: str, kind: str, inhibited: bool) -> None:
         """Record a new member alert and update its node's evidence."""
-        # (``if b > a: a = b`` is exactly ``a = max(a, b)``, without the call)
         fp = alert.fingerprint
         starts = alert.starts_at
         is_firing = alert.firing
@@ -106,11 +105,17 @@ class IncidentState:
             self.severity = severity
         if inhibited:
             self.inhibited.add(fp)
-        score = alert.score
-        is_change = kind == "change"
-        if is_change and self.member_kind.get(fp) != "change":
+        if kind == "change" and self.member_kind.get(fp) != "change":
             self.changes += 1
         self.member_kind[fp] = kind
+        self._add_evidence(alert, node, kind, inhibited)
+
+    def _add_evidence(self, alert: Alert, node: str, kind: str, inhibited: bool) -> None:
+        # (``if b > a: a = b`` is exactly ``a = max(a, b)``, without the call)
+        score = alert.score
+        starts = alert.starts_at
+        is_firing = alert.firing
+        is_change = kind == "change"
         ev = self.nodes.get(node)
         firing = 1 if is_firing and not is_change else 0
         changed = starts if is_change or is_firing or alert.ends_at is None \
@@ -142,6 +147,30 @@ class IncidentState:
             ev.score = score
             ev.summary = _summary(alert) or ev.summary
             self.dirty_rank = True
+
+    def remove_member(self, fp: str) -> tuple[Alert, str, bool]:
+        """Take a member out (it moves to another incident); returns the alert, its node,
+        and whether other members remain on that node. The node's evidence is rebuilt
+        from the members left on it."""
+        self._split_stale = True  # the per-class lists and the node order are rebuilt
+        self._services = ()
+        alert = self.members.pop(fp)
+        node = self.member_node.pop(fp)
+        kind = self.member_kind.pop(fp)
+        self.inhibited.discard(fp)
+        if kind == "change":
+            self.changes -= 1
+        if alert.firing:
+            self.firing -= 1
+        del self.nodes[node]
+        left = False
+        for other, on in self.member_node.items():
+            if on == node:
+                left = True
+                self._add_evidence(self.members[other], node, self.member_kind[other],
+                                   other in self.inhibited)
+        self.dirty_rank = True
+        return alert, node, left
 
     def _place(self, fp: str, alert: Alert, kind: str) -> None:
         """Keep the per-class member lists in step with ``members`` (before it changes)."""

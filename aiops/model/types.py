@@ -225,7 +225,14 @@ class Incident:
         never was, and nothing downstream should notify about it."""
         if self.status in _RAISED:
             return True
-        return any(e.status in _RAISED for e in self.timeline)
+        if self.status == IncidentStatus.PENDING:
+            return False
+        held = False  # resolved: unraised only if known to have been held and never shown
+        for entry in self.timeline:
+            if entry.status in _RAISED:
+                return True
+            held = held or entry.status == IncidentStatus.PENDING
+        return not held
 
 
 @dataclass(frozen=True, slots=True)

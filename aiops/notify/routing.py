@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from aiops.model import SEVERITY_RANK, Incident, IncidentStatus
 
-ALL_STATUSES = frozenset(IncidentStatus)
+#: every status people are told about; a pending incident has not been raised yet
+ALL_STATUSES = frozenset(IncidentStatus) - {IncidentStatus.PENDING}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,8 @@ class Router:
         self._routes: Sequence[Route] = tuple(routes)
 
     def destinations(self, incident: Incident) -> list[str]:
+        if not incident.raised:
+            return []  # pending, or dropped as transient: nobody is told
         found: list[str] = []
         for route in self._routes:
             if route.matches(incident):

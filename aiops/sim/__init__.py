@@ -12,8 +12,12 @@ How the simulator is kept independent of the correlator it evaluates:
   intensity; slow faults (memory leaks) show symptoms many minutes after their onset.
 * The correlator sees only alerts and the topology: it never reads the ground truth, the
   fault kind, the per-edge parameters, or which rule produced an alert.
-* The correlator was developed on seeds 0-139; ``aiops eval rca`` and the benchmarks default
-  to seeds from 10,000 on.
+* The correlator was developed on seeds 0-209 and 20,000-20,209; ``aiops eval rca`` and the
+  benchmarks default to seeds from 10,000 on, which were run to check results but never to
+  find a rule.
+* An alert is attributed to the fault whose influence on its service is largest when the
+  alert began (noise if none reached it yet), so a fault is never credited with alerts that
+  began before its effect arrived.
 
 What they do share is the premise of every topology-based RCA: faults spread from a
 dependency to its dependents. Where real propagation differs (retry storms overloading a

@@ -115,11 +115,13 @@ def _matches(candidate: str, root: str, graph: ServiceGraph | None) -> bool:
     return False
 
 
-def run_correlator(correlator: Correlator, events: Sequence[tuple[float, Alert]]
+def run_correlator(correlator: Correlator, events: Sequence[tuple[float, Alert]],
+                   tick_every: float = 5.0
                    ) -> tuple[dict[str, Incident], dict[str, str], dict[str, float]]:
     """Feed ``events``; return final incidents, episode -> incident id, and the sending
     time at which each episode first appeared in a raised incident (a pending incident is
-    not shown to anyone, and one dropped as transient never is)."""
+    not shown to anyone, and one dropped as transient never is). Between alerts the clock
+    ticks every ``tick_every`` seconds, as the correlate stage's timers do when idle."""
     latest: dict[str, Incident] = {}
     member: dict[str, str] = {}
     placed: dict[str, float] = {}
@@ -136,7 +138,12 @@ def run_correlator(correlator: Correlator, events: Sequence[tuple[float, Alert]]
                         member[k] = inc.id
                         placed[k] = ts
 
+    clock = events[0][0] if events else 0.0
     for ts, alert in events:
+        while clock + tick_every < ts:  # timers run while no alert arrives, as in the stage
+            clock += tick_every
+            place(correlator.tick(clock), clock)
+        clock = max(clock, ts)
         place(correlator.process(alert) + correlator.tick(ts), ts)
     return latest, member, placed
 

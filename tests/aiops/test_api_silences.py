@@ -25,6 +25,7 @@ from streams.kafka import KafkaConfig
 from streams.producer import EventProducer
 from streams.timefmt import format_time
 from streams.topics import Topics
+from tests.support.polling import eventually
 
 
 def _offline_client(tmp_path: Path, **api: Any) -> TestClient:
@@ -113,14 +114,6 @@ def engine(tmp_path: Path, topics: Topics, broker: str) -> Iterator[tuple[Engine
     assert not workers.errors
 
 
-def _wait(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    return predicate()
 
 
 def _webhook(*alerts: tuple[str, str, str, float]) -> dict[str, Any]:
@@ -170,7 +163,7 @@ def test_a_silence_made_through_the_api_keeps_matching_alerts_out_of_incidents(
     assert sent.status_code == 200, sent.text
     # The non-matching alert opens an incident; it was behind the silenced ones on the
     # topic, so once it is stored they have been handled too.
-    incidents = _wait(lambda: eng.store.list_incidents())
+    incidents = eventually(lambda: eng.store.list_incidents())
     assert [i.services for i in incidents] == [("checkout",)]
     assert eng.store.incident_for_alert("00000000000000d1") is None
     assert eng.store.incident_for_alert("00000000000000d2") is None
@@ -192,7 +185,7 @@ def test_a_silence_made_through_the_api_keeps_matching_alerts_out_of_incidents(
     sent = client.post("/api/v1/alerts/alertmanager", json=_webhook(
         ("00000000000000d3", "DatabaseUnavailable", "db-main", later + 1)))
     assert sent.status_code == 200
-    opened = _wait(lambda: eng.store.incident_for_alert("00000000000000d3"))
+    opened = eventually(lambda: eng.store.incident_for_alert("00000000000000d3"))
     assert opened is not None, "the alert after the silence expired opened no incident"
     assert opened.services == ("db-main",)
     assert len(eng.store.list_incidents()) == 2

@@ -10,10 +10,11 @@ from aiops.cli import build_cli
 pytestmark = pytest.mark.broker
 
 
-def test_demo_names_the_injected_root_cause() -> None:
-    result = CliRunner().invoke(build_cli(), ["demo", "--fault", "cpu"])
+@pytest.mark.parametrize(("fault", "named"), [("cpu", "catalog"), ("host", "host-0")])
+def test_demo_names_the_injected_root_cause(fault: str, named: str) -> None:
+    result = CliRunner().invoke(build_cli(), ["demo", "--fault", fault])
     assert result.exit_code == 0, result.output
-    assert "top root cause catalog (correct)" in result.output
+    assert f"top root cause {named} (correct)" in result.output
 
 
 def test_demo_remediate_closes_the_loop() -> None:

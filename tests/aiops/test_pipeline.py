@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from streams.codecs import decode_alert, decode_incident, dumps, metric_to_dict
 from streams.producer import EventProducer, Record
 from streams.topics import Topics
 from tests.support.kafka import read_topic
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.broker
 
@@ -44,14 +44,6 @@ def engine(tmp_path: Path, topics: Topics, broker: str) -> Iterator[tuple[Engine
     assert not workers.errors
 
 
-def _wait(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    return predicate()
 
 
 WEBHOOK = {
@@ -102,7 +94,7 @@ def test_webhook_to_incident(engine: tuple[Engine, Workers]) -> None:
     # Alertmanager's own fingerprint is kept; a missing one is computed the same way.
     assert "a1b2c3d4e5f60718" in {a.fingerprint for a in alerts}
 
-    incidents = _wait(lambda: eng.store.list_incidents())
+    incidents = eventually(lambda: eng.store.list_incidents())
     assert len(incidents) == 1
     incident = incidents[0]
     assert len(incident.alerts) == 2
@@ -126,7 +118,7 @@ def test_webhook_to_incident(engine: tuple[Engine, Workers]) -> None:
     assert client.post(f"/api/v1/incidents/{incident.id}/resolve").status_code == 409
     assert client.get("/api/v1/incidents/nope").status_code == 404
 
-    actions = _wait(lambda: client.get("/api/v1/actions").json()["actions"])
+    actions = eventually(lambda: client.get("/api/v1/actions").json()["actions"])
     assert actions and actions[0]["incident_id"] == incident.id and actions[0]["dry_run"]
 
 
@@ -154,7 +146,7 @@ def test_malformed_input_is_refused_and_dead_lettered(engine: tuple[Engine, Work
     assert all(d["reason"] for d in dead)
     # The stages are still alive: a good webhook after the bad records still lands.
     assert client.post("/api/v1/alerts/alertmanager", json=WEBHOOK).status_code == 200
-    assert _wait(lambda: eng.store.list_incidents())
+    assert eventually(lambda: eng.store.list_incidents())
     metrics_text = client.get("/metrics").text
     assert "aiops_dlq_records_total" in metrics_text
     assert 'aiops_stage_events_in_total{stage="correlate"' in metrics_text
@@ -177,7 +169,7 @@ def test_metric_spike_becomes_incident(engine: tuple[Engine, Workers]) -> None:
     records.append(Record(eng.topics.metrics, b"cart",
                           dumps({"samples": [metric_to_dict(tail)]})))
     producer.publish(records)
-    incidents = _wait(lambda: eng.store.list_incidents(), timeout=40)
+    incidents = eventually(lambda: eng.store.list_incidents(), timeout=40)
     assert incidents, "the spike did not become an incident"
     assert incidents[0].root_causes[0].service == "cart"
     published = read_topic(eng.kafka, eng.topics.incidents, expect=1)
@@ -201,7 +193,7 @@ def test_runtime_topology_update_reaches_the_correlator(
         graph = stage._correlator.graph  # type: ignore[attr-defined]
         return graph if graph is not None and graph.nx.has_edge("web", "db") else None
 
-    assert _wait(correlate_graph), "the update did not reach the correlator"
+    assert eventually(correlate_graph), "the update did not reach the correlator"
     # A restarted correlate stage replays the topic over its (empty) topology file.
     fresh = Engine.build(_settings(tmp_path, topics, broker), broker).stage("correlate")
     fresh.start()

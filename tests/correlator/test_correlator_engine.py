@@ -378,3 +378,40 @@ def test_a_new_problem_under_an_old_one_is_not_merged_into_it() -> None:
     out = c.process(alert("HighErrorRate", "cart", 410))
     assert [i.id for i in out] == [pod.id]
     assert c.incident(old.id).status == IncidentStatus.OPEN
+
+
+def test_host_down_takes_the_alerts_it_explains_that_arrived_before_it() -> None:
+    rule = InhibitionRule(source=(Matcher("alertname", "HostDown"),), target=(), topology=True)
+    c = TopologyCorrelator(CorrelatorConfig(inhibitions=(rule,), confirm_after=0), graph=shop())
+    first = c.process(alert("Lat", "redis", 40, score=5))[0]  # an unrelated problem below cart
+    assert c.process(alert("Lat", "cart", 50, score=5))[0].id == first.id  # redis' effect
+    # the pod dies; on its own it looks like the cause of cart's latency
+    assert c.process(alert("PodNotReady", "cart", 60, score=9, pod="cart-0"))[0].id == first.id
+    out = c.process(Alert({"alertname": "HostDown", "host": "node-1"}, {"score": "3"},
+                          starts_at=60))
+    host = out[0]
+    assert host.id != first.id  # not glued to the redis incident
+    assert {a.name for a in host.alerts} == {"HostDown", "PodNotReady", "Lat"}
+    assert host.root_causes[0].service == "node-1"
+    assert [rc.service for rc in host.root_causes] == ["node-1"]  # the rest are its effects
+    left = c.incident(first.id)
+    assert [a.labels["service"] for a in left.alerts] == ["redis"]
+    assert any(e.event == "alert_moved" for e in left.timeline)
+    # an alert that began well before the host went down is not taken
+    c2 = TopologyCorrelator(CorrelatorConfig(inhibitions=(rule,), confirm_after=0),
+                            graph=shop())
+    old = c2.process(alert("Lat", "cart", 0, score=5))[0]
+    c2.process(Alert({"alertname": "HostDown", "host": "node-1"}, {"score": "3"},
+                     starts_at=60))
+    assert [a.name for a in c2.incident(old.id).alerts] == ["Lat"]
+
+
+def test_a_neighbours_new_alert_does_not_reopen_a_resolved_incident() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(quiet_period=0, reopen_window=600,
+                                            confirm_after=0), graph=shop())
+    inc = c.process(alert("HighCPU", "cart", 100))[0]
+    c.process(alert("HighCPU", "cart", 100, resolved_at=200))
+    c.tick(200)
+    nxt = c.process(alert("Lat", "frontend", 300))[0]  # frontend calls cart
+    assert nxt.id != inc.id and nxt.timeline[0].event == "opened"
+    assert c.process(alert("HighCPU", "cart", 350))[0].id == inc.id  # cart itself: reopened

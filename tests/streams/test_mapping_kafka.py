@@ -8,7 +8,6 @@ field mapping; malformed records of each kind end on the DLQ with the reason.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +27,7 @@ from streams.runner import StageRunner
 from streams.stage import DeadLetter, Incoming, StageResult
 from streams.topics import Topics
 from tests.support.kafka import read_topic
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.broker
 
@@ -49,14 +49,6 @@ def engine(tmp_path: Path, topics: Topics, broker: str) -> Iterator[Engine]:
     yield eng
 
 
-def _wait(predicate, timeout: float = 40.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    return predicate()
 
 
 def test_adapter_and_native_metrics_and_alertmanager_alerts(engine: Engine) -> None:
@@ -97,8 +89,8 @@ def test_adapter_and_native_metrics_and_alertmanager_alerts(engine: Engine) -> N
         ]
         EventProducer(engine.kafka).publish(records)
 
-        incidents = _wait(lambda: len(engine.store.list_incidents()) >= 2 and
-                          engine.store.list_incidents())
+        incidents = eventually(lambda: len(engine.store.list_incidents()) >= 2 and
+                               engine.store.list_incidents(), timeout=40)
         assert incidents, "no incidents from the adapter metrics and the Alertmanager alert"
         by_service = {i.services[0]: i for i in incidents}
         assert set(by_service) == {"cart", "db"}

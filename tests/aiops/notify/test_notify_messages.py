@@ -74,7 +74,7 @@ def test_pagerduty_trigger_ack_resolve_follow_the_incident(
     fake: FakeServices, client: httpx.Client
 ) -> None:
     pd = PagerDutyEvents("pd", RK, client, LINKS, url=fake.url(PD_PATH))
-    for status in IncidentStatus:
+    for status in (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED, IncidentStatus.RESOLVED):
         incident = make_incident(status=status)
         pd.deliver(pd.render(incident, f"inc-1:{status}"), "k", T0)
     assert fake.rejected == []
@@ -120,3 +120,22 @@ def test_webhook_is_signed_and_carries_an_idempotency_key(
     assert verify(SECRET, headers["x-aiops-timestamp"], payload, headers["x-aiops-signature"])
     assert body["event"] == "incident.open" and body["incident"]["id"] == "inc-1"
     assert body["incident"]["schema"] == "aiops.incident/v1"
+
+
+def test_incidents_never_raised_are_routed_nowhere() -> None:
+    from dataclasses import replace
+
+    from aiops.model import TimelineEntry
+    from aiops.notify.routing import Route, Router
+
+    router = Router([Route(("slack", "pagerduty"))])
+    assert router.destinations(make_incident()) == ["slack", "pagerduty"]
+    assert router.destinations(make_incident(status=IncidentStatus.PENDING)) == []
+    dropped = replace(make_incident(status=IncidentStatus.RESOLVED), timeline=(
+        TimelineEntry(T0, "pending", IncidentStatus.PENDING),
+        TimelineEntry(T0 + 90, "transient", IncidentStatus.RESOLVED)))
+    assert router.destinations(dropped) == []  # cleared before anyone was told
+    raised = replace(dropped, timeline=(
+        TimelineEntry(T0, "opened", IncidentStatus.OPEN),
+        TimelineEntry(T0 + 90, "resolved", IncidentStatus.RESOLVED)))
+    assert router.destinations(raised) == ["slack", "pagerduty"]
