@@ -1,5 +1,5 @@
 """Snapshots split members into alerts and change events in member order, whatever happened
-to them, without filtering every member on every version."""
+to them (added, updated, moved out), without filtering every member on every version."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ def test_snapshot_lists_follow_adds_updates_and_class_changes() -> None:
     held: dict[int, Alert] = {}
     for step in range(400):
         i = rnd.randrange(60)
+        if i in held and rnd.random() < 0.1:
+            state.remove_member(held.pop(i).fingerprint)  # moved to another incident
+            continue
         if i in held and rnd.random() < 0.6:
             alert = _alert(i, held[i].starts_at + step, firing=rnd.random() < 0.5)
             state.member_changed(alert.fingerprint, alert, float(step))
