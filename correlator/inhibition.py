@@ -44,8 +44,8 @@ class InhibitionIndex:
 
     def topology_rules_of(self, alert: Alert) -> list[InhibitionRule]:
         """The topology rules ``alert`` is a source of (it absorbs what depends on it)."""
-        return [r for r in self.rules if r.topology and alert.firing
-                and all_match(r.source, alert.labels)]
+        return [r for i, r in enumerate(self.rules) if r.topology and alert.firing
+                and self._is_source(i, alert.fingerprint, alert)]
 
     def _is_source(self, i: int, fp: str, alert: Alert) -> bool:
         """Whether ``alert`` matches rule ``i``'s source matchers, remembered per

@@ -9,12 +9,13 @@ the pairs of each new node once, from both ends, and hands numpy arrays to the r
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable
 
 import numpy as np
 
 from topology.graph import ServiceGraph
+
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 class DependencyPairs:
@@ -36,15 +37,18 @@ class DependencyPairs:
         self.max_hops = max_hops
         self.names: list[str] = []
         self.index: dict[str, int] = {}
-        self._effect = array("q")  # int64, handed to numpy without a per-item copy
-        self._cause = array("q")
+        self._effect: list[int] = []
+        self._cause: list[int] = []
         self._version: int | None = None
-        self._cached: tuple[np.ndarray, np.ndarray] | None = None
+        # the pairs as arrays, for the first ``_converted`` of them: only new pairs are
+        # converted when asked again (pairs are only ever appended until a rebuild)
+        self._arrays: tuple[np.ndarray, np.ndarray] = (_EMPTY, _EMPTY)
+        self._converted = 0
 
     def reset(self) -> None:
         self.names, self.index = [], {}
-        self._effect, self._cause = array("q"), array("q")
-        self._cached = None
+        self._effect, self._cause = [], []
+        self._arrays, self._converted = (_EMPTY, _EMPTY), 0
 
     def update(self, nodes: Iterable[str], graph: ServiceGraph) -> None:
         """Make the index cover ``nodes`` (a superset of what it holds, else it rebuilds)."""
@@ -81,11 +85,14 @@ class DependencyPairs:
             effects = graph.upstream_within(name, k) & old
             effect.extend(map(lookup, effects))
             cause.extend([i] * len(effects))
-        self._cached = None
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """``(effect, cause)`` index arrays into :attr:`names`."""
-        if self._cached is None:
-            self._cached = (np.frombuffer(self._effect, dtype=np.int64).copy(),
-                            np.frombuffer(self._cause, dtype=np.int64).copy())
-        return self._cached
+        done = self._converted
+        if done < len(self._effect):
+            effect, cause = self._arrays
+            self._arrays = (
+                np.concatenate((effect, np.array(self._effect[done:], dtype=np.int64))),
+                np.concatenate((cause, np.array(self._cause[done:], dtype=np.int64))))
+            self._converted = len(self._effect)
+        return self._arrays
