@@ -303,13 +303,15 @@ class TopologyCorrelator:
             if src.firing == 0 and src.active:
                 self._mark_quiet(src)
             out.append(src)
+        touched: set[str] = set()
         for fps in moves.values():
-            for fp in fps:
-                target.inhibited.add(fp)
-                ev = target.nodes[target.member_node[fp]]
-                if all(f in target.inhibited for f, on in target.member_node.items()
-                       if on == ev.node):
-                    ev.inhibited = True
+            target.inhibited.update(fps)
+            touched.update(target.member_node[fp] for fp in fps)
+        if touched:  # a node is inhibited when every alert on it is
+            clear = {on for f, on in target.member_node.items()
+                     if on in touched and f not in target.inhibited}
+            for on in touched - clear:
+                target.nodes[on].inhibited = True
         self._add(target, alert, node, inhibited=False)
         target.note(ts, "alert_added", f"{alert.name} on {node}")
         return out

@@ -81,7 +81,7 @@ def find_candidates(incidents: Mapping[str, IncidentState],
         if not hit:
             continue
         for ident in hit:
-            if ident in strong:
+            if ident in strong and n != node:  # its own node still sets held_since
                 continue
             s = incidents[ident]
             if s.status == _RESOLVED:  # not s.active
