@@ -48,10 +48,10 @@ from aiops.model import (
     IncidentStatus,
     NotFoundError,
 )
-from correlator.config import CorrelatorConfig, Silence, all_match, classify_alert
+from correlator.config import CorrelatorConfig, Silence, classify_alert
 from correlator.grouping import GLOBAL as _GLOBAL
-from correlator.grouping import Related, find_candidates, related_nodes
-from correlator.inhibition import InhibitionIndex
+from correlator.grouping import Related, distant_cause, find_candidates, related_nodes
+from correlator.inhibition import InhibitionIndex, claimable
 from correlator.ranking import CompositeRanker
 from correlator.state import IncidentState, event_time, incident_id
 from correlator.types import RankingStrategy
@@ -250,23 +250,8 @@ class TopologyCorrelator:
         rules = self._inhibition.topology_rules_of(alert)
         if not rules:
             return []
-        since = alert.starts_at - self.config.cause_lead
-        moves: dict[str, list[str]] = {}
-        for rule in rules:
-            for n in sorted(self.graph.upstream_within(node, rule.max_hops) - {node}):
-                for ident in sorted(self._by_node.get(n, ())):
-                    st = self._incidents[ident]
-                    if not st.active:
-                        continue
-                    for fp, on in st.member_node.items():
-                        held = st.members[fp]
-                        if on != n or not held.firing or held.starts_at < since or \
-                                st.member_kind[fp] == "change" or \
-                                (rule.target and not all_match(rule.target, held.labels)) or \
-                                any(held.labels.get(k) != alert.labels.get(k)
-                                    for k in rule.equal):
-                            continue
-                        moves.setdefault(ident, []).append(fp)
+        moves = claimable(self._incidents, self._by_node, self.graph, rules, alert, node,
+                          since=alert.starts_at - self.config.cause_lead)
         if not moves:
             return []
         whole = sorted((self._incidents[i] for i, fps in moves.items()
@@ -586,30 +571,10 @@ class TopologyCorrelator:
         return out
 
     def _distant_cause(self, state: IncidentState) -> IncidentState | None:
-        """A raised incident, live on a node that ``state``'s nodes depend on within
-        ``confirm_reach`` hops, whose problem began before ``state``'s: symptoms travel up
-        call chains whose middle links may never cross an alert threshold. Only asked of
-        a pending incident that outlasted its hold, so one-off blips never get this far."""
-        reach = self.config.confirm_reach
-        if self.graph is None or reach <= self.config.k_hops:
+        if self.graph is None or self.config.confirm_reach <= self.config.k_hops:
             return None
-        best: tuple[float, float, str] | None = None
-        found: IncidentState | None = None
-        onset = state.first_ts
-        for own in state.nodes:
-            for dep in self.graph.downstream_within(own, reach):
-                for ident in self._by_node.get(dep, ()):
-                    other = self._incidents[ident]
-                    if other is state or not other.active or not other.raised:
-                        continue
-                    ev = other.nodes.get(dep)
-                    if ev is None or ev.onset > onset or \
-                            onset - ev.last_onset > self.config.window:
-                        continue
-                    key = (ev.last_onset, -other.opened_at, other.id)
-                    if best is None or key > best:
-                        best, found = key, other
-        return found
+        return distant_cause(self._incidents, self._by_node, self.graph, state,
+                             self.config.confirm_reach, self.config.window)
 
     def _reopen(self, state: IncidentState, ts: float, why: str) -> None:
         self.stats["reopened"] += 1

@@ -138,3 +138,28 @@ def find_candidates(incidents: Mapping[str, IncidentState],
             resolved.append(s)
     resolved.sort(key=lambda s: (-(s.resolved_at or 0.0), s.id))
     return active, resolved
+
+
+def distant_cause(incidents: Mapping[str, IncidentState], by_node: Mapping[str, set[str]],
+                  graph: ServiceGraph, state: IncidentState, reach: int,
+                  window: float) -> IncidentState | None:
+    """A raised incident, live on a node that ``state``'s nodes depend on within ``reach``
+    hops, whose problem began before ``state``'s (within ``window``): symptoms travel up
+    call chains whose middle links may never cross an alert threshold. Only asked of a
+    pending incident that outlasted its hold, so one-off blips never get this far."""
+    best: tuple[float, float, str] | None = None
+    found: IncidentState | None = None
+    onset = state.first_ts
+    for own in state.nodes:
+        for dep in graph.downstream_within(own, reach):
+            for ident in by_node.get(dep, ()):
+                other = incidents[ident]
+                if other is state or not other.active or not other.raised:
+                    continue
+                ev = other.nodes.get(dep)
+                if ev is None or ev.onset > onset or onset - ev.last_onset > window:
+                    continue
+                key = (ev.last_onset, -other.opened_at, other.id)
+                if best is None or key > best:
+                    best, found = key, other
+    return found

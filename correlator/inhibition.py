@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from aiops.model import Alert
 from correlator.config import InhibitionRule, all_match
+from correlator.state import IncidentState
 from topology.graph import ServiceGraph
 
 
@@ -89,3 +90,28 @@ class InhibitionIndex:
                     continue
                 return incident
         return None
+
+
+def claimable(incidents: Mapping[str, IncidentState], by_node: Mapping[str, set[str]],
+              graph: ServiceGraph, rules: Sequence[InhibitionRule], alert: Alert, node: str,
+              since: float) -> dict[str, list[str]]:
+    """Per active incident, the firing member alerts that the new source ``alert`` on
+    ``node`` absorbs under topology ``rules`` and that began at ``since`` or later (an
+    alert older than its supposed cause is not its effect). Change events are context and
+    are never taken."""
+    moves: dict[str, list[str]] = {}
+    for rule in rules:
+        for n in sorted(graph.upstream_within(node, rule.max_hops) - {node}):
+            for ident in sorted(by_node.get(n, ())):
+                st = incidents[ident]
+                if not st.active:
+                    continue
+                for fp, on in st.member_node.items():
+                    held = st.members[fp]
+                    if on != n or not held.firing or held.starts_at < since or \
+                            st.member_kind[fp] == "change" or \
+                            (rule.target and not all_match(rule.target, held.labels)) or \
+                            any(held.labels.get(k) != alert.labels.get(k) for k in rule.equal):
+                        continue
+                    moves.setdefault(ident, []).append(fp)
+    return moves
