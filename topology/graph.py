@@ -26,7 +26,7 @@ k hops of this one?" for every alert, so the answer is memoised per graph versio
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field
 from typing import Any
@@ -247,18 +247,13 @@ class ServiceGraph:
         >>> sorted(g.structural("web"))
         ['web-0']
         """
-        if self._cache_version != self.version:
-            self._hop_cache.clear()
-            self._cache_version = self.version
-        key = (name, 1, "structural")
-        hit = self._hop_cache.get(key)
-        if hit is None:
-            hit = frozenset(
-                t for t, data in self._g.adj[name].items()
-                if data.get("kind") in ("depends-on", "runs-on")) if name in self._g \
-                else frozenset()
-            self._hop_cache[key] = hit
-        return hit
+        def parts() -> frozenset[str]:
+            if name not in self._g:
+                return frozenset()
+            return frozenset(t for t, data in self._g.adj[name].items()
+                             if data.get("kind") in ("depends-on", "runs-on"))
+
+        return self._memo((name, 1, "structural"), parts)
 
     def replicas(self, name: str) -> frozenset[str]:
         """Other pods of the workload a pod belongs to (pods that a common parent depends
@@ -271,12 +266,7 @@ class ServiceGraph:
         >>> sorted(g.replicas("cart-0"))
         ['cart-1']
         """
-        if self._cache_version != self.version:
-            self._hop_cache.clear()
-            self._cache_version = self.version
-        key = (name, 0, "replicas")
-        hit = self._hop_cache.get(key)
-        if hit is None:
+        def siblings() -> frozenset[str]:
             found: set[str] = set()
             if name in self._g and self.kind(name) == "pod":
                 for parent in self._g.predecessors(name):
@@ -285,7 +275,19 @@ class ServiceGraph:
                     found.update(p for p in self._g.successors(parent)
                                  if self.kind(p) == "pod")
             found.discard(name)
-            hit = frozenset(found)
+            return frozenset(found)
+
+        return self._memo((name, 0, "replicas"), siblings)
+
+    def _memo(self, key: tuple[str, int, str],
+              compute: Callable[[], frozenset[str]]) -> frozenset[str]:
+        """``compute()`` once per key and topology version."""
+        if self._cache_version != self.version:
+            self._hop_cache.clear()
+            self._cache_version = self.version
+        hit = self._hop_cache.get(key)
+        if hit is None:
+            hit = compute()
             self._hop_cache[key] = hit
         return hit
 

@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ import yaml
 from aiops.app import STAGES, Engine, Workers
 from aiops.settings import Settings
 from streams.topics import Topics
+from tests.support.polling import eventually
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -47,13 +47,10 @@ def binary(name: str) -> str:
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str,
              interval: float = 0.25) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    value = eventually(predicate, timeout, interval)
+    if not value:
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    return value
 
 
 def load_yaml(name: str) -> dict[str, Any]:
