@@ -542,8 +542,9 @@ class TopologyCorrelator:
         state.note(ts, "opened", why)
 
     def _settle_pending(self, now: float) -> list[Incident]:
-        """Pending incidents whose time is up: raised if an alert still fires, else
-        dropped as transient (resolved, never raised; its alerts stay deduplicated)."""
+        """Pending incidents whose time is up: raised if an alert was still firing when the
+        hold ended, else dropped as transient (resolved, never raised; its alerts stay
+        deduplicated)."""
         out: list[Incident] = []
         heap = self._pending_due
         hold = self.config.confirm_after
@@ -552,13 +553,17 @@ class TopologyCorrelator:
             state = self._incidents.get(ident)
             if state is None or state.status != IncidentStatus.PENDING:
                 continue
-            if state.firing > 0:
+            # judged by event time: an alert that resolved after the hold ended lasted
+            # longer than a blip, even if its resolution reached us before this tick
+            if state.firing > 0 or state.last_resolved_ts > due:
                 cause = self._distant_cause(state)
                 if cause is not None:  # a far effect of a known problem, not a new one
                     out.append(self._publish(self._merge(cause, state, due)))
                     out.append(self._publish(cause))
                     continue
-                self._confirm(state, due, f"still firing after {hold:.0f} s")
+                self._confirm(state, due, f"still firing {hold:.0f} s after it began")
+                if state.firing == 0:
+                    self._mark_quiet(state)
             else:
                 self.stats["transient"] += 1
                 self._resolve(state, max(due, state.last_resolved_ts), "transient",

@@ -85,8 +85,11 @@ def find_candidates(incidents: Mapping[str, IncidentState],
                 continue
             s = incidents[ident]
             if s.status == _RESOLVED:  # not s.active
-                if n in (node, GLOBAL) or n in peers:
-                    ids.add(ident)  # the same problem back, not a neighbour's new one
+                # the same problem back, not a neighbour's new one; or an alert that
+                # began while the incident was still open and reached us late
+                if n in (node, GLOBAL) or n in peers or \
+                        (s.resolved_at is not None and ts <= s.resolved_at):
+                    ids.add(ident)
                 continue
             if ts < s.first_ts - window:
                 continue
@@ -134,7 +137,7 @@ def find_candidates(incidents: Mapping[str, IncidentState],
     for ident in ids:
         s = incidents[ident]
         if s.merged_into is None and s.raised and s.resolved_at is not None and \
-                0 <= ts - s.resolved_at <= config.reopen_window:
+                ts - s.resolved_at <= config.reopen_window:
             resolved.append(s)
     resolved.sort(key=lambda s: (-(s.resolved_at or 0.0), s.id))
     return active, resolved

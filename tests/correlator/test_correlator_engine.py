@@ -415,3 +415,23 @@ def test_a_neighbours_new_alert_does_not_reopen_a_resolved_incident() -> None:
     nxt = c.process(alert("Lat", "frontend", 300))[0]  # frontend calls cart
     assert nxt.id != inc.id and nxt.timeline[0].event == "opened"
     assert c.process(alert("HighCPU", "cart", 350))[0].id == inc.id  # cart itself: reopened
+
+
+def test_a_lasting_alert_whose_resolution_arrives_before_the_tick_is_not_a_blip() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(confirm_after=120, quiet_period=300), graph=shop())
+    held = c.process(alert("HighCPU", "ads", 100))[0]
+    c.process(alert("HighCPU", "ads", 100, resolved_at=400))  # lasted 300 s, reached us late
+    raised = c.tick(400)[0]
+    assert raised.id == held.id and raised.status == IncidentStatus.OPEN and raised.raised
+    assert c.stats["transient"] == 0
+    assert c.tick(700)[0].status == IncidentStatus.RESOLVED  # then resolves as usual
+
+
+def test_an_alert_that_began_before_its_incident_resolved_joins_it_late() -> None:
+    c = TopologyCorrelator(CorrelatorConfig(confirm_after=0, quiet_period=0), graph=shop())
+    inc = c.process(alert("Lat", "frontend", 100))[0]
+    c.process(alert("Lat", "frontend", 100, resolved_at=200))
+    c.tick(200)
+    # cart (frontend's dependency) began at 90, but its partition was slow to deliver
+    late = c.process(alert("HighCPU", "cart", 90))[0]
+    assert late.id == inc.id and "cart" in late.services
