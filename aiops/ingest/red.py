@@ -181,13 +181,13 @@ class RedAggregator:
         for span in window.calls:
             callee = span.peer or self._callee_of.get(span.trace_id + span.span_id, "")
             if callee and callee != span.service:
-                acc = edges.get((span.service, callee))
-                if acc is None:
-                    acc = edges[(span.service, callee)] = _Acc({"service": span.service,
-                                                                "peer": callee})
-                acc.add(span)
-        for acc in edges.values():
-            self._series(out, self._call_names, acc, end, per_s)
+                call = edges.get((span.service, callee))
+                if call is None:
+                    call = edges[(span.service, callee)] = _Acc({"service": span.service,
+                                                                 "peer": callee})
+                call.add(span)
+        for call in edges.values():
+            self._series(out, self._call_names, call, end, per_s)
         seen = set(edges)
         for span in window.children:
             caller = self._service_of.get(span.trace_id + span.parent_id)

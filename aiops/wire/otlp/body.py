@@ -12,7 +12,8 @@ and span ids are hex strings, not base64. They are rewritten before the message 
 with ``google.protobuf.json_format``; unknown fields are ignored, as the specification asks
 of receivers.
 
->>> data = b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "GET /"}]}]}]}'
+>>> data = (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": '
+...         b'"5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174"}]}]}]}')
 >>> request = parse(Signal.TRACES, data, json=sniff_json(data))
 >>> request.resource_spans[0].scope_spans[0].spans[0].span_id.hex()
 'eee19b7ec3c1b174'
@@ -62,7 +63,7 @@ class Signal(StrEnum):
     TRACES = "traces"
 
 
-_REQUESTS: dict[Signal, Callable[[], Message]] = {
+REQUESTS: dict[Signal, Callable[[], Message]] = {
     Signal.METRICS: ExportMetricsServiceRequest,
     Signal.LOGS: ExportLogsServiceRequest,
     Signal.TRACES: ExportTraceServiceRequest,
@@ -172,7 +173,7 @@ def _hex_ids(node: Any) -> None:
 def parse(signal: Signal, data: bytes, *, json: bool) -> Any:
     """The ``Export*ServiceRequest`` of ``signal`` in ``data``; raises DecodeError."""
     kind = f"OTLP {signal.value} request"
-    message = _REQUESTS[signal]()
+    message = REQUESTS[signal]()
     if json:
         try:
             doc = orjson.loads(data)

@@ -181,7 +181,7 @@ def _metric(metric: Any, resource: dict[str, str], out: DecodedMetrics) -> None:
             if which == "histogram":
                 dist.bounds = list(p.explicit_bounds)
                 dist.counts = [float(c) for c in p.bucket_counts]
-                if len(dist.counts) != len(dist.bounds) + 1:
+                if (dist.counts or dist.bounds) and len(dist.counts) != len(dist.bounds) + 1:
                     out.skipped += 1  # the specification makes such a point invalid
                     continue
             elif which == "exponential_histogram":
