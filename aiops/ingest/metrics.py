@@ -48,6 +48,26 @@ class _Previous:
     ts: float
     count: float
     counts: list[float]
+    bounds: list[float]
+
+
+def rebase(counts: list[float], bounds: list[float], onto: list[float]) -> list[float]:
+    """``counts`` over ``bounds`` re-bucketed onto the bounds ``onto`` (one more count than
+    bounds each): exact when every bound of ``onto`` is one of ``bounds``, as when an
+    exponential histogram lowers its scale between two points.
+
+    >>> rebase([1, 2, 3, 4, 0], [1.0, 2.0, 4.0, 8.0], [2.0, 8.0])
+    [3.0, 7.0, 0.0]
+    """
+    out: list[float] = []
+    i, below = 0, 0.0
+    for bound in onto:
+        while i < len(bounds) and bounds[i] <= bound:
+            below += counts[i]
+            i += 1
+        out.append(below - sum(out))
+    out.append(float(sum(counts)) - sum(out))
+    return out
 
 
 class MetricMapper:
@@ -85,6 +105,7 @@ class MetricMapper:
             elif count > 0:
                 value = bucket_quantile(self.quantile, p.bounds, counts)
                 if value is not None:
+                    value = min(max(value, p.low), p.high)
                     out.append(Point(p.name + self._suffix, p.labels, p.ts, value, GAUGE))
             if seconds > 0:
                 out.append(Point(f"{p.name}_count_per_second", p.labels, p.ts,
@@ -99,14 +120,15 @@ class MetricMapper:
         before = self._previous.get(key)
         if len(self._previous) >= self._cache_limit and before is None:
             self._previous.clear()  # series churn: start over rather than grow without end
-        self._previous[key] = _Previous(p.start, p.ts, p.count, p.counts)
+        self._previous[key] = _Previous(p.start, p.ts, p.count, p.counts, p.bounds)
         if before is None:
             return None
         if p.ts <= before.ts:
             return None  # a repeat or an older point: no new interval
-        restarted = (p.start != before.start or p.count < before.count
-                     or len(p.counts) != len(before.counts))
-        if restarted:
+        if p.start != before.start or p.count < before.count:  # the sender restarted
             return (p.ts - p.start if p.start > 0 else 0.0), p.count, p.counts
+        previous = before.counts
+        if p.bounds != before.bounds:
+            previous = rebase(before.counts, before.bounds, p.bounds)
         return (p.ts - before.ts, p.count - before.count,
-                [a - b for a, b in zip(p.counts, before.counts, strict=True)])
+                [max(0.0, a - b) for a, b in zip(p.counts, previous, strict=True)])

@@ -100,6 +100,11 @@ class DistributionPoint:
     bounds: list[float] = field(default_factory=list)
     counts: list[float] = field(default_factory=list)
     quantiles: list[tuple[float, float]] = field(default_factory=list)
+    low: float = -math.inf
+    high: float = math.inf
+    """The smallest and largest observation, when the sender recorded them: an estimate
+    from coarse buckets is clamped into them (lifetime bounds for cumulative points, which
+    still bound every interval)."""
 
 
 @dataclass(slots=True)
@@ -178,6 +183,11 @@ def _metric(metric: Any, resource: dict[str, str], out: DecodedMetrics) -> None:
             dist = DistributionPoint(name, _labels(p, resource), p.start_time_unix_nano / 1e9,
                                      p.time_unix_nano / 1e9, float(p.count), float(p.sum),
                                      delta)
+            if which != "summary":
+                if p.HasField("min"):
+                    dist.low = p.min
+                if p.HasField("max"):
+                    dist.high = p.max
             if which == "histogram":
                 dist.bounds = list(p.explicit_bounds)
                 dist.counts = [float(c) for c in p.bucket_counts]

@@ -14,7 +14,7 @@ its spans, data points' metrics or log records.
 ...     rs = request.resource_spans.add()
 ...     kv = rs.resource.attributes.add(key="service.name")
 ...     kv.value.string_value = name
-...     rs.scope_spans.add().spans.add(name="op", trace_id=b"t" * 16, span_id=b"s" * 8)
+...     _ = rs.scope_spans.add().spans.add(name="op", trace_id=b"t" * 16, span_id=b"s" * 8)
 >>> [(key, len(ExportTraceServiceRequest.FromString(data).resource_spans))
 ...  for key, data in split_request(Signal.TRACES, request)]
 [('web', 2), ('cart', 1)]
