@@ -59,10 +59,10 @@ class ShopApp:
 
     def request(self, start_s: float, fault: Fault | None = None) -> float:
         """One frontend request starting at ``start_s``; returns its duration in seconds."""
-        return self._serve("frontend", int(start_s * 1e9), {}, fault)
+        return self._serve("frontend", int(start_s * 1e9), {}, fault)[0]
 
     def _serve(self, service: str, start: int, carrier: dict[str, str],
-               fault: Fault | None) -> float:
+               fault: Fault | None) -> tuple[float, bool]:
         tracer = self.tracers[service]
         ctx = propagate.extract(carrier)
         span = tracer.start_span(f"GET /{service}", context=ctx, kind=SpanKind.SERVER,
@@ -81,14 +81,17 @@ class ShopApp:
                 client.set_attribute("peer.service", callee)
             headers: dict[str, str] = {}
             propagate.inject(headers, context=trace.set_span_in_context(client))
-            took = self._serve(callee, call_start + 200_000, headers, fault) + 0.0004
+            took, callee_failed = self._serve(callee, call_start + 200_000, headers, fault)
+            took += 0.0004
+            if callee_failed:  # the caller's HTTP client sees the 500
+                client.set_status(Status(StatusCode.ERROR, "HTTP 500"))
             client.end(end_time=call_start + int(took * 1e9))
             elapsed += took * 1e9
         elapsed += own / 2 * 1e6
         if failed:
             span.set_status(Status(StatusCode.ERROR, "injected"))
         span.end(end_time=start + int(elapsed))
-        return elapsed / 1e9
+        return elapsed / 1e9, failed
 
     def traffic(self, start_s: float, seconds: float, per_second: float,
                 fault: Fault | None = None) -> None:
