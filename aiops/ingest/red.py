@@ -162,7 +162,8 @@ class RedAggregator:
             if end + self.grace_s > now:
                 break
             self._emit(self._windows.pop(index), end, out)
-            self._closed_before = index + 1
+        first_open = math.floor((now - self.grace_s) / self.window_s)
+        self._closed_before = max(self._closed_before, first_open)
         return out
 
     def _emit(self, window: _Window, end: float, out: RedOutput) -> None:
