@@ -87,7 +87,8 @@ async def receive(request: Request, api: ApiDeps, signal: Signal) -> Response:
         items, rejected, reason = invalid_items(signal, message)
         topic = _topic(api, signal)
         records = [Record(topic, service.encode(), value)
-                   for service, value in split_request(signal, message)]
+                   for service, value in split_request(
+                       signal, message, raw=None if media == JSON else data)]
         if records:
             await _publish(api, records, receiver)
     except HTTPException as exc:

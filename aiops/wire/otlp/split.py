@@ -44,16 +44,18 @@ def service_name(resource: Any) -> str:
     return UNKNOWN_SERVICE
 
 
-def split_request(signal: Signal, request: Any, limit: int = MAX_RECORD_BYTES
-                  ) -> Iterator[tuple[str, bytes]]:
-    """``(service, serialized request)`` pairs covering everything in ``request``."""
+def split_request(signal: Signal, request: Any, limit: int = MAX_RECORD_BYTES,
+                  raw: bytes | None = None) -> Iterator[tuple[str, bytes]]:
+    """``(service, serialized request)`` pairs covering everything in ``request``;
+    ``raw``, the protobuf ``request`` was parsed from, is passed on as it is when the
+    request is one service's and small enough (what an SDK sends): no re-encoding."""
     resource_field, _, _ = FIELDS[signal]
     entries = getattr(request, resource_field)
     by_service: dict[str, list[Any]] = {}
     for entry in entries:
         by_service.setdefault(service_name(entry.resource), []).append(entry)
     if len(by_service) == 1:
-        data: bytes = request.SerializeToString()
+        data: bytes = raw if raw is not None else request.SerializeToString()
         if len(data) <= limit:
             yield next(iter(by_service)), data
             return
