@@ -44,7 +44,8 @@ def series_records(points: Sequence[Point], topic: str) -> list[Record]:
     for service, group in group_by_service(points).items():
         series: dict[tuple[str, tuple[tuple[str, str], ...], str], dict[str, object]] = {}
         for p in group:
-            key = (p.name, tuple(sorted(p.labels.items())), p.type)
+            # labels come in one order per series (one mapping wrote them): no sort needed
+            key = (p.name, tuple(p.labels.items()), p.type)
             entry = series.get(key)
             if entry is None:
                 entry = series[key] = {"name": p.name, "labels": p.labels, "type": p.type,

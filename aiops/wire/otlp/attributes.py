@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -44,6 +45,7 @@ UNKNOWN_SERVICE = "unknown_service"
 _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 
 
+@lru_cache(maxsize=4096)
 def label_name(key: str) -> str:
     """A Prometheus-style label name for an attribute key.
 

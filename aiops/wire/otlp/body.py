@@ -8,9 +8,11 @@ byte ``{``), and an ``otlp_proto`` record starts with field 1 of the request (by
 or is empty, so :func:`sniff_json` tells them apart and a topic may carry both.
 
 OTLP/JSON differs from protobuf's canonical JSON mapping in one place that matters: trace
-and span ids are hex strings, not base64. They are rewritten before the message is parsed
-with ``google.protobuf.json_format``; unknown fields are ignored, as the specification asks
-of receivers.
+and span ids are hex strings, not base64. JSON is turned into the ``opentelemetry-proto``
+message by a converter driven by the message descriptors (:func:`_fields`), which reads hex
+ids and ignores unknown fields, as the specification asks of receivers; it is about four
+times as fast as ``google.protobuf.json_format`` (which cannot read hex ids anyway) and is
+tested against it (``tests/aiops/wire``).
 
 >>> data = (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": '
 ...         b'"5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174"}]}]}]}')
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import zlib
 from collections.abc import Callable
 from enum import StrEnum
@@ -34,6 +37,7 @@ from typing import Any
 
 import orjson
 from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
@@ -53,8 +57,6 @@ from aiops.model import DecodeError
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-_ID_FIELDS = frozenset(("traceId", "spanId", "parentSpanId", "trace_id", "span_id",
-                        "parent_span_id"))
 
 
 class Signal(StrEnum):
@@ -151,23 +153,90 @@ def sniff_json(data: bytes) -> bool:
     return data[:1] == b"{" or data.lstrip()[:1] == b"{"
 
 
-def _hex_ids(node: Any) -> None:
-    """Rewrite OTLP/JSON's hex trace/span ids as base64, in place, for json_format."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in _ID_FIELDS and isinstance(value, str):
-                try:
-                    raw = bytes.fromhex(value)
-                except ValueError as exc:
-                    raise DecodeError(f"{key} {value[:40]!r} is not hex",
-                                      kind="OTLP request") from exc
-                node[key] = base64.b64encode(raw).decode()
-            elif isinstance(value, dict | list):
-                _hex_ids(value)
-    elif isinstance(node, list):
-        for item in node:
-            if isinstance(item, dict | list):
-                _hex_ids(item)
+_F = FieldDescriptor
+_INTS = frozenset((_F.TYPE_INT64, _F.TYPE_UINT64, _F.TYPE_SINT64, _F.TYPE_FIXED64,
+                   _F.TYPE_SFIXED64, _F.TYPE_INT32, _F.TYPE_UINT32, _F.TYPE_SINT32,
+                   _F.TYPE_FIXED32, _F.TYPE_SFIXED32))
+_FLOATS = frozenset((_F.TYPE_DOUBLE, _F.TYPE_FLOAT))
+_SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_HEX_IDS = frozenset(("trace_id", "span_id", "parent_span_id"))
+# field -> (python name, type, message descriptor or enum descriptor, repeated)
+_Plan = dict[str, tuple[str, int, Any, bool]]
+_PLANS: dict[Any, _Plan] = {}
+
+
+def _plan(descriptor: Any) -> _Plan:
+    plan = _PLANS.get(descriptor)
+    if plan is None:
+        plan = {}
+        for f in descriptor.fields:
+            sub = f.message_type if f.type == _F.TYPE_MESSAGE else f.enum_type
+            entry = (f.name, f.type, sub, f.is_repeated)
+            plan[f.json_name] = entry
+            plan[f.name] = entry
+        _PLANS[descriptor] = plan
+    return plan
+
+
+def _scalar(name: str, ftype: int, enum: Any, value: Any) -> Any:
+    if ftype in _INTS:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"{name}: {value!r} is not an integer")
+        return int(value)
+    if ftype in _FLOATS:
+        if isinstance(value, str):
+            return _SPECIAL_FLOATS[value] if value in _SPECIAL_FLOATS else float(value)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name}: {value!r} is not a number")
+        return float(value)
+    if ftype == _F.TYPE_BYTES:
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: {value!r} is not a string")
+        if name in _HEX_IDS:
+            try:
+                return bytes.fromhex(value)
+            except ValueError:
+                raise ValueError(f"{name} {value[:40]!r} is not hex") from None
+        return base64.b64decode(value, validate=True)
+    if ftype == _F.TYPE_ENUM:
+        if isinstance(value, str) and not value.lstrip("-").isdigit():
+            found = enum.values_by_name.get(value)
+            if found is None:
+                raise ValueError(f"{name}: unknown value {value!r}")
+            return found.number
+        return int(value)
+    if ftype == _F.TYPE_BOOL and not isinstance(value, bool):
+        raise ValueError(f"{name}: {value!r} is not a boolean")
+    if ftype == _F.TYPE_STRING and not isinstance(value, str):
+        raise ValueError(f"{name}: {value!r} is not a string")
+    return value
+
+
+def _fields(doc: Any, descriptor: Any) -> dict[str, Any]:
+    """OTLP/JSON object -> constructor arguments of ``descriptor``'s message: names in
+    either spelling, hex ids, 64-bit integers as strings, enums by number or name; unknown
+    fields and nulls are ignored, as the specification asks of receivers."""
+    if not isinstance(doc, dict):
+        raise ValueError(f"{descriptor.name} must be a JSON object, got {type(doc).__name__}")
+    plan = _plan(descriptor)
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        entry = plan.get(key)
+        if entry is None or value is None:
+            continue
+        name, ftype, sub, repeated = entry
+        if repeated:
+            if not isinstance(value, list):
+                raise ValueError(f"{key} must be a list")
+            if ftype == _F.TYPE_MESSAGE:
+                out[name] = [_fields(v, sub) for v in value]
+            else:
+                out[name] = [_scalar(name, ftype, sub, v) for v in value]
+        elif ftype == _F.TYPE_MESSAGE:
+            out[name] = _fields(value, sub)
+        else:
+            out[name] = _scalar(name, ftype, sub, value)
+    return out
 
 
 def parse(signal: Signal, data: bytes, *, json: bool) -> Any:
@@ -183,14 +252,10 @@ def parse(signal: Signal, data: bytes, *, json: bool) -> Any:
             raise DecodeError(f"the body must be a JSON object, got {type(doc).__name__}",
                               kind=kind)
         try:
-            _hex_ids(doc)
-            json_format.ParseDict(doc, message, ignore_unknown_fields=True)
-        except DecodeError as exc:
-            raise DecodeError(exc.reason, kind=kind) from exc
-        except (json_format.ParseError, binascii.Error, ValueError, TypeError) as exc:
+            return type(message)(**_fields(doc, message.DESCRIPTOR))
+        except (binascii.Error, ValueError, TypeError, KeyError) as exc:
             raise DecodeError(f"not an OTLP/JSON {signal.value} request: {exc}",
                               kind=kind) from exc
-        return message
     try:
         message.ParseFromString(data)
     except (ProtobufDecodeError, RuntimeError, ValueError) as exc:

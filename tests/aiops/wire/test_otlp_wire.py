@@ -7,6 +7,7 @@ import logging
 import random
 import zlib
 
+import orjson
 import pytest
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
@@ -59,6 +60,31 @@ def test_json_and_protobuf_of_one_request_decode_alike() -> None:
     assert facts.services["cart"]["pod"] == "cart-7d9f"
     kinds = {(f.service, f.kind) for f in facts.spans}
     assert ("cart", spans.SPAN_KIND_CLIENT) in kinds and ("db", spans.SPAN_KIND_SERVER) in kinds
+
+
+def test_json_converter_agrees_with_the_protobuf_reference() -> None:
+    """The descriptor-driven JSON reader against ``google.protobuf.json_format`` on requests
+    the SDK encoded: every signal, nested attribute values, exemplars, unknown fields."""
+    from google.protobuf import json_format
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], resource=resource("cart"))
+    meter = provider.get_meter("shop")
+    meter.create_histogram("h", unit="s").record(0.2, {"list": "x", "n": 3})
+    meter.create_counter("c").add(2, {"flag": True, "ratio": 0.5})
+    metrics_request = _collect(reader)
+    trace_request = _shop_request(requests=1)
+    span = trace_request.resource_spans[0].scope_spans[0].spans[0]
+    span.attributes.add(key="nested").value.kvlist_value.values.add(
+        key="inner").value.array_value.values.add().bytes_value = b"\x00\xff"
+    span.links.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8)
+    for signal, request in ((Signal.METRICS, metrics_request), (Signal.TRACES, trace_request)):
+        doc = orjson.loads(otlp_json(request))
+        doc["someFutureField"] = {"x": [1, 2]}
+        ours = body.parse(signal, orjson.dumps(doc), json=True)
+        reference = type(request)()
+        json_format.ParseDict(json_format.MessageToDict(request), reference)
+        assert ours == reference == request
 
 
 def test_sniffing_tells_collector_encodings_apart() -> None:
