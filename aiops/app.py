@@ -158,6 +158,11 @@ class Engine:
                               edge_ttl_s=o.edge_ttl_s, quantile=o.latency_quantile),
             mapper=MetricMapper(quantile=o.latency_quantile),
             max_record_bytes=o.max_record_bytes,
+            topology_history=(
+                (lambda: read_topic_values(self.kafka, self.topics.topology))
+                if self.kafka.bootstrap_servers
+                else None
+            ),
         )
 
     def runner(self, name: str) -> StageRunner:

@@ -18,8 +18,10 @@ still count. A span for a window already closed is dropped and counted in ``late
   A slow callee shows here even when its own spans are not exported. The callee is the
   span's ``peer.service`` attribute, else the service of a span whose parent it is.
 * **Topology**: a call edge (from client spans, or a span whose parent belongs to another
-  service) is announced once as an ``add_edge`` update (``origin: traces``) and withdrawn
-  with ``remove_edge`` when it has not been seen for ``edge_ttl_s`` of event time.
+  service) is announced once as an ``add_edge`` update (``origin: traces``, ``ts``: the end
+  of the window it was seen in) and withdrawn with ``remove_edge`` when it has not been seen
+  for ``edge_ttl_s`` of event time. After a restart, :meth:`RedAggregator.recall` takes
+  the announcements back from the topology topic, so those edges still expire.
 
 Counts are weighted by each span's adjusted count (sampling, see
 :mod:`aiops.wire.otlp.spans`). Parent lookups remember the last ``join_size`` spans.
@@ -36,12 +38,14 @@ Counts are weighted by each span's adjusted count (sampling, see
 [('trace_call_error_ratio', 'web', 0.0), ('trace_call_latency_p95_seconds', 'web', 0.5), \
 ('trace_call_rate', 'web', 0.1)]
 >>> out.updates
-[{'op': 'add_edge', 'source': 'web', 'target': 'cart', 'kind': 'calls', 'origin': 'traces'}]
+[{'op': 'add_edge', 'source': 'web', 'target': 'cart', 'kind': 'calls', 'origin': 'traces', \
+'ts': 10.0}]
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,7 +162,7 @@ class RedAggregator:
         if now is None:
             return out
         for index in sorted(self._windows):
-            end = (index + 1) * self.window_s
+            end = float((index + 1) * self.window_s)
             if end + self.grace_s > now:
                 break
             self._emit(self._windows.pop(index), end, out)
@@ -197,13 +201,26 @@ class RedAggregator:
         for edge in sorted(seen):
             if edge not in self._edges:
                 out.updates.append({"op": "add_edge", "source": edge[0], "target": edge[1],
-                                    "kind": "calls", "origin": "traces"})
+                                    "kind": "calls", "origin": "traces", "ts": end})
             self._edges[edge] = end
         for edge, last in sorted(self._edges.items()):
             if end - last > self.edge_ttl_s:
                 del self._edges[edge]
                 out.updates.append({"op": "remove_edge", "source": edge[0],
-                                    "target": edge[1], "origin": "traces"})
+                                    "target": edge[1], "origin": "traces", "ts": end})
+
+    def recall(self, update: Mapping[str, Any]) -> None:
+        """Take back an edge this aggregator announced before a restart (an update read
+        from the topology topic), so it still expires if it is not seen again. The edge
+        counts as seen when it was announced."""
+        if update.get("origin") != "traces":
+            return
+        edge = (str(update.get("source")), str(update.get("target")))
+        ts = update.get("ts")
+        if update.get("op") == "add_edge" and isinstance(ts, int | float):
+            self._edges[edge] = max(float(ts), self._edges.get(edge, float(ts)))
+        elif update.get("op") == "remove_edge":
+            self._edges.pop(edge, None)
 
     def _series(self, out: RedOutput, names: tuple[str, str, str], acc: _Acc, end: float,
                 per_s: float) -> None:

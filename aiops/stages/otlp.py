@@ -18,6 +18,7 @@ the reason; the rest of the batch goes on.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -30,10 +31,12 @@ from aiops.wire.otlp.body import Signal, parse, sniff_json
 from aiops.wire.otlp.logs import decode_logs
 from aiops.wire.otlp.metrics import decode_metrics
 from aiops.wire.otlp.spans import decode_spans
-from streams.codecs import dumps, log_to_dict
+from streams.codecs import dumps, loads, log_to_dict
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
 from streams.topics import Topics
+
+log = logging.getLogger(__name__)
 
 BATCH_POINTS = 2000
 
@@ -67,8 +70,10 @@ class OtlpIngestStage:
     def __init__(self, topics: Topics, *, resource_labels: Mapping[str, str] = RESOURCE_LABELS,
                  red: RedAggregator | None = None, mapper: MetricMapper | None = None,
                  max_record_bytes: int = 64 * 1024 * 1024,
+                 topology_history: Callable[[], list[bytes]] | None = None,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self._topics = topics
+        self._topology_history = topology_history
         self._resource = dict(resource_labels)
         self._red = red or RedAggregator()
         self._mapper = mapper or MetricMapper()
@@ -77,12 +82,22 @@ class OtlpIngestStage:
         self._signals = {topics.otlp_metrics: Signal.METRICS, topics.otlp_logs: Signal.LOGS,
                          topics.otlp_spans: Signal.TRACES}
         self._wall_at_clock = 0.0
+        self._late_reported = 0
         self.skipped = 0
 
     def topics(self) -> list[str]:
         return list(self._signals)
 
     def start(self) -> list[Record]:
+        """Take back the call edges announced before a restart, so they can expire."""
+        if self._topology_history is not None:
+            for value in self._topology_history():
+                try:
+                    update = loads(value)
+                except DecodeError:
+                    continue
+                if isinstance(update, dict):
+                    self._red.recall(update)
         return []
 
     def handle(self, batch: Sequence[Incoming]) -> StageResult:
@@ -119,6 +134,7 @@ class OtlpIngestStage:
         if self._red.clock != clock:
             self._wall_at_clock = self._wall_clock()
         red = self._red.close()
+        self._report_late()
         points += red.points
         result.outputs += series_records(points, self._topics.metrics)
         for service, records in logs.items():
@@ -127,6 +143,14 @@ class OtlpIngestStage:
                                              dumps({"records": records[i:i + BATCH_POINTS]})))
         result.outputs += self._topology(red.updates)
         return result
+
+    def _report_late(self) -> None:
+        late = self._red.late + self._red.dropped
+        if late > self._late_reported:
+            log.warning("%d span(s) ended in windows already closed or over the window "
+                        "limit and were not counted (otlp.span_grace_s is %.0f s)",
+                        late - self._late_reported, self._red.grace_s)
+            self._late_reported = late
 
     def _topology(self, updates: list[dict[str, object]]) -> list[Record]:
         return [Record(self._topics.topology, b"topology", dumps(u)) for u in updates]

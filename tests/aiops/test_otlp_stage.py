@@ -62,7 +62,7 @@ def test_client_spans_find_their_callee_through_the_child_span_even_when_it_come
     assert points[("trace_call_error_ratio", "cart", "db")] == 1.0
     assert points[("trace_call_latency_p95_seconds", "cart", "db")] == pytest.approx(0.7)
     assert out.updates == [{"op": "add_edge", "source": "cart", "target": "db",
-                            "kind": "calls", "origin": "traces"}]
+                            "kind": "calls", "origin": "traces", "ts": T0 + 10}]
 
 
 def test_edges_expire_and_silent_services_report_zero_requests() -> None:
@@ -81,9 +81,29 @@ def test_edges_expire_and_silent_services_report_zero_requests() -> None:
     zeros = [p for p in later.points if p.name == "trace_request_rate"
              and p.labels["service"] == "cart"]
     assert zeros and all(p.value == 0.0 for p in zeros)
-    assert {"op": "remove_edge", "source": "web", "target": "cart",
-            "origin": "traces"} in later.updates
+    removed = [u for u in later.updates if u["op"] == "remove_edge"]
+    assert [(u["source"], u["target"], u["origin"]) for u in removed] == [
+        ("web", "cart", "traces")]
     assert red.live_edges() == []
+
+
+def test_a_restarted_stage_still_expires_the_edges_it_announced() -> None:
+    topics = Topics()
+    announced = [orjson.dumps({"op": "add_edge", "source": "web", "target": "cart",
+                               "kind": "calls", "origin": "traces", "ts": T0}),
+                 orjson.dumps({"op": "add_edge", "source": "a", "target": "b"}),  # by hand
+                 orjson.dumps({"op": "add_edge", "source": "x", "target": "y",
+                               "origin": "traces", "ts": T0}),
+                 orjson.dumps({"op": "remove_edge", "source": "x", "target": "y",
+                               "origin": "traces", "ts": T0 + 5}),
+                 b"not json"]
+    red = RedAggregator(window_s=10, grace_s=0, edge_ttl_s=60)
+    stage = OtlpIngestStage(topics, red=red, topology_history=lambda: announced)
+    assert stage.start() == []
+    assert red.live_edges() == [("web", "cart")]
+    red.add(DecodedSpans([_span("web", b"a", b"", SPAN_KIND_SERVER, T0 + 200, 0.1)]))
+    removed = [u for u in red.close(T0 + 300).updates if u["op"] == "remove_edge"]
+    assert [(u["source"], u["target"]) for u in removed] == [("web", "cart")]
 
 
 def test_spans_of_closed_windows_are_dropped_and_counted() -> None:
