@@ -38,7 +38,7 @@ from aiops.wire.otlp.body import (
     response,
     status_body,
 )
-from aiops.wire.otlp.split import invalid_items, split_request
+from aiops.wire.otlp.split import MAX_RECORD_BYTES, invalid_items, split_request
 from streams.producer import Record
 
 router = APIRouter(tags=["receivers"])
@@ -86,9 +86,14 @@ async def receive(request: Request, api: ApiDeps, signal: Signal) -> Response:
         message = parse(signal, data, json=media == JSON)
         items, rejected, reason = invalid_items(signal, message)
         topic = _topic(api, signal)
-        records = [Record(topic, service.encode(), value)
-                   for service, value in split_request(
-                       signal, message, raw=None if media == JSON else data)]
+        records = []
+        for service, value in split_request(signal, message,
+                                            raw=None if media == JSON else data):
+            if len(value) > MAX_RECORD_BYTES:  # one item larger than Kafka takes
+                rejected += 1
+                reason = f"an item over {MAX_RECORD_BYTES} bytes cannot be put on Kafka"
+            else:
+                records.append(Record(topic, service.encode(), value))
         if records:
             await _publish(api, records, receiver)
     except HTTPException as exc:

@@ -98,6 +98,25 @@ def test_gzip_json_and_partial_success(engine: Engine) -> None:
 
 
 @pytest.mark.broker
+def test_an_item_too_large_for_kafka_is_rejected_and_the_rest_kept(engine: Engine) -> None:
+    engine.settings.api.max_decoded_bytes = 4 * 1024 * 1024
+    client = TestClient(engine.api())
+    request = shop_spans(1)
+    huge = request.resource_spans[0].scope_spans[0].spans[0]
+    huge.attributes.add(key="db.statement").value.string_value = "x" * 1_200_000
+    answer = client.post("/v1/traces", content=gzip.compress(otlp_proto(request)),
+                         headers={**PROTO, "content-encoding": "gzip"})
+    assert answer.status_code == 200, answer.text
+    partial = ExportTraceServiceResponse.FromString(answer.content).partial_success
+    assert partial.rejected_spans == 1 and "cannot be put on Kafka" in partial.error_message
+    records = read_topic(engine.kafka, engine.topics.otlp_spans, expect=100, timeout=6)
+    kept = sum(len(ss.spans) for _, v in records
+               for rs in ExportTraceServiceRequest.FromString(v).resource_spans
+               for ss in rs.scope_spans)
+    assert kept == 6
+
+
+@pytest.mark.broker
 def test_refusals_follow_the_specification(engine: Engine) -> None:
     client = TestClient(engine.api())
     good = otlp_proto(shop_spans(1))
