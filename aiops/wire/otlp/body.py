@@ -253,7 +253,7 @@ def parse(signal: Signal, data: bytes, *, json: bool) -> Any:
                               kind=kind)
         try:
             return type(message)(**_fields(doc, message.DESCRIPTOR))
-        except (binascii.Error, ValueError, TypeError, KeyError) as exc:
+        except (binascii.Error, ValueError, TypeError, KeyError, RecursionError) as exc:
             raise DecodeError(f"not an OTLP/JSON {signal.value} request: {exc}",
                               kind=kind) from exc
     try:

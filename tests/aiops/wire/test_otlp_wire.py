@@ -128,6 +128,16 @@ def test_bad_bodies_are_decode_errors_with_a_reason(data: bytes, json: bool, rea
         body.parse(Signal.TRACES, data, json=json)
 
 
+def test_deeply_nested_values_are_refused_not_crashing() -> None:
+    value: object = {"stringValue": "x"}
+    for _ in range(250):  # within orjson's nesting limit, past Python's recursion limit
+        value = {"kvlistValue": {"values": [{"key": "k", "value": value}]}}
+    doc = orjson.dumps({"resourceSpans": [{"resource": {"attributes": [
+        {"key": "deep", "value": value}]}}]})
+    with pytest.raises(DecodeError):
+        body.parse(Signal.TRACES, doc, json=True)
+
+
 def test_corrupted_protobuf_raises_decode_errors_only() -> None:
     base = otlp_proto(_shop_request(requests=2))
     rng = random.Random(5)
