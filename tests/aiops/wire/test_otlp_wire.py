@@ -129,11 +129,11 @@ def test_bad_bodies_are_decode_errors_with_a_reason(data: bytes, json: bool, rea
 
 
 def test_deeply_nested_values_are_refused_not_crashing() -> None:
-    value: object = {"stringValue": "x"}
+    value = '{"stringValue": "x"}'
     for _ in range(250):  # within orjson's nesting limit, past Python's recursion limit
-        value = {"kvlistValue": {"values": [{"key": "k", "value": value}]}}
-    doc = orjson.dumps({"resourceSpans": [{"resource": {"attributes": [
-        {"key": "deep", "value": value}]}}]})
+        value = '{"kvlistValue": {"values": [{"key": "k", "value": ' + value + "}]}}"
+    doc = ('{"resourceSpans": [{"resource": {"attributes": [{"key": "deep", "value": '
+           + value + "}]}}]}").encode()
     with pytest.raises(DecodeError):
         body.parse(Signal.TRACES, doc, json=True)
 
