@@ -301,3 +301,33 @@ def test_span_kind_client_tracer_records_peer() -> None:
         pass
     facts = spans.decode_spans(encode_spans(memory.get_finished_spans()), RESOURCE_LABELS)
     assert facts.spans[0].peer == "cart" and facts.spans[0].kind == spans.SPAN_KIND_CLIENT
+
+
+def test_summaries_staleness_and_non_finite_points() -> None:
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+        ExportMetricsServiceRequest,
+    )
+
+    request = ExportMetricsServiceRequest()
+    rm = request.resource_metrics.add()
+    rm.resource.attributes.add(key="service.name").value.string_value = "db"
+    sm = rm.scope_metrics.add()
+    summary = sm.metrics.add(name="rpc.duration", unit="ms").summary
+    for ts, count, p95 in ((10, 100, 40.0), (20, 150, 90.0)):
+        point = summary.data_points.add(start_time_unix_nano=1, time_unix_nano=ts * 10**9,
+                                        count=count, sum=count * 10.0)
+        point.quantile_values.add(quantile=0.5, value=10.0)
+        point.quantile_values.add(quantile=0.99, value=p95 * 2)
+        point.quantile_values.add(quantile=0.95, value=p95)
+    gauge = sm.metrics.add(name="queue.depth").gauge
+    gauge.data_points.add(time_unix_nano=10**10, as_double=float("nan"))
+    gauge.data_points.add(time_unix_nano=10**10, as_int=3, flags=metrics.NO_RECORDED_VALUE)
+    gauge.data_points.add(time_unix_nano=10**10, as_int=4)
+    decoded = metrics.decode_metrics(request, RESOURCE_LABELS)
+    assert decoded.skipped == 2
+    mapper = MetricMapper()
+    points = mapper.map_numbers(decoded.numbers) + mapper.map_distributions(
+        decoded.distributions)
+    assert [(p.name, p.value) for p in points] == [
+        ("queue_depth", 4.0), ("rpc_duration_milliseconds_p95", 90.0),
+        ("rpc_duration_milliseconds_count_per_second", 5.0)]
