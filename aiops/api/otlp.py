@@ -64,8 +64,10 @@ def _topic(api: ApiDeps, signal: Signal) -> str:
 
 
 def _failure(api: ApiDeps, receiver: str, status: int, message: str, media: str,
-             headers: dict[str, str] | None = None) -> Response:
-    if status != 401 and status != 503 and status != 413:  # those are counted where raised
+             headers: dict[str, str] | None = None, *, count: bool = True) -> Response:
+    """The error answer OTLP/HTTP specifies: a ``google.rpc.Status`` in the request's
+    encoding. ``count=False`` for refusals the shared helpers already counted."""
+    if count:
         api.telemetry.rejected.labels(receiver, str(status)).inc()
     return Response(status_body(_GRPC_CODE.get(status, 2), message, media), status_code=status,
                     media_type=media, headers=headers)
@@ -96,12 +98,11 @@ async def receive(request: Request, api: ApiDeps, signal: Signal) -> Response:
                 records.append(Record(topic, service.encode(), value))
         if records:
             await _publish(api, records, receiver)
-    except HTTPException as exc:
+    except HTTPException as exc:  # from check_auth, read_body, _publish: counted there
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return _failure(api, receiver, exc.status_code, detail, media,
-                        dict(exc.headers or {}))
+                        dict(exc.headers or {}), count=False)
     except TooLargeError as exc:
-        api.telemetry.rejected.labels(receiver, "413").inc()
         return _failure(api, receiver, 413, exc.reason, media)
     except UnsupportedMediaError as exc:
         return _failure(api, receiver, 415, exc.reason, media)

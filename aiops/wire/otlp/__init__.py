@@ -7,4 +7,6 @@ and the OpenTelemetry Collector's Kafka exporter carry them, decoded with the ma
 * :mod:`aiops.wire.otlp.metrics`: data points (gauges, sums, histograms) with their names.
 * :mod:`aiops.wire.otlp.logs`: log records with severity.
 * :mod:`aiops.wire.otlp.spans`: span facts (service, kind, duration, error, sampling weight).
+* :mod:`aiops.wire.otlp.split`: requests cut into Kafka records as the Collector writes them,
+  and the items a receiver reports as rejected (``partial_success``).
 """
