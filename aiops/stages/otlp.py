@@ -30,7 +30,7 @@ from aiops.wire.otlp.attributes import RESOURCE_LABELS
 from aiops.wire.otlp.body import Signal, parse, sniff_json
 from aiops.wire.otlp.logs import decode_logs
 from aiops.wire.otlp.metrics import decode_metrics
-from aiops.wire.otlp.spans import decode_spans
+from aiops.wire.otlp.spans import DecodedSpans, decode_spans
 from streams.codecs import dumps, loads, log_to_dict
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
@@ -39,6 +39,7 @@ from streams.topics import Topics
 log = logging.getLogger(__name__)
 
 BATCH_POINTS = 2000
+MAX_FUTURE_S = 600.0
 
 
 def series_records(points: Sequence[Point], topic: str) -> list[Record]:
@@ -127,6 +128,7 @@ class OtlpIngestStage:
                     self.skipped += decoded_logs.skipped
                 else:
                     decoded_spans = decode_spans(request, self._resource)
+                    self._drop_future(decoded_spans)
                     self._red.add(decoded_spans)
                     self.skipped += decoded_spans.skipped
             except DecodeError as exc:
@@ -143,6 +145,18 @@ class OtlpIngestStage:
                                              dumps({"records": records[i:i + BATCH_POINTS]})))
         result.outputs += self._topology(red.updates)
         return result
+
+    def _drop_future(self, decoded: DecodedSpans) -> None:
+        """Spans that end more than ``MAX_FUTURE_S`` after the wall clock are a sender's
+        broken clock: counting them would move the event clock ahead and close, early,
+        every window the correct spans belong to."""
+        horizon = self._wall_clock() + MAX_FUTURE_S
+        if any(span.end > horizon for span in decoded.spans):
+            kept = [span for span in decoded.spans if span.end <= horizon]
+            decoded.skipped += len(decoded.spans) - len(kept)
+            log.warning("%d span(s) end more than %.0f s in the future; not counted",
+                        len(decoded.spans) - len(kept), MAX_FUTURE_S)
+            decoded.spans = kept
 
     def _report_late(self) -> None:
         late = self._red.late + self._red.dropped

@@ -148,14 +148,36 @@ def test_stage_maps_both_encodings_alike_and_dead_letters_the_rest() -> None:
 
 def test_idle_closes_the_last_windows_by_wall_time() -> None:
     topics = Topics()
-    clock = [100.0]
+    clock = [T0 + 100.0]
     stage = OtlpIngestStage(topics, red=RedAggregator(window_s=10, grace_s=10),
                             wall_clock=lambda: clock[0])
     result = stage.handle(_shop_records(topics)[:1])
     held = [r for r in result.outputs if r.topic == topics.metrics]
-    late = stage.idle(100.0 + 60.0)
+    late = stage.idle(T0 + 100.0 + 60.0)
     assert late and all(r.topic in (topics.metrics, topics.topology) for r in late)
     names = {s["name"] for r in late if r.topic == topics.metrics
              for s in orjson.loads(r.value)["series"]}
     assert "trace_request_rate" in names
     assert held  # windows well before the newest span were emitted with the batch
+
+
+def test_spans_from_a_broken_clock_do_not_close_the_windows_early() -> None:
+    topics = Topics()
+    now = 1_800_000_000.0
+    red = RedAggregator(window_s=10, grace_s=10)
+    stage = OtlpIngestStage(topics, red=red, wall_clock=lambda: now)
+    memory = InMemorySpanExporter()
+    app = ShopApp(lambda _s: memory)
+    app.request(now + 86_400 * 365)  # a year ahead
+    app.request(now - 30)
+    app.flush()
+    stage.handle([Incoming(topics.otlp_spans, otlp_proto(encode_spans(
+        memory.get_finished_spans())))])
+    assert stage.skipped == 7  # the future request's spans
+    assert red.clock is not None and red.clock < now
+    memory.clear()
+    app.request(now - 25)  # still counted: its window is open
+    app.flush()
+    stage.handle([Incoming(topics.otlp_spans, otlp_proto(encode_spans(
+        memory.get_finished_spans())))])
+    assert red.late == 0
