@@ -24,7 +24,9 @@ still count. A span for a window already closed is dropped and counted in ``late
   the announcements back from the topology topic, so those edges still expire.
 
 Counts are weighted by each span's adjusted count (sampling, see
-:mod:`aiops.wire.otlp.spans`). Parent lookups remember the last ``join_size`` spans.
+:mod:`aiops.wire.otlp.spans`). Memory is bounded: parent lookups remember the last
+``join_size`` spans, and a window holds at most ``max_window_spans`` spans (the rest are
+dropped and counted in ``dropped``); about 300 bytes per held span.
 
 >>> from aiops.wire.otlp.spans import SpanFact, DecodedSpans
 >>> def span(svc, sid, parent, kind, end, dur, error=False):
@@ -83,7 +85,7 @@ class _Acc:
 class _Window:
     served: dict[tuple[tuple[str, str], ...], _Acc] = field(default_factory=dict)
     calls: list[SpanFact] = field(default_factory=list)
-    children: list[SpanFact] = field(default_factory=list)
+    children: list[tuple[bytes, str]] = field(default_factory=list)  # (trace+parent, service)
     spans: int = 0
 
 
@@ -98,7 +100,7 @@ class RedAggregator:
 
     def __init__(self, window_s: float = 10.0, grace_s: float | None = None,
                  edge_ttl_s: float = 900.0, join_size: int = 500_000,
-                 max_window_spans: int = 1_000_000, quantile: float = 0.95) -> None:
+                 max_window_spans: int = 500_000, quantile: float = 0.95) -> None:
         self.window_s = window_s
         self.quantile = quantile
         q = f"p{round(quantile * 100):d}"
@@ -136,8 +138,9 @@ class RedAggregator:
             window.spans += 1
             self._remember(self._service_of, span.trace_id + span.span_id, span.service)
             if span.parent_id:
-                self._remember(self._callee_of, span.trace_id + span.parent_id, span.service)
-                window.children.append(span)
+                parent = span.trace_id + span.parent_id
+                self._remember(self._callee_of, parent, span.service)
+                window.children.append((parent, span.service))
             if span.kind in _CALLS:
                 window.calls.append(span)
             elif span.kind in _SERVES or not span.parent_id:
@@ -194,10 +197,10 @@ class RedAggregator:
         for call in edges.values():
             self._series(out, self._call_names, call, end, per_s)
         seen = set(edges)
-        for span in window.children:
-            caller = self._service_of.get(span.trace_id + span.parent_id)
-            if caller is not None and caller != span.service:
-                seen.add((caller, span.service))
+        for parent, service in window.children:
+            caller = self._service_of.get(parent)
+            if caller is not None and caller != service:
+                seen.add((caller, service))
         for edge in sorted(seen):
             if edge not in self._edges:
                 out.updates.append({"op": "add_edge", "source": edge[0], "target": edge[1],
