@@ -26,7 +26,7 @@ still count. A span for a window already closed is dropped and counted in ``late
 Counts are weighted by each span's adjusted count (sampling, see
 :mod:`aiops.wire.otlp.spans`). Memory is bounded: parent lookups remember the last
 ``join_size`` spans, and a window holds at most ``max_window_spans`` spans (the rest are
-dropped and counted in ``dropped``); about 300 bytes per held span.
+dropped and counted in ``dropped``); a held span costs a few hundred bytes.
 
 >>> from aiops.wire.otlp.spans import SpanFact, DecodedSpans
 >>> def span(svc, sid, parent, kind, end, dur, error=False):
