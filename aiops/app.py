@@ -151,11 +151,18 @@ class Engine:
         from aiops.stages.otlp import OtlpIngestStage
 
         o = self.settings.otlp
+        file_edges: list[tuple[str, str]] = []
+        if o.replace_file_edges and self.settings.correlation.topology_file:
+            from topology.loaders import load_topology
+
+            graph = load_topology(self.settings.correlation.topology_file)
+            file_edges = [(e.source, e.target) for e in graph.edges("calls")]
         return OtlpIngestStage(
             self.topics,
             resource_labels=o.resource_labels,
             red=RedAggregator(window_s=o.span_window_s, grace_s=o.span_grace_s,
-                              edge_ttl_s=o.edge_ttl_s, quantile=o.latency_quantile),
+                              edge_ttl_s=o.edge_ttl_s, quantile=o.latency_quantile,
+                              file_edges=file_edges),
             mapper=MetricMapper(quantile=o.latency_quantile),
             max_record_bytes=o.max_record_bytes,
             topology_history=(

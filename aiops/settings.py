@@ -66,6 +66,10 @@ class OtlpSettings(BaseModel):
     latency_quantile: float = Field(
         0.95, description="Quantile of histograms and spans emitted as the latency signal."
     )
+    replace_file_edges: bool = Field(
+        True, description="Call edges of correlation.topology_file expire like traced ones "
+        "once traces show their caller calling (a stale file gives way to traces)."
+    )
     resource_labels: dict[str, str] = Field(
         default_factory=lambda: dict(_OTLP_RESOURCE_LABELS),
         description="Resource attribute -> label (service.name -> service, k8s.pod.name -> "

@@ -21,7 +21,10 @@ still count. A span for a window already closed is dropped and counted in ``late
   service) is announced once as an ``add_edge`` update (``origin: traces``, ``ts``: the end
   of the window it was seen in) and withdrawn with ``remove_edge`` when it has not been seen
   for ``edge_ttl_s`` of event time. After a restart, :meth:`RedAggregator.recall` takes
-  the announcements back from the topology topic, so those edges still expire.
+  the announcements back from the topology topic, so those edges still expire. Call edges
+  of a topology file (``file_edges``) are adopted once traces show their caller calling
+  anything: from then on they too must be seen in traces or expire, so a stale file's
+  edges are replaced by what the traces show; a caller never traced keeps its file edges.
 
 Counts are weighted by each span's adjusted count (sampling, see
 :mod:`aiops.wire.otlp.spans`). Memory is bounded: parent lookups remember the last
@@ -47,7 +50,7 @@ dropped and counted in ``dropped``); a held span costs a few hundred bytes.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,7 +103,8 @@ class RedAggregator:
 
     def __init__(self, window_s: float = 10.0, grace_s: float | None = None,
                  edge_ttl_s: float = 900.0, join_size: int = 500_000,
-                 max_window_spans: int = 500_000, quantile: float = 0.95) -> None:
+                 max_window_spans: int = 500_000, quantile: float = 0.95,
+                 file_edges: Iterable[tuple[str, str]] = ()) -> None:
         self.window_s = window_s
         self.quantile = quantile
         q = f"p{round(quantile * 100):d}"
@@ -118,6 +122,10 @@ class RedAggregator:
         self._callee_of: dict[bytes, str] = {}  # trace+parent span id -> child's service
         self._edges: dict[tuple[str, str], float] = {}  # live edge -> last seen
         self._serving: dict[tuple[tuple[str, str], ...], float] = {}  # series -> last seen
+        # call edges of the topology file, by caller, until traces show that caller calling
+        self._file_edges: dict[str, set[str]] = {}
+        for source, target in file_edges:
+            self._file_edges.setdefault(source, set()).add(target)
         self.clock: float | None = None
         self.late = 0
         self.dropped = 0
@@ -201,6 +209,11 @@ class RedAggregator:
             caller = self._service_of.get(parent)
             if caller is not None and caller != service:
                 seen.add((caller, service))
+        for caller in {source for source, _ in seen} & self._file_edges.keys():
+            # The caller is traced now: its file edges must show up in traces too, or they
+            # expire like any edge traces stopped seeing (a stale file is replaced).
+            for callee in self._file_edges.pop(caller):
+                self._edges.setdefault((caller, callee), end)
         for edge in sorted(seen):
             if edge not in self._edges:
                 out.updates.append({"op": "add_edge", "source": edge[0], "target": edge[1],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+from pathlib import Path
 
 import orjson
 import pytest
@@ -181,3 +182,44 @@ def test_spans_from_a_broken_clock_do_not_close_the_windows_early() -> None:
     stage.handle([Incoming(topics.otlp_spans, otlp_proto(encode_spans(
         memory.get_finished_spans())))])
     assert red.late == 0
+
+
+def test_a_stale_topology_files_edges_give_way_to_what_traces_show() -> None:
+    red = RedAggregator(window_s=10, grace_s=0, edge_ttl_s=60,
+                        file_edges=[("web", "cart"), ("web", "legacy"), ("batch", "db")])
+    for k in range(10):  # web calls cart every window, never legacy; batch is not traced
+        trace = bytes([k]) * 16
+        red.add(DecodedSpans([
+            _span("web", b"a", b"", SPAN_KIND_SERVER, T0 + 10 * k + 1, 0.1, trace=trace),
+            _span("cart", b"b", b"a", SPAN_KIND_SERVER, T0 + 10 * k + 1, 0.05, trace=trace)]))
+    updates = red.close(T0 + 200).updates
+    # web -> cart is in the graph already (the file): confirmed, not announced again
+    assert [(u["op"], u["source"], u["target"]) for u in updates] == [
+        ("remove_edge", "web", "legacy")]
+    assert red.live_edges() == [("web", "cart")]
+
+
+def test_the_engine_builds_the_stage_with_the_topology_files_edges(tmp_path: Path) -> None:
+    from aiops.app import Engine
+    from aiops.settings import Settings
+
+    topology = tmp_path / "topology.yaml"
+    topology.write_text("edges:\n  - {source: frontend, target: cart}\n"
+                        "  - {source: frontend, target: legacy}\n")
+    settings = Settings.load(None)
+    settings.store.url = f"sqlite:///{tmp_path / 'aiops.db'}"
+    settings.correlation.topology_file = str(topology)
+    settings.otlp.edge_ttl_s = 30.0
+    settings.otlp.span_grace_s = 0.0
+    stage = Engine.build(settings, "").stage("otlp")
+    memory = InMemorySpanExporter()
+    app = ShopApp(lambda _s: memory)
+    app.traffic(T0, 120, 2.0)
+    app.flush()
+    result = stage.handle([Incoming(settings.topics.otlp_spans, otlp_proto(encode_spans(
+        memory.get_finished_spans())))])
+    updates = [orjson.loads(r.value) for r in result.outputs if r.topic.endswith("topology")]
+    assert [(u["op"], u["source"], u["target"]) for u in updates if u["op"] == "remove_edge"] \
+        == [("remove_edge", "frontend", "legacy")]
+    added = {(u["source"], u["target"]) for u in updates if u["op"] == "add_edge"}
+    assert added == {("frontend", "catalog"), ("cart", "db")}  # frontend -> cart: in the file
