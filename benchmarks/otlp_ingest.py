@@ -134,14 +134,43 @@ def kafka_input(rounds: int = 30) -> dict[str, float]:
     return results
 
 
+def json_readers(rounds: int = 10) -> dict[str, float]:
+    """Spans/s parsing OTLP/JSON: the engine's reader against ``json_format`` (the protobuf
+    package's own, given base64 ids since it cannot read OTLP's hex ones), interleaved."""
+    from google.protobuf import json_format
+
+    from aiops.wire.otlp.body import Signal, parse
+
+    requests = span_bodies(0, 3)
+    ours = [otlp_json(r) for r in requests]
+    reference = [json_format.MessageToJson(r) for r in requests]
+    spent = {"aiops.wire.otlp.body.parse": 0.0, "json_format.Parse": 0.0}
+    for _ in range(rounds):
+        start = time.process_time()
+        for data in ours:
+            parse(Signal.TRACES, data, json=True)
+        spent["aiops.wire.otlp.body.parse"] += time.process_time() - start
+        start = time.process_time()
+        for text in reference:
+            json_format.Parse(text, ExportTraceServiceRequest())
+        spent["json_format.Parse"] += time.process_time() - start
+    return {k: rounds * len(requests) * SPANS_PER_REQUEST / v for k, v in spent.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--no-http", action="store_true", help="skip the wrk part")
     opts = parser.parse_args()
+    print("OTLP/JSON readers, spans per CPU-second:")
+    for label, rate in json_readers().items():
+        print(f"  {label:32s} {rate:12,.0f}")
     print("Kafka input (otlp stage), items per CPU-second of one process:")
     for label, rate in kafka_input().items():
         print(f"  {label:32s} {rate:12,.0f}")
+    if opts.no_http:
+        return
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install wrk")
     rng = random.Random(1)
