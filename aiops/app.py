@@ -36,7 +36,7 @@ from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 
-STAGES = ("detect", "correlate", "act")
+STAGES = ("detect", "correlate", "act", "otlp")
 
 
 def topics_from(settings: Settings) -> Topics:
@@ -137,11 +137,40 @@ class Engine:
                     else None
                 ),
             )
+        if name == "otlp":
+            return self._otlp_stage()
         if name == "act":
             from aiops.action import build_act_stage
 
             return build_act_stage(s, self.store, self.topics)
         raise ConfigError(f"unknown stage {name!r}; choose from {', '.join(STAGES)}")
+
+    def _otlp_stage(self) -> Stage:
+        from aiops.ingest.metrics import MetricMapper
+        from aiops.ingest.red import RedAggregator
+        from aiops.stages.otlp import OtlpIngestStage
+
+        o = self.settings.otlp
+        file_edges: list[tuple[str, str]] = []
+        if o.replace_file_edges and self.settings.correlation.topology_file:
+            from topology.loaders import load_topology
+
+            graph = load_topology(self.settings.correlation.topology_file)
+            file_edges = [(e.source, e.target) for e in graph.edges("calls")]
+        return OtlpIngestStage(
+            self.topics,
+            resource_labels=o.resource_labels,
+            red=RedAggregator(window_s=o.span_window_s, grace_s=o.span_grace_s,
+                              edge_ttl_s=o.edge_ttl_s, quantile=o.latency_quantile,
+                              file_edges=file_edges),
+            mapper=MetricMapper(quantile=o.latency_quantile),
+            max_record_bytes=o.max_record_bytes,
+            topology_history=(
+                (lambda: read_topic_values(self.kafka, self.topics.topology))
+                if self.kafka.bootstrap_servers
+                else None
+            ),
+        )
 
     def runner(self, name: str) -> StageRunner:
         return StageRunner(

@@ -18,6 +18,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from aiops.wire.otlp.attributes import RESOURCE_LABELS as _OTLP_RESOURCE_LABELS
+
 
 class KafkaSettings(BaseModel):
     bootstrap_servers: str = Field(
@@ -41,8 +43,41 @@ class TopicSettings(BaseModel):
     actions: str = "aiops.actions"
     dlq: str = "aiops.dlq"
     topology: str = "aiops.topology"
+    otlp_metrics: str = Field("otlp_metrics", description="OTLP metrics as the Collector's "
+                              "Kafka exporter writes them (otlp_proto or otlp_json).")
+    otlp_logs: str = Field("otlp_logs", description="OTLP logs (Collector Kafka exporter).")
+    otlp_spans: str = Field("otlp_spans", description="OTLP spans (Collector Kafka exporter).")
     data_partitions: int = 3
     alert_partitions: int = 1
+
+
+class OtlpSettings(BaseModel):
+    """How OTLP metrics, logs and traces become the engine's signals (see README, OTLP)."""
+
+    span_window_s: float = Field(
+        10.0, description="Spans are counted into rate/error/latency series per window."
+    )
+    span_grace_s: float = Field(
+        10.0, description="A window closes this long (event time) after its end."
+    )
+    edge_ttl_s: float = Field(
+        900.0, description="A call edge seen in traces is removed after this long unseen."
+    )
+    latency_quantile: float = Field(
+        0.95, description="Quantile of histograms and spans emitted as the latency signal."
+    )
+    replace_file_edges: bool = Field(
+        True, description="Call edges of correlation.topology_file expire like traced ones "
+        "once traces show their caller calling (a stale file gives way to traces)."
+    )
+    resource_labels: dict[str, str] = Field(
+        default_factory=lambda: dict(_OTLP_RESOURCE_LABELS),
+        description="Resource attribute -> label (service.name -> service, k8s.pod.name -> "
+        "pod, host.name -> host, ...).",
+    )
+    max_record_bytes: int = Field(
+        64 * 1024 * 1024, description="Largest OTLP Kafka record; larger ones are dead letters."
+    )
 
 
 class StoreSettings(BaseModel):
@@ -194,6 +229,7 @@ class Settings(BaseSettings):
     remediation: RemediationSettings = Field(default_factory=RemediationSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     log_mapping: LogMappingSettings = Field(default_factory=LogMappingSettings)
+    otlp: OtlpSettings = Field(default_factory=OtlpSettings)
     data_dir: str = Field(".aiops", description="Where the embedded mode keeps its files.")
     log_level: str = "INFO"
 

@@ -27,6 +27,10 @@ class Topics:
     actions: str = "aiops.actions"
     dlq: str = "aiops.dlq"
     topology: str = "aiops.topology"
+    # OTLP as the OpenTelemetry Collector's Kafka exporter writes it (its default names).
+    otlp_metrics: str = "otlp_metrics"
+    otlp_logs: str = "otlp_logs"
+    otlp_spans: str = "otlp_spans"
     data_partitions: int = 3
     alert_partitions: int = 1
 
@@ -40,4 +44,7 @@ class Topics:
             TopicSpec(self.dlq, 1),
             # One partition: updates apply in the order they were made.
             TopicSpec(self.topology, 1),
+            TopicSpec(self.otlp_metrics, self.data_partitions),
+            TopicSpec(self.otlp_logs, self.data_partitions),
+            TopicSpec(self.otlp_spans, self.data_partitions),
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aiops import __version__
-from aiops.api import health, incidents, receivers, remote_write, silences, topology
+from aiops.api import health, incidents, otlp, receivers, remote_write, silences, topology
 from aiops.api.deps import ApiDeps
 from aiops.api.remediation import router as remediation_router
 
@@ -20,6 +20,7 @@ def create_api(api_deps: ApiDeps) -> FastAPI:
     app.state.deps = api_deps
     app.include_router(receivers.router)
     app.include_router(remote_write.router)
+    app.include_router(otlp.router)
     app.include_router(incidents.router)
     app.include_router(topology.router)
     app.include_router(silences.router)

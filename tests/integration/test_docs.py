@@ -85,3 +85,23 @@ def test_consumer_example_keeps_the_latest_state(kafka: KafkaConfig, topics: Top
         on_change=changes.append, max_messages=4, config={"session.timeout.ms": 6000})
     assert [c["version"] for c in changes] == [1, 2]
     assert latest == {first.id: 2}
+
+
+def test_collector_config_feeds_the_otlp_topics_and_receivers() -> None:
+    collector = yaml.safe_load((DOCS / "otel-collector.yaml").read_text())
+    kafka = collector["exporters"]["kafka"]
+    topics = _engine_settings().topics
+    assert kafka["traces"]["topic"] == topics.otlp_spans
+    assert kafka["metrics"]["topic"] == topics.otlp_metrics
+    assert kafka["logs"]["topic"] == topics.otlp_logs
+    assert {kafka[s]["encoding"] for s in ("traces", "metrics", "logs")} <= {
+        "otlp_proto", "otlp_json"}
+    http = collector["exporters"]["otlphttp/aiops"]
+    # the otlphttp exporter appends /v1/<signal> to the base URL: the engine's routes
+    from aiops.api.otlp import router
+
+    paths = {route.path for route in router.routes}  # type: ignore[attr-defined]
+    assert {"/v1/traces", "/v1/metrics", "/v1/logs"} <= paths
+    assert not http["endpoint"].rstrip("/").endswith("/v1")
+    used = {e for p in collector["service"]["pipelines"].values() for e in p["exporters"]}
+    assert used <= set(collector["exporters"])
