@@ -8,10 +8,14 @@ from aiops import __version__
 from aiops.api import health, incidents, receivers, remote_write, silences, topology
 from aiops.api.deps import ApiDeps
 from aiops.api.remediation import router as remediation_router
+from aiops.console.deps import ConsoleDeps
+from aiops.console.routes import mount_console
 
 
-def create_api(api_deps: ApiDeps) -> FastAPI:
+def create_api(api_deps: ApiDeps, console: ConsoleDeps | None = None) -> FastAPI:
     app = FastAPI(
+        docs_url=None,  # served by the console from vendored assets: works offline
+        redoc_url=None,
         title="AIOps engine",
         version=__version__,
         description=("Alert receivers, incidents with ranked root causes, silences, "
@@ -25,4 +29,5 @@ def create_api(api_deps: ApiDeps) -> FastAPI:
     app.include_router(silences.router)
     app.include_router(health.router)
     app.include_router(remediation_router)
+    mount_console(app, console or ConsoleDeps())
     return app
