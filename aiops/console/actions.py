@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -32,7 +33,9 @@ DURATIONS = {"15m": 900, "1h": 3600, "4h": 4 * 3600, "24h": 86400, "7d": 7 * 864
 
 
 def _refusal(request: Request, status: int, reason: str) -> HTMLResponse:
-    return render(request, "_message.html", status_code=status, kind="error", message=reason)
+    came_from = urlsplit(request.headers.get("hx-current-url", "")).path or "/ui/incidents"
+    return render(request, "_message.html", status_code=status, kind="error", message=reason,
+                  next=_local(came_from))
 
 
 def _actor(request: Request, given: str = "") -> str:

@@ -20,6 +20,7 @@
     { selector: "node.root", style: { "border-color": "#d63b2f", "border-width": 5,
       "width": 36, "height": 36, "font-weight": "bold" } },
     { selector: "node.root.affected", style: { "background-color": "#f5a39b" } },
+    { selector: "node.root.sev-critical", style: { "border-color": "#5c1410" } },
     { selector: "edge", style: { "width": 1.5, "line-color": "#aab3bf",
       "target-arrow-color": "#aab3bf", "target-arrow-shape": "triangle",
       "curve-style": "bezier", "arrow-scale": 0.8 } }
@@ -33,7 +34,7 @@
   function drawGraph(el, elements) {
     if (typeof cytoscape === "undefined") return null;
     var cy = cytoscape({ container: el, elements: elements, style: graphStyle,
-      wheelSensitivity: 0.3, minZoom: 0.2, maxZoom: 3 });
+      minZoom: 0.2, maxZoom: 1.5 });
     cy.layout(layoutFor(cy)).run();
     cy.on("tap", "node", function (evt) {
       var d = evt.target.data();
