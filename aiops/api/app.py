@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aiops import __version__
-from aiops.api import health, incidents, receivers, remote_write, silences, topology
+from aiops.api import am_v2, health, incidents, receivers, remote_write, silences, topology
 from aiops.api.deps import ApiDeps
 from aiops.api.remediation import router as remediation_router
 from aiops.console.deps import ConsoleDeps
@@ -29,5 +29,6 @@ def create_api(api_deps: ApiDeps, console: ConsoleDeps | None = None) -> FastAPI
     app.include_router(silences.router)
     app.include_router(health.router)
     app.include_router(remediation_router)
+    app.include_router(am_v2.router)
     mount_console(app, console or ConsoleDeps())
     return app
