@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aiops import __version__
-from aiops.api import am_v2, health, incidents, receivers, remote_write, silences, topology
+from aiops.api import (
+    am_v2,
+    health,
+    incidents,
+    receivers,
+    remote_write,
+    silences,
+    topology,
+    topology_read,
+)
 from aiops.api.deps import ApiDeps
 from aiops.api.remediation import router as remediation_router
 from aiops.console.deps import ConsoleDeps
@@ -26,6 +35,7 @@ def create_api(api_deps: ApiDeps, console: ConsoleDeps | None = None) -> FastAPI
     app.include_router(remote_write.router)
     app.include_router(incidents.router)
     app.include_router(topology.router)
+    app.include_router(topology_read.router)
     app.include_router(silences.router)
     app.include_router(health.router)
     app.include_router(remediation_router)
