@@ -106,3 +106,28 @@ def test_docs_load_their_assets_from_the_package(make_client: Callable[..., Test
             assert url.startswith("/"), f"{path} loads {url} from elsewhere"
             assert client.get(url).status_code == 200, url
         assert "fonts.googleapis" not in page and "cdn.jsdelivr" not in page
+
+
+def test_approve_and_reject_a_pending_action(store: Store,
+                                             make_client: Callable[..., TestClient]) -> None:
+    from aiops.storage.remediation import RemediationStore
+    from remediation.ports import Approval
+
+    store.save_incident(make_incident("inc-a", time.time() - 60))
+    remediation = RemediationStore(store.engine)
+    for ident in ("ap-1", "ap-2"):
+        remediation.request(Approval(ident, "inc-a", "restart-db", "restart", "kubernetes",
+                                     "db", "sig", {}, time.time()))
+    client = make_client(bearer_token="s3cret")
+    page = client.get("/ui/incidents/inc-a").text
+    assert "/ui/approvals/ap-1/approve" in page and "/ui/approvals/ap-2/reject" in page
+    auth = {"Authorization": "Bearer s3cret"}
+    assert client.post("/ui/approvals/ap-1/approve").status_code == 401
+    approved = client.post("/ui/approvals/ap-1/approve", headers=auth)
+    assert approved.status_code == 200 and "approved" in approved.text
+    assert client.post("/ui/approvals/ap-1/reject", headers=auth).status_code == 409
+    assert client.post("/ui/approvals/ap-2/reject", headers=auth).status_code == 200
+    assert [a.status for a in remediation.approvals(incident_id="inc-a")] in (
+        ["approved", "rejected"], ["rejected", "approved"])
+    audit = client.get("/ui/audit").text
+    assert "approved" in audit and "rejected" in audit
