@@ -59,8 +59,8 @@ def _filters(status: str, severity: str, service: str, window: str) -> dict[str,
 def _live(api: ApiDeps, status: str, severity: str, service: str, window: str,
           page: int) -> dict[str, Any]:
     where = _filters(status, severity, service, window)
-    incidents = api.store.list_incidents(limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
-                                         **where)
+    incidents = queries.incident_rows(api.store.engine, limit=PAGE_SIZE,
+                                      offset=(page - 1) * PAGE_SIZE, **where)
     total = queries.count_incidents(api.store.engine, **where)
     return {
         "incidents": incidents,
@@ -163,8 +163,9 @@ async def graph_elements(api: ApiDeps = Depends(_reader),
                          console: ConsoleDeps = Depends(console_deps)) -> JSONResponse:
     """The service graph with the live incidents on it (polled by the graph page)."""
     def build() -> list[dict[str, Any]]:
-        live = [*api.store.list_incidents(status=IncidentStatus.OPEN, limit=1000),
-                *api.store.list_incidents(status=IncidentStatus.ACKNOWLEDGED, limit=1000)]
+        live = queries.incident_rows(api.store.engine, limit=2000,
+                                     statuses=(IncidentStatus.OPEN.value,
+                                               IncidentStatus.ACKNOWLEDGED.value))
         return graph_overlay(console.topology.graph(), live)
 
     return JSONResponse({"elements": await run_in_threadpool(build)})

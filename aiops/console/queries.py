@@ -4,10 +4,12 @@ services to filter by. Each is one indexed query, so they stay fast on a large s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, exists, func, or_, select
+from sqlalchemy import Engine, Select, exists, func, or_, select
 
-from aiops.storage.rows import alerts_t, incidents_t, services_t, timeline_t
+from aiops.model import IncidentStatus, RootCause
+from aiops.storage.rows import alerts_t, incidents_t, members_t, services_t, timeline_t
 
 _RAISED = ("open", "acknowledged")
 
@@ -61,11 +63,26 @@ def services(engine: Engine, limit: int = 500) -> list[str]:
         return [str(s) for s in conn.execute(query).scalars()]
 
 
-def count_incidents(engine: Engine, *, status: str | None, severity: str | None,
-                    service: str | None, since: float | None) -> int:
-    """How many incidents the list's filters match (for its pager)."""
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    """What a list shows of an incident, read from its columns: the stored document (with
+    every member alert) is never parsed for a list, so a 10,000-alert incident costs a
+    list row no more than a small one."""
+
+    id: str
+    status: IncidentStatus
+    title: str
+    severity: str
+    opened_at: float
+    updated_at: float
+    services: tuple[str, ...]
+    root_causes: tuple[RootCause, ...]
+    alert_count: int
+
+
+def _where(query: Select[Any], status: str | None, severity: str | None,
+           service: str | None, since: float | None) -> Select[Any]:
     c = incidents_t.c
-    query = select(func.count()).select_from(incidents_t)
     if status:
         query = query.where(c.status == status)
     if severity:
@@ -75,5 +92,37 @@ def count_incidents(engine: Engine, *, status: str | None, severity: str | None,
     if service:
         query = query.where(exists().where(services_t.c.incident_id == c.id,
                                            services_t.c.service == service))
+    return query
+
+
+def incident_rows(engine: Engine, *, status: str | None = None, severity: str | None = None,
+                  service: str | None = None, since: float | None = None, limit: int = 50,
+                  offset: int = 0, statuses: tuple[str, ...] = ()) -> list[IncidentRow]:
+    """Incidents newest first, as the list and the graph overlay show them."""
+    c = incidents_t.c
+    alerts = (select(func.count()).select_from(members_t)
+              .where(members_t.c.incident_id == c.id).scalar_subquery())
+    columns: Select[Any] = select(c.id, c.status, c.title, c.severity, c.opened_at,
+                                  c.updated_at, c.services, c.root_causes,
+                                  alerts.label("alert_count"))
+    query = _where(columns, status, severity, service, since)
+    if statuses:
+        query = query.where(c.status.in_(statuses))
+    query = query.order_by(c.opened_at.desc(), c.id.desc()).limit(limit).offset(offset)
+    with engine.connect() as conn:
+        return [IncidentRow(r.id, IncidentStatus(r.status), r.title, r.severity, r.opened_at,
+                            r.updated_at, tuple(r.services or ()),
+                            tuple(RootCause(rc["service"], float(rc["score"]),
+                                            tuple(rc.get("evidence") or ()))
+                                  for rc in (r.root_causes or ())[:3]),
+                            int(r.alert_count))
+                for r in conn.execute(query)]
+
+
+def count_incidents(engine: Engine, *, status: str | None, severity: str | None,
+                    service: str | None, since: float | None) -> int:
+    """How many incidents the list's filters match (for its pager)."""
+    counted: Select[Any] = select(func.count()).select_from(incidents_t)
+    query = _where(counted, status, severity, service, since)
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())

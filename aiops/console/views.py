@@ -11,11 +11,25 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from aiops.model import Alert, Incident
+from aiops.model import Alert, Incident, RootCause
 from topology.graph import ServiceGraph
 from topology.mapping import LabelMapper
+
+
+class IncidentLike(Protocol):
+    """What the overlay reads: an :class:`Incident` or a list row of one."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def services(self) -> tuple[str, ...]: ...
+    @property
+    def root_causes(self) -> tuple[RootCause, ...]: ...
+
 
 #: Member alerts listed per node; the rest are counted.
 ALERTS_PER_NODE = 25
@@ -120,7 +134,7 @@ def _edges(graph: ServiceGraph | None, among: set[str]) -> list[dict[str, Any]]:
             for e in graph.edges() if e.source in among and e.target in among]
 
 
-def graph_overlay(graph: ServiceGraph | None, incidents: Iterable[Incident]
+def graph_overlay(graph: ServiceGraph | None, incidents: Iterable[IncidentLike]
                   ) -> list[dict[str, Any]]:
     """The whole service graph, each node marked with the worst live incident on it (class
     ``sev-critical``/``sev-warning``/``sev-info``, and ``root`` where it is a top cause)."""
