@@ -21,6 +21,7 @@ from aiops.console.views import (
     group_by_node,
     incident_plots,
     neighbourhood,
+    nodes_of,
     silence_matchers,
 )
 from aiops.model import IncidentStatus, NotFoundError
@@ -104,14 +105,14 @@ def _incident_context(api: ApiDeps, console: ConsoleDeps, incident_id: str) -> d
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from exc
     graph = console.topology.graph()
-    mapper = LabelMapper(graph=graph)
-    groups = group_by_node(incident.alerts, mapper)
+    node_of = nodes_of(LabelMapper(graph=graph))
+    groups = group_by_node(incident.alerts, node_of)
     remediation = RemediationStore(api.store.engine)
     return {
         "incident": incident,
         "groups": groups,
         "graph": neighbourhood(incident, [g.node for g in groups], graph),
-        "plots": incident_plots(incident, groups, mapper),
+        "plots": incident_plots(incident, groups, node_of),
         "actions": api.store.list_actions(incident.id, limit=100),
         "approvals": remediation.approvals(incident_id=incident.id, limit=100),
         "audit": remediation.audit(incident_id=incident.id, limit=100),

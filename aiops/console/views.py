@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -55,19 +55,36 @@ class NodeGroup:
         return self.count - len(self.alerts)
 
 
-def group_by_node(alerts: Iterable[Alert], mapper: LabelMapper,
+NodeOf = Callable[[Alert], str]
+
+
+def nodes_of(mapper: LabelMapper) -> NodeOf:
+    """The node of an alert as the correlator maps it, remembered per fingerprint: a page
+    asks for each alert's node several times (groups, plots)."""
+    known: dict[str, str] = {}
+
+    def node(alert: Alert) -> str:
+        found = known.get(alert.fingerprint)
+        if found is None:
+            found = known[alert.fingerprint] = mapper.node_for(alert.labels)
+        return found
+
+    return node
+
+
+def group_by_node(alerts: Iterable[Alert], node_of: NodeOf,
                   per_node: int = ALERTS_PER_NODE) -> list[NodeGroup]:
     """Alerts by the node the correlator maps them to, busiest node first.
 
     >>> a = Alert({"alertname": "A", "service": "db"}, {}, 1.0)
     >>> b = Alert({"alertname": "B", "service": "web"}, {}, 2.0)
     >>> c = Alert({"alertname": "C", "service": "db"}, {}, 3.0)
-    >>> [(g.node, g.count) for g in group_by_node([a, b, c], LabelMapper())]
+    >>> [(g.node, g.count) for g in group_by_node([a, b, c], nodes_of(LabelMapper()))]
     [('db', 2), ('web', 1)]
     """
     groups: dict[str, NodeGroup] = {}
     for alert in alerts:
-        node = mapper.node_for(alert.labels)
+        node = node_of(alert)
         group = groups.get(node)
         if group is None:
             group = groups[node] = NodeGroup(node)
@@ -181,7 +198,7 @@ def _thin(points: list[tuple[float, ...]]) -> list[tuple[float, ...]]:
     return [points[int(i * step)] for i in range(MAX_POINTS)]
 
 
-def detector_plots(alerts: Iterable[Alert], mapper: LabelMapper) -> list[dict[str, Any]]:
+def detector_plots(alerts: Iterable[Alert], node_of: NodeOf) -> list[dict[str, Any]]:
     """The deviating values the detectors reported (annotations ``value``,
     ``expected_low``, ``expected_high``), one plot per node and metric."""
     series: dict[tuple[str, str], list[tuple[float, ...]]] = defaultdict(list)
@@ -192,7 +209,7 @@ def detector_plots(alerts: Iterable[Alert], mapper: LabelMapper) -> list[dict[st
             continue
         low = _number(alert.annotations.get("expected_low"))
         high = _number(alert.annotations.get("expected_high"))
-        series[(mapper.node_for(alert.labels), metric)].append(
+        series[(node_of(alert), metric)].append(
             (alert.starts_at, value, low if low is not None else float("nan"),
              high if high is not None else float("nan")))
     plots = []
@@ -206,14 +223,14 @@ def detector_plots(alerts: Iterable[Alert], mapper: LabelMapper) -> list[dict[st
     return plots
 
 
-def activity_plots(groups: Sequence[NodeGroup], alerts: Iterable[Alert], mapper: LabelMapper,
+def activity_plots(groups: Sequence[NodeGroup], alerts: Iterable[Alert], node_of: NodeOf,
                    nodes: int = 4) -> list[dict[str, Any]]:
     """Firing member alerts over time on the busiest nodes: when each node began to
     deviate, relative to the others, is what the ranking weighs."""
     wanted = {g.node for g in groups[:nodes]}
     changes: dict[str, list[tuple[float, int]]] = defaultdict(list)
     for alert in alerts:
-        node = mapper.node_for(alert.labels)
+        node = node_of(alert)
         if node in wanted:
             changes[node].append((alert.starts_at, 1))
             if alert.ends_at is not None and not alert.firing:
@@ -249,11 +266,11 @@ def plot(title: str, x: Sequence[float], series: Sequence[tuple[str, Sequence[fl
             "series": [{"label": label, "values": clean(values)} for label, values in series]}
 
 
-def incident_plots(incident: Incident, groups: Sequence[NodeGroup], mapper: LabelMapper
+def incident_plots(incident: Incident, groups: Sequence[NodeGroup], node_of: NodeOf
                    ) -> list[dict[str, Any]]:
     """Every plot the incident's stored evidence allows, most telling first."""
-    return (detector_plots(incident.alerts, mapper)
-            + activity_plots(groups, incident.alerts, mapper))[:MAX_PLOTS]
+    return (detector_plots(incident.alerts, node_of)
+            + activity_plots(groups, incident.alerts, node_of))[:MAX_PLOTS]
 
 
 # ---------------------------------------------------------------------------- silences
