@@ -134,11 +134,9 @@ def neighbourhood(incident: Incident, nodes: Sequence[str], graph: ServiceGraph 
     affected = set(nodes)
     elements: list[dict[str, Any]] = []
     for name in chosen:
-        classes = ("root" if name == root else "candidate" if name in causes else
-                   "affected" if name in affected else "neighbour")
-        if name == root and name in affected:
-            classes += " affected"
-        elements.append(_node_element(name, graph, classes))
+        marks = ["root" if name == root else "candidate" if name in causes else ""]
+        marks.append("affected" if name in affected else "" if marks[0] else "neighbour")
+        elements.append(_node_element(name, graph, " ".join(m for m in marks if m)))
     elements.extend(_edges(graph, seen))
     return elements
 

@@ -13,6 +13,7 @@
     { selector: "node[kind = 'host']", style: { "shape": "round-rectangle" } },
     { selector: "node[kind = 'database']", style: { "shape": "barrel" } },
     { selector: "node.affected", style: { "background-color": "#f6d37a" } },
+    { selector: "node.neighbour", style: { "background-color": "#d5dae1" } },
     { selector: "node.candidate", style: { "border-color": "#e69a17", "border-width": 3 } },
     { selector: "node.sev-info", style: { "background-color": "#3b82c4" } },
     { selector: "node.sev-warning", style: { "background-color": "#e69a17" } },
