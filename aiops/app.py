@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from aiops.api.app import create_api
 from aiops.api.deps import ApiDeps
+from aiops.console.broker_health import BrokerView
 from aiops.console.deps import ConsoleDeps, TopologyView
 from aiops.model import ConfigError
 from aiops.settings import Settings
@@ -175,7 +176,15 @@ class Engine:
             if self.kafka.bootstrap_servers
             else None
         )
-        return ConsoleDeps(TopologyView(self.settings.correlation.topology_file, history))
+        broker = None
+        if self.kafka.bootstrap_servers:
+            t = self.topics
+            # each stage's input topics, as its Stage.topics() lists them
+            inputs = {"detect": [t.metrics, t.logs], "correlate": [t.alerts, t.topology],
+                      "act": [t.incidents]}
+            broker = BrokerView(self.kafka, self.settings.kafka.group_prefix, inputs, t.dlq)
+        return ConsoleDeps(TopologyView(self.settings.correlation.topology_file, history),
+                           broker)
 
 
 class Workers:

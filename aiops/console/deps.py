@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 
+from aiops.console.broker_health import BrokerView
 from topology.graph import ServiceGraph
 from topology.loaders import load_topology
 from topology.updates import apply_update
@@ -74,9 +75,11 @@ def _decoded(item: object) -> dict[str, Any] | None:
 
 @dataclass
 class ConsoleDeps:
-    """Built by :mod:`aiops.app`; ``topology`` may be a view with no graph at all."""
+    """Built by :mod:`aiops.app`; ``topology`` may be a view with no graph at all, and
+    ``broker`` is absent where there is no cluster to ask (tests, replay)."""
 
     topology: TopologyView = field(default_factory=lambda: TopologyView("", None))
+    broker: BrokerView | None = None
     started_at: float = field(default_factory=time.time)
 
 

@@ -186,7 +186,7 @@ async def audit_page(request: Request, incident_id: str = "", decision: str = ""
                   filters={"incident_id": incident_id, "decision": decision})
 
 
-def _health(api: ApiDeps) -> dict[str, Any]:
+def _health(api: ApiDeps, console: ConsoleDeps) -> dict[str, Any]:
     problems: dict[str, str] = {}
     try:
         api.store.ping()
@@ -197,23 +197,28 @@ def _health(api: ApiDeps) -> dict[str, Any]:
     except Exception as exc:
         problems["broker"] = str(exc)
     stages, receivers = stage_health(api.telemetry.registry)
-    return {"problems": problems, "stages": stages, "receivers": receivers,
-            "dlq": sum(s.dead_lettered for s in stages),
-            "lag": sum(s.lag for s in stages)}
+    broker = console.broker.health() if console.broker is not None else None
+    if broker is not None and broker.error:
+        problems["broker"] = broker.error
+        broker = None
+    return {"problems": problems, "stages": stages, "receivers": receivers, "broker": broker,
+            "dlq": broker.dead_letters if broker else sum(s.dead_lettered for s in stages),
+            "lag": (sum(g.lag for g in broker.groups) if broker
+                    else sum(s.lag for s in stages))}
 
 
 @router.get("/health", response_class=HTMLResponse)
 async def health_page(request: Request, api: ApiDeps = Depends(_reader),
                       console: ConsoleDeps = Depends(console_deps)) -> Response:
     return render(request, "health.html", started_at=console.started_at,
-                  **await run_in_threadpool(_health, api))
+                  **await run_in_threadpool(_health, api, console))
 
 
 @router.get("/health/live", response_class=HTMLResponse)
 async def health_live(request: Request, api: ApiDeps = Depends(_reader),
                       console: ConsoleDeps = Depends(console_deps)) -> Response:
     return render(request, "_health.html", started_at=console.started_at,
-                  **await run_in_threadpool(_health, api))
+                  **await run_in_threadpool(_health, api, console))
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -26,6 +26,7 @@ import uvicorn
 
 from aiops.app import STAGES, Engine, Workers
 from aiops.settings import Settings
+from streams.producer import EventProducer, Record
 from streams.topics import Topics
 from tests.integration.conftest import DOCS, LiveEngine, free_port, wait_for
 
@@ -208,8 +209,15 @@ def test_console_in_a_real_browser(console_engine: LiveEngine, screenshots: Path
         assert overlay == [top_cause]
         page.screenshot(path=str(screenshots / "console-graph.png"))
 
+        # a record no stage can read goes to the dead-letter topic; the health page counts it
+        EventProducer(engine.engine.kafka).publish(
+            [Record(engine.engine.topics.alerts, b"x", b"{not json")])
         page.goto(engine.url + "/ui/health")
         assert page.locator("#stages tbody tr").count() == 3  # detect, correlate, act
+        # the broker's view: every stage's consumer group has committed, none is behind
+        wait_for(lambda: page.locator("#groups tbody tr").count() == 3, 15, "group lag rows")
+        page.wait_for_function("document.querySelector('#dlq').innerText === '1'",
+                               timeout=30_000)
         page.screenshot(path=str(screenshots / "console-health.png"))
 
         page.goto(engine.url + "/docs")
