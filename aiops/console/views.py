@@ -280,7 +280,9 @@ def _alternatives(values: set[str]) -> str:
 
 
 def _quoted(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """The engine's matcher parser takes what is between the quotes as it is (no escapes),
+    so a regex's backslashes go in unchanged."""
+    return '"' + value + '"'
 
 
 def silence_matchers(alerts: Iterable[Alert], limit: int = 50) -> list[str]:
