@@ -18,6 +18,8 @@ from prometheus_client import CollectorRegistry
 
 from aiops.api.app import create_api
 from aiops.api.deps import ApiDeps
+from aiops.console.broker_health import BrokerView
+from aiops.console.deps import ConsoleDeps, TopologyView
 from aiops.model import ConfigError
 from aiops.settings import Settings
 from aiops.stages.correlate import CorrelateStage
@@ -192,8 +194,26 @@ class Engine:
                 producer=producer or EventProducer(self.kafka),
                 topics=self.topics,
                 telemetry=self.telemetry,
-            )
+            ),
+            self.console(),
         )
+
+    def console(self) -> ConsoleDeps:
+        """The console's view of the service graph: the correlate stage's sources."""
+        history = (
+            (lambda: read_topic_values(self.kafka, self.topics.topology, timeout=2.0))
+            if self.kafka.bootstrap_servers
+            else None
+        )
+        broker = None
+        if self.kafka.bootstrap_servers:
+            t = self.topics
+            # each stage's input topics, as its Stage.topics() lists them
+            inputs = {"detect": [t.metrics, t.logs], "correlate": [t.alerts, t.topology],
+                      "act": [t.incidents]}
+            broker = BrokerView(self.kafka, self.settings.kafka.group_prefix, inputs, t.dlq)
+        return ConsoleDeps(TopologyView(self.settings.correlation.topology_file, history),
+                           broker)
 
 
 class Workers:

@@ -152,9 +152,28 @@ def db_upgrade(
     typer.echo(f"database at revision {current(settings.store.url)}")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from aiops import __version__
+
+        typer.echo(f"aiops-engine {__version__}")
+        raise typer.Exit()
+
+
 def build_cli() -> typer.Typer:
     app = typer.Typer(help="Streaming anomaly detection, alert correlation and remediation.",
                       no_args_is_help=True, pretty_exceptions_enable=False)
+
+    @app.callback()
+    def main_options(
+        version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                              help="Print the version and exit.")] = False,
+    ) -> None:
+        """Streaming anomaly detection, alert correlation and remediation."""
+
+    from aiops.cli_ops import mount as mount_client_commands
+
+    mount_client_commands(app)
     app.command()(run)
     app.command()(worker)
     app.command()(api)

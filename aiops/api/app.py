@@ -5,13 +5,27 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aiops import __version__
-from aiops.api import health, incidents, otlp, receivers, remote_write, silences, topology
+from aiops.api import (
+    am_v2,
+    health,
+    incidents,
+    otlp,
+    receivers,
+    remote_write,
+    silences,
+    topology,
+    topology_read,
+)
 from aiops.api.deps import ApiDeps
 from aiops.api.remediation import router as remediation_router
+from aiops.console.deps import ConsoleDeps
+from aiops.console.routes import mount_console
 
 
-def create_api(api_deps: ApiDeps) -> FastAPI:
+def create_api(api_deps: ApiDeps, console: ConsoleDeps | None = None) -> FastAPI:
     app = FastAPI(
+        docs_url=None,  # served by the console from vendored assets: works offline
+        redoc_url=None,
         title="AIOps engine",
         version=__version__,
         description=("Alert receivers, incidents with ranked root causes, silences, "
@@ -23,7 +37,10 @@ def create_api(api_deps: ApiDeps) -> FastAPI:
     app.include_router(otlp.router)
     app.include_router(incidents.router)
     app.include_router(topology.router)
+    app.include_router(topology_read.router)
     app.include_router(silences.router)
     app.include_router(health.router)
     app.include_router(remediation_router)
+    app.include_router(am_v2.router)
+    mount_console(app, console or ConsoleDeps())
     return app

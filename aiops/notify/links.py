@@ -1,4 +1,5 @@
-"""Links put into notifications: the incident in the API, its approvals, its runbook."""
+"""Links put into notifications: the incident's page in the console, its pending
+approvals there, its JSON in the API, its runbook and dashboard."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ class Links:
 
     >>> links = Links("http://aiops.example:8080/", "https://wiki.example/runbooks/{service}")
     >>> links.incident("inc 1")
+    'http://aiops.example:8080/ui/incidents/inc%201'
+    >>> links.api("inc 1")
     'http://aiops.example:8080/api/v1/incidents/inc%201'
     >>> links.runbook("cart")
     'https://wiki.example/runbooks/cart'
@@ -28,10 +31,15 @@ class Links:
         return (self.public_url or "http://127.0.0.1:8080").rstrip("/")
 
     def incident(self, incident_id: str) -> str:
+        """The incident's page in the console, where people see it and act on it."""
+        return f"{self.base}/ui/incidents/{quote(incident_id, safe='')}"
+
+    def api(self, incident_id: str) -> str:
+        """The incident as JSON, for programs that follow a webhook's link."""
         return f"{self.base}/api/v1/incidents/{quote(incident_id, safe='')}"
 
     def approvals(self, incident_id: str) -> str:
-        return f"{self.base}/api/v1/approvals?incident_id={quote(incident_id, safe='')}"
+        return f"{self.base}/ui/incidents/{quote(incident_id, safe='')}#remediation"
 
     def runbook(self, service: str) -> str:
         if not self.runbook_template:
@@ -46,7 +54,8 @@ class Links:
     def for_incident(self, incident: Incident) -> dict[str, str]:
         """Named links for one incident; the top root cause's runbook and dashboard if
         configured."""
-        found = {"incident": self.incident(incident.id), "approvals": self.approvals(incident.id)}
+        found = {"incident": self.incident(incident.id), "approvals": self.approvals(incident.id),
+                 "api": self.api(incident.id)}
         cause = incident.root_causes[0].service if incident.root_causes else ""
         for name, link in (("runbook", self.runbook(cause)), ("dashboard", self.dashboard(cause))):
             if cause and link:

@@ -164,7 +164,7 @@ def test_act_stage_notifies_once_and_runs_an_approved_action(
         assert fake.slack_keys() == {"inc-7:open": 1} and set(fake.pd_keys()) == {
             "inc-7:trigger"}
         # The Slack message links to the approval.
-        assert "api/v1/approvals?incident_id=inc-7" in str(fake.slack[0])
+        assert "/ui/incidents/inc-7#remediation" in str(fake.slack[0])  # approve on its page
 
         # A restarted stage (fresh memory) given the same input again repeats nothing.
         again = ActStage(TOPICS, notifier, remediator.__class__(

@@ -40,10 +40,10 @@ def test_slack_message_has_every_part_and_passes_slack_validation(
     assert "[CRITICAL] checkout degraded" in msg["blocks"][0]["text"]["text"]
     assert "payments" in text and "latency z=6.1" in text and "0.88" in text
     urls = [e["url"] for b in msg["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert "http://aiops.test:8080/api/v1/incidents/inc-1" in urls
+    assert "http://aiops.test:8080/ui/incidents/inc-1" in urls  # the console's page
     assert "https://wiki.test/runbooks/payments" in urls
     assert "https://grafana.test/d/svc?var-service=payments" in urls
-    assert any("approvals" in u for u in urls)
+    assert "http://aiops.test:8080/ui/incidents/inc-1#remediation" in urls
     assert msg["text"].startswith("Open [CRITICAL]")
     assert fake.slack_keys() == {"inc-1:open": 1}
 
@@ -86,7 +86,7 @@ def test_pagerduty_trigger_ack_resolve_follow_the_incident(
     assert trigger["payload"]["custom_details"]["root_causes"][0]["evidence"] == [
         "latency z=6.1", "errors x3"]
     assert {link["href"] for link in trigger["links"]} >= {
-        "http://aiops.test:8080/api/v1/incidents/inc-1"}
+        "http://aiops.test:8080/ui/incidents/inc-1"}
     assert fake.pd_incidents == {"inc-1": "resolved"}
 
 
