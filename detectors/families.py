@@ -37,8 +37,17 @@ HISTOGRAM_QUANTILE = 0.95
 class Family:
     """One histogram or summary family of one label set (plain data, picklable)."""
 
-    __slots__ = ("name", "labels", "buckets", "quantiles", "sums", "counts", "top_quantile",
-                 "pending_ts", "pending")
+    __slots__ = (
+        "buckets",
+        "counts",
+        "labels",
+        "name",
+        "pending",
+        "pending_ts",
+        "quantiles",
+        "sums",
+        "top_quantile",
+    )
 
     def __init__(self, name: str, labels: Mapping[str, str]) -> None:
         self.name = name

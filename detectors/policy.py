@@ -199,7 +199,7 @@ class PolicyTracker:
         """A firing series outside its held range: ``'escalate'`` once a deviation
         ``escalate_factor`` times the one it was raised at has lasted ``for_count`` points."""
         p = self.policy
-        if (not dev == dev or st.deviation <= 0.0 or st.escalations >= p.max_escalations
+        if (math.isnan(dev) or st.deviation <= 0.0 or st.escalations >= p.max_escalations
                 or dev < p.escalate_factor * st.deviation):
             st.escalating = 0
             return None
