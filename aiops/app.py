@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -101,7 +102,7 @@ class Engine:
             from detectors import default_log_alerter, default_metric_alerter
 
             det = s.detection
-            options: dict[str, float] = {"accept_after_seconds": det.accept_after_s}
+            options: dict[str, Any] = {"accept_after_seconds": det.accept_after_s}
             if det.threshold is not None:
                 options["threshold"] = det.threshold
             mapping = LogFieldMapping.from_config(**s.log_mapping.model_dump())

@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from aiops import __version__
-from aiops.api import health, incidents, receivers, remote_write, silences, topology
+from aiops.api import (
+    detection,
+    health,
+    incidents,
+    receivers,
+    remote_write,
+    silences,
+    topology,
+)
 from aiops.api.deps import ApiDeps
 from aiops.api.remediation import router as remediation_router
 
@@ -23,6 +31,7 @@ def create_api(api_deps: ApiDeps) -> FastAPI:
     app.include_router(incidents.router)
     app.include_router(topology.router)
     app.include_router(silences.router)
+    app.include_router(detection.router)
     app.include_router(health.router)
     app.include_router(remediation_router)
     return app

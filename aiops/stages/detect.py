@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import pickle
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -320,7 +320,7 @@ class DetectStage:
             part = self._metrics.get(partition)
             if part is None:
                 return None
-            state: dict[str, Hashable | object] = {
+            state: dict[str, Any] = {
                 "version": CHECKPOINT_VERSION, "kind": "metrics",
                 "semantics": part.semantics, "alerter": part.alerter.export_state(),
                 "entity": part.entity, "event_now": part.event_now}
@@ -332,7 +332,7 @@ class DetectStage:
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
     def _restore(self, topic: str, partition: int, blob: bytes) -> None:
-        state = pickle.loads(blob)  # noqa: S301  (our own checkpoint, from our own store)
+        state = pickle.loads(blob)  # our own checkpoint, from our own store
         if state.get("version") != CHECKPOINT_VERSION:
             raise DecodeError(f"checkpoint version {state.get('version')}")
         if topic == self._topics.metrics:
