@@ -30,7 +30,7 @@ import numpy as np
 
 from aiops.model import Alert, AlertStatus, MetricSample, Severity, service_of
 from aiops.model.columns import MetricColumns
-from detectors.base import Detector, SnapshotError
+from detectors.base import Detector, SnapshotError, rounds_of
 from detectors.policy import AlertPolicy, PolicyTracker
 
 
@@ -83,11 +83,30 @@ class MetricAlerter:
 
         Points of series whose alert is firing are scored against the state held from
         before the fault and not learnt (a lasting fault must not become the baseline);
-        every other point is scored and learnt in one vectorised detector call.
+        every other point is scored and learnt in one vectorised detector call. A batch
+        holding several points of a series is taken in rounds (each series' r-th point in
+        round r), so a series stops learning at the very point it starts firing, however
+        the input happened to be batched (replays and restarts give the same alerts).
         """
         n = len(batch)
         if n == 0:
             return []
+        if len(set(batch.keys)) == n:  # the usual batch: one point per series
+            return self._process_round(batch)
+        ids: dict[str, int] = {}
+        slots = np.fromiter(map(ids.setdefault, batch.keys, range(n)), dtype=np.int64,
+                            count=n)
+        out: list[Alert] = []
+        for pos in rounds_of(slots):
+            keys = batch.keys
+            out.extend(self._process_round(MetricColumns(
+                batch.names, batch.labels, [keys[i] for i in pos.tolist()],
+                batch.series[pos], batch.ts[pos], batch.values[pos])))
+        return out
+
+    def _process_round(self, batch: MetricColumns) -> list[Alert]:
+        """Points of distinct series."""
+        n = len(batch)
         keys = batch.keys
         ts = batch.ts
         score = np.zeros(n)
