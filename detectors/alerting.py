@@ -202,6 +202,15 @@ class MetricAlerter:
                 out.extend(self._end(key, max(ts, fire.starts_at), note))
         return out
 
+    def relearn(self, keys: Sequence[Hashable]) -> None:
+        """Learn these series afresh (their target restarted or was away); a series whose
+        alert fires keeps its state, so the alert is still judged against its baseline."""
+        fresh = [k for k in keys if k not in self._firing]
+        for key in fresh:
+            self._tracker.forget(key)
+        if fresh:
+            self.detector.forget(fresh)
+
     def expire(self, now: float, idle_seconds: float) -> list[Alert]:
         """Forget series silent since ``now - idle_seconds`` and resolve their alerts.
 

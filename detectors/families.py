@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-GAUGE, COUNTER, BUCKET, QUANTILE, SUM, COUNT, SKIP = range(7)
+GAUGE, COUNTER, BUCKET, QUANTILE, SUM, COUNT, SKIP, UNTYPED = range(8)
 
 #: the quantile a histogram family is scored by
 HISTOGRAM_QUANTILE = 0.95

@@ -4,9 +4,12 @@ A detector scores values; whether a value means anything depends on the kind of 
 Prometheus' kinds, told by ``remote_write`` metadata or a ``type`` field when the sender
 gives one, else by its naming conventions:
 
-* **gauges** are scored as they are;
+* **gauges** (declared, or named like one) are scored as they are;
 * **counters** (``*_total``, a declared counter) are scored as per-second rates; a value
   lower than the one before is a counter reset (the target restarted), not a negative rate;
+* **untyped** series (no declared type and a name that says nothing, as node-exporter's
+  ``node_vmstat_*`` and ``node_netstat_*`` counters) are watched for their first
+  ``infer_points`` points: one that rose and never fell is a counter, any other a gauge;
 * **histograms and summaries** become one latency signal per family: the ``_bucket``
   counters of one label set fold into the family's p95 (``histogram_quantile`` over the
   bucket rates); quantile series (a ``quantile`` label, or names ending ``_p90``/``_p99``)
@@ -21,6 +24,9 @@ Scrape gaps, stale markers and restarts never alert by themselves: a point more 
 ``gap_factor`` times the series' usual interval after the one before, a non-finite value
 (Prometheus' stale marker) or a counter reset restarts the series' rate computation, and the
 next ``settle_points`` points are not scored (the first scrapes of a restarted target).
+Such a series is also named in :attr:`MetricSemantics.restarted`, so that the detect stage
+has its detector learn it afresh: after an outage the target may be another process (its
+memory, threads, connections), and what was normal before does not describe it.
 
 >>> from aiops.model import MetricSample
 >>> sem = MetricSemantics()
@@ -47,7 +53,17 @@ import numpy.typing as npt
 from aiops.model import series_key
 from aiops.model.columns import MetricColumns
 from detectors.base import rounds_of
-from detectors.families import BUCKET, COUNT, COUNTER, GAUGE, QUANTILE, SKIP, SUM, Family
+from detectors.families import (
+    BUCKET,
+    COUNT,
+    COUNTER,
+    GAUGE,
+    QUANTILE,
+    SKIP,
+    SUM,
+    UNTYPED,
+    Family,
+)
 
 FloatArray = npt.NDArray[np.float64]
 _RATE_KINDS = frozenset((COUNTER, BUCKET, SUM, COUNT))
@@ -65,12 +81,13 @@ class SeriesKind:
     group_labels: Mapping[str, str] = field(default_factory=dict)
     bound: float = math.nan  # the bucket's ``le`` or the quantile
     slot: int = -1
+    declared: str = ""
 
 
 def classify(name: str, labels: Mapping[str, str], declared: str = "") -> SeriesKind:
     """The kind of a series, from its declared type first and its name second.
 
-    >>> [classify(n, {}).kind == k for n, k in [("up", SKIP), ("node_load1", GAUGE),
+    >>> [classify(n, {}).kind == k for n, k in [("up", SKIP), ("node_load1", UNTYPED),
     ...  ("node_cpu_seconds_total", COUNTER), ("process_start_time_seconds", SKIP)]]
     [True, True, True, True]
     >>> b = classify("http_seconds_bucket", {"le": "0.5", "job": "a"})
@@ -110,7 +127,7 @@ def classify(name: str, labels: Mapping[str, str], declared: str = "") -> Series
                 return SeriesKind(kind, family, series_key(family, labels), dict(labels))
     if declared == "counter" or name.endswith("_total"):
         return SeriesKind(COUNTER)
-    return SeriesKind(GAUGE)
+    return SeriesKind(UNTYPED if declared in ("", "unknown") else GAUGE)
 
 
 def _float(text: str) -> float:
@@ -127,9 +144,14 @@ class MetricSemantics:
     detectors, so a restarted worker resumes rates where it left them.
     """
 
-    def __init__(self, *, gap_factor: float = 3.0, settle_points: int = 2) -> None:
+    def __init__(self, *, gap_factor: float = 3.0, settle_points: int = 2,
+                 infer_points: int = 12) -> None:
         self.gap_factor = gap_factor
         self.settle_points = settle_points
+        self.infer_points = infer_points
+        #: output series keys whose input restarted (gap, stale marker, counter reset) in
+        #: the last :meth:`apply`
+        self.restarted: list[str] = []
         self._kinds: dict[str, SeriesKind] = {}
         self._families: dict[str, Family] = {}
         self._free: list[int] = []
@@ -138,6 +160,9 @@ class MetricSemantics:
         self._prev_val = np.full(16, np.nan)
         self._interval = np.full(16, np.nan)
         self._hold = np.zeros(16, dtype=np.int64)
+        self._rises = np.zeros(16, dtype=np.int64)
+        self._falls = np.zeros(16, dtype=np.int64)
+        self._seen = np.zeros(16, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self._kinds)
@@ -147,9 +172,10 @@ class MetricSemantics:
     def _kind(self, key: str, name: str, labels: Mapping[str, str], declared: str
               ) -> SeriesKind:
         kind = self._kinds.get(key)
-        if kind is not None and (not declared or kind.kind != GAUGE or declared == "gauge"):
+        if kind is not None and (not declared or declared == kind.declared):
             return kind
         fresh = classify(name, labels, declared)
+        fresh.declared = declared
         if kind is not None:  # a declared type arrived after the name decided: re-slot
             self._release(kind)
         if fresh.kind != SKIP:
@@ -174,9 +200,11 @@ class MetricSemantics:
                 self._prev_ts = np.concatenate([self._prev_ts, np.full(grow, np.nan)])
                 self._prev_val = np.concatenate([self._prev_val, np.full(grow, np.nan)])
                 self._interval = np.concatenate([self._interval, np.full(grow, np.nan)])
-                self._hold = np.concatenate([self._hold, np.zeros(grow, dtype=np.int64)])
+                for name in ("_hold", "_rises", "_falls", "_seen"):
+                    setattr(self, name, np.concatenate([getattr(self, name),
+                                                        np.zeros(grow, dtype=np.int64)]))
         self._prev_ts[slot] = self._prev_val[slot] = self._interval[slot] = np.nan
-        self._hold[slot] = 0
+        self._hold[slot] = self._rises[slot] = self._falls[slot] = self._seen[slot] = 0
         return slot
 
     def _release(self, kind: SeriesKind) -> None:
@@ -214,18 +242,46 @@ class MetricSemantics:
         series_slot = np.array([k.slot for k in kinds], dtype=np.int64)
         slots = series_slot[batch.series]
         keep = np.flatnonzero(slots >= 0)
-        emit, out_vals = self._step(slots[keep], batch.ts[keep], batch.values[keep],
-                                    np.array([k.kind in _RATE_KINDS for k in kinds])[
-                                        batch.series[keep]])
+        in_series = batch.series[keep]
+        emit, out_vals, restart = self._step(
+            slots[keep], batch.ts[keep], batch.values[keep],
+            np.array([k.kind in _RATE_KINDS for k in kinds])[in_series],
+            np.array([k.kind == UNTYPED for k in kinds], dtype=bool)[in_series])
+        for kind in kinds:  # untyped series decided in this batch
+            if kind.kind == UNTYPED and self._seen[kind.slot] >= self.infer_points:
+                kind.kind = COUNTER if self._counterlike(kind.slot) else GAUGE
+        self.restarted = self._restarted(batch, kinds, keep[restart])
         return self._assemble(batch, kinds, keep[emit], out_vals[emit])
 
+    def _counterlike(self, slots: npt.NDArray[np.int64] | int) -> npt.NDArray[np.bool_]:
+        """Untyped series that rose and never fell: counters."""
+        return (self._falls[slots] == 0) & (self._rises[slots] >= 1)
+
+    def _restarted(self, batch: MetricColumns, kinds: list[SeriesKind],
+                   pos: npt.NDArray[np.int64]) -> list[str]:
+        found: dict[str, None] = {}
+        for s in set(batch.series[pos].tolist()):
+            kind = kinds[s]
+            if kind.kind in (GAUGE, COUNTER, UNTYPED, SUM, COUNT):
+                found[series_key(batch.names[s], batch.labels[s])] = None
+            if kind.group:
+                found[kind.group] = None
+        return list(found)
+
     def _step(self, slots: npt.NDArray[np.int64], ts: FloatArray, vals: FloatArray,
-              rate: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.bool_], FloatArray]:
-        """Per point: whether it yields a signal, and its value (rate or level)."""
+              rate: npt.NDArray[np.bool_], untyped: npt.NDArray[np.bool_]
+              ) -> tuple[npt.NDArray[np.bool_], FloatArray, npt.NDArray[np.bool_]]:
+        """Per point: whether it yields a signal, its value (rate or level), and whether
+        the series restarted there (a gap, a stale marker or a reset after earlier data).
+        An untyped series yields nothing until its kind is decided, then as that kind."""
         emit = np.zeros(slots.shape[0], dtype=bool)
+        restart = np.zeros(slots.shape[0], dtype=bool)
         out = np.full(slots.shape[0], np.nan)
         for pos in rounds_of(slots):
-            sl, t, v, r = slots[pos], ts[pos], vals[pos], rate[pos]
+            sl, t, v, r, u = slots[pos], ts[pos], vals[pos], rate[pos], untyped[pos]
+            if u.any():
+                decided = u & (self._seen[sl] >= self.infer_points)
+                r = r | (decided & self._counterlike(sl))
             prev_t, prev_v = self._prev_ts[sl], self._prev_val[sl]
             interval, hold = self._interval[sl], self._hold[sl]
             dt = t - prev_t
@@ -236,10 +292,18 @@ class MetricSemantics:
             reset = r & known & (v < prev_v)
             event = ~known | gap | reset | ~finite
             ok = ~older & ~event & (hold == 0)
+            if u.any():
+                ok &= ~u | decided
             value = np.where(r, (v - prev_v) / np.where(dt > 0, dt, 1.0), v)
             emit[pos] = ok
             out[pos] = value
             live = ~older
+            seen = self._seen[sl]
+            restart[pos] = live & finite & (gap | reset | (~known & (seen > 0)))
+            step_ok = live & known & finite & (dt > 0)
+            self._seen[sl] = seen + (live & finite)
+            self._rises[sl] += step_ok & (v > prev_v)
+            self._falls[sl] += step_ok & (v < prev_v)
             new_hold = np.where(event, self.settle_points, np.maximum(hold - 1, 0))
             steady = live & known & ~gap & finite & (dt > 0)
             new_interval = np.where(np.isfinite(interval), 0.8 * interval + 0.2 * dt, dt)
@@ -247,7 +311,7 @@ class MetricSemantics:
             self._hold[sl] = np.where(live, new_hold, hold)
             self._prev_ts[sl] = np.where(live, np.where(finite, t, np.nan), prev_t)
             self._prev_val[sl] = np.where(live, v, prev_v)
-        return emit, out
+        return emit, out, restart
 
     def _assemble(self, batch: MetricColumns, kinds: list[SeriesKind],
                   pos: npt.NDArray[np.int64], vals: FloatArray) -> MetricColumns:
@@ -301,7 +365,7 @@ class MetricSemantics:
 
     def _route(self, kind: SeriesKind) -> int:
         """Where a series' signals go: scored as itself, as its family, folded or dropped."""
-        if kind.kind in (GAUGE, COUNTER):
+        if kind.kind in (GAUGE, COUNTER, UNTYPED):
             return _DIRECT
         fam = self._families[kind.group]
         if kind.kind == QUANTILE:

@@ -40,6 +40,8 @@ class MetricAlerterLike(Protocol):
 
     def expire(self, now: float, idle_seconds: float) -> list[Alert]: ...
 
+    def relearn(self, keys: Sequence[str]) -> None: ...
+
     def accept(self, match: Callable[[Mapping[str, str]], bool], ts: float,
                note: str = ...) -> list[Alert]: ...
 
@@ -205,6 +207,8 @@ class DetectStage:
         if len(raw) == 0:
             return []
         signals = part.semantics.apply(raw)
+        if part.semantics.restarted:  # a gap or a restart of the target: learn it afresh
+            part.alerter.relearn(part.semantics.restarted)
         alerts = part.alerter.process_columns(signals)
         if part.entity is not None:
             alerts.extend(part.entity.process(self._entity_samples(part.entity, signals)))

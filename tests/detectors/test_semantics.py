@@ -57,8 +57,9 @@ def test_stale_marker_and_nan_reset_the_series_without_a_signal() -> None:
     pts = [MetricSample("temp", lab, float(t), 20.0) for t in range(5)]
     pts.append(MetricSample("temp", lab, 5.0, math.nan))
     pts += [MetricSample("temp", lab, float(t), 21.0) for t in range(6, 9)]
-    got = _signals(sem, pts)['temp{job="a"}']
+    got = _signals(sem, pts, types={'temp{job="a"}': "gauge"})['temp{job="a"}']
     assert [t for t, _ in got] == [1.0, 2.0, 3.0, 4.0, 7.0, 8.0]
+    assert sem.restarted == ['temp{job="a"}']
 
 
 def test_histogram_family_is_one_p95_signal_from_bucket_rates() -> None:
@@ -119,6 +120,22 @@ def test_bookkeeping_series_are_not_scored_and_declared_types_win() -> None:
     got2 = _signals(sem2, [MetricSample("bytes_read", lab, float(t), 100.0 * t)
                            for t in range(4)], types={'bytes_read{job="node"}': "counter"})
     assert {v for _, v in got2['bytes_read{job="node"}']} == {100.0}
+
+
+def test_untyped_series_are_told_apart_by_how_they_move() -> None:
+    sem = MetricSemantics(settle_points=0, infer_points=10)
+    lab = {"job": "node"}
+    rng = np.random.default_rng(0)
+    pages = np.cumsum(rng.integers(0, 50, 40)).astype(float)  # node_vmstat_pgpgin
+    conns = 100 + rng.integers(-5, 6, 40).astype(float)       # node_netstat_Tcp_CurrEstab
+    got = _signals(sem, [s for t in range(40) for s in (
+        MetricSample("node_vmstat_pgpgin", lab, float(t), float(pages[t])),
+        MetricSample("node_netstat_Tcp_CurrEstab", lab, float(t), float(conns[t])))])
+    rates = got['node_vmstat_pgpgin{job="node"}']
+    assert [v for _, v in rates] == np.diff(pages)[-len(rates):].tolist()
+    levels = got['node_netstat_Tcp_CurrEstab{job="node"}']
+    assert [v for _, v in levels] == conns[-len(levels):].tolist()
+    assert len(rates) >= 25 and len(levels) >= 25
 
 
 def test_semantics_state_pickles_and_resumes() -> None:
