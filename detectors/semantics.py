@@ -8,8 +8,10 @@ gives one, else by its naming conventions:
 * **counters** (``*_total``, a declared counter) are scored as per-second rates; a value
   lower than the one before is a counter reset (the target restarted), not a negative rate;
 * **untyped** series (no declared type and a name that says nothing, as node-exporter's
-  ``node_vmstat_*`` and ``node_netstat_*`` counters) are watched for their first
-  ``infer_points`` points: one that rose and never fell is a counter, any other a gauge;
+  ``node_vmstat_*`` and ``node_netstat_*`` counters) are watched before they are scored:
+  after ``infer_points`` points (more while the value has not moved), one that rose and
+  never fell is a counter, any other a gauge; an inferred counter that falls, but not to
+  near zero (a reset), was a gauge after all and is learnt afresh as one;
 * **histograms and summaries** become one latency signal per family: the ``_bucket``
   counters of one label set fold into the family's p95 (``histogram_quantile`` over the
   bucket rates); quantile series (a ``quantile`` label, or names ending ``_p90``/``_p99``)
@@ -247,9 +249,6 @@ class MetricSemantics:
             slots[keep], batch.ts[keep], batch.values[keep],
             np.array([k.kind in _RATE_KINDS for k in kinds])[in_series],
             np.array([k.kind == UNTYPED for k in kinds], dtype=bool)[in_series])
-        for kind in kinds:  # untyped series decided in this batch
-            if kind.kind == UNTYPED and self._seen[kind.slot] >= self.infer_points:
-                kind.kind = COUNTER if self._counterlike(kind.slot) else GAUGE
         self.restarted = self._restarted(batch, kinds, keep[restart])
         return self._assemble(batch, kinds, keep[emit], out_vals[emit])
 
@@ -279,9 +278,14 @@ class MetricSemantics:
         out = np.full(slots.shape[0], np.nan)
         for pos in rounds_of(slots):
             sl, t, v, r, u = slots[pos], ts[pos], vals[pos], rate[pos], untyped[pos]
+            flip = counted = np.zeros(sl.shape[0], dtype=bool)
             if u.any():
-                decided = u & (self._seen[sl] >= self.infer_points)
-                r = r | (decided & self._counterlike(sl))
+                seen0 = self._seen[sl]
+                moved = self._rises[sl] + self._falls[sl] > 0
+                decided = u & (seen0 >= self.infer_points) & (
+                    moved | (seen0 >= self.infer_points * 10))
+                counted = u & self._counterlike(sl)
+                r = r | (decided & counted)
             prev_t, prev_v = self._prev_ts[sl], self._prev_val[sl]
             interval, hold = self._interval[sl], self._hold[sl]
             dt = t - prev_t
@@ -289,8 +293,13 @@ class MetricSemantics:
             older = known & ~(dt > 0)  # duplicate or out of order: ignored entirely
             finite = np.isfinite(v)
             gap = known & np.isfinite(interval) & (dt > self.gap_factor * interval)
+            fell = known & ~gap & (v < prev_v)
             reset = r & known & (v < prev_v)
-            event = ~known | gap | reset | ~finite
+            if u.any():
+                # an inferred counter falling far less than to zero was a gauge after all
+                flip = counted & fell & (v > 0.1 * prev_v)
+                reset &= ~flip
+            event = ~known | gap | reset | ~finite | flip
             ok = ~older & ~event & (hold == 0)
             if u.any():
                 ok &= ~u | decided
@@ -299,11 +308,11 @@ class MetricSemantics:
             out[pos] = value
             live = ~older
             seen = self._seen[sl]
-            restart[pos] = live & finite & (gap | reset | (~known & (seen > 0)))
+            restart[pos] = live & finite & (gap | reset | flip | (~known & (seen > 0)))
             step_ok = live & known & finite & (dt > 0)
             self._seen[sl] = seen + (live & finite)
             self._rises[sl] += step_ok & (v > prev_v)
-            self._falls[sl] += step_ok & (v < prev_v)
+            self._falls[sl] += step_ok & (v < prev_v) & ~(counted & ~flip)
             new_hold = np.where(event, self.settle_points, np.maximum(hold - 1, 0))
             steady = live & known & ~gap & finite & (dt > 0)
             new_interval = np.where(np.isfinite(interval), 0.8 * interval + 0.2 * dt, dt)

@@ -138,6 +138,24 @@ def test_untyped_series_are_told_apart_by_how_they_move() -> None:
     assert len(rates) >= 25 and len(levels) >= 25
 
 
+def test_an_inferred_counter_that_falls_is_a_gauge_and_a_reset_is_a_reset() -> None:
+    sem = MetricSemantics(settle_points=0, infer_points=5)
+    lab = {"job": "node"}
+    key = 'node_memory_Dirty_bytes{job="node"}'
+    rising = [MetricSample("node_memory_Dirty_bytes", lab, float(t), 100.0 + t)
+              for t in range(10)]
+    assert {v for _, v in _signals(sem, rising)[key]} == {1.0}  # taken for a counter
+    fell = _signals(sem, [MetricSample("node_memory_Dirty_bytes", lab, 10.0, 80.0)])
+    assert fell == {} and sem.restarted == [key]  # no rate, no reset: learnt afresh
+    later = _signals(sem, [MetricSample("node_memory_Dirty_bytes", lab, 11.0, 85.0)])
+    assert later == {key: [(11.0, 85.0)]}  # scored as a level from now on
+    pages = [MetricSample("pgin", lab, float(t), 10.0 * t) for t in range(1, 10)]
+    _signals(sem, pages)
+    assert _signals(sem, [MetricSample("pgin", lab, 10.0, 3.0)]) == {}  # a reset ...
+    assert _signals(sem, [MetricSample("pgin", lab, 11.0, 13.0)]) == {
+        'pgin{job="node"}': [(11.0, 10.0)]}  # ... and still a counter
+
+
 def test_semantics_state_pickles_and_resumes() -> None:
     sem = MetricSemantics(settle_points=0)
     lab = {"job": "a"}

@@ -162,6 +162,10 @@ def test_node_exporter_quiet_through_gap_and_restart_then_cpu_burn_alerts(
     start_program: Callable[[str, list[str], str], Program],
     burner: Burner,
 ) -> None:
+    busy = os.getloadavg()[0]
+    if busy >= (os.cpu_count() or 1):
+        # node-exporter describes the whole machine: other work on it is real activity
+        pytest.skip(f"the machine is busy (load {busy:.1f}); this test needs it to itself")
     exporter = NodeExporter(binary("prometheus-node-exporter"), tmp_path / "node.log")
     exporter.start()
     port = free_port()
