@@ -4,7 +4,8 @@ Scoring and deciding are kept apart (River's ``ThresholdFilter`` idea): detector
 odd a point is, the policy says whether a person should hear about it. It is the part SREs
 tune, so each knob is one they know from Prometheus and Nagios:
 
-* ``threshold`` starts a pending alert; ``clear_threshold`` (lower) is the hysteresis band
+* ``threshold`` starts a pending alert, for a value outside the range the detector expected
+  by more than ``min_relative_change`` of its level; ``clear_threshold`` (lower) is the band
   that keeps a firing alert firing, so a score that wobbles around the threshold does not
   fire and resolve on every point;
 * ``for_count`` / ``for_seconds``: the score must stay above the threshold this many
@@ -57,6 +58,7 @@ class AlertPolicy:
     flap_hold_seconds: float = 900.0
     critical_threshold: float = 0.99999
     accept_after_seconds: float = 86400.0
+    min_relative_change: float = 0.05
     escalate_factor: float = 2.0
     max_escalations: int = 3
 
@@ -136,7 +138,7 @@ class PolicyTracker:
         p = self.policy
         st = self._state.get(key)
         if st is None:
-            if score < p.threshold:
+            if score < p.threshold or not self.meaningful(value, low, high):
                 return None
             st = self._state[key] = SeriesState()
         if st.firing:
@@ -164,6 +166,8 @@ class PolicyTracker:
             return "resolve"
         if st.resolved_at > -math.inf and held_deviation(value, st.low, st.high) <= 1.0:
             score = 0.0  # back in the range held from before the last fault: its normal
+        if score >= p.threshold and not self.meaningful(value, low, high):
+            score = 0.0
         if score >= p.clear_threshold:
             st.last_high_ts = ts
         if score < p.threshold:
@@ -194,6 +198,19 @@ class PolicyTracker:
         while st.fires and st.fires[0] < horizon:
             st.fires.popleft()
         return "fire"
+
+    def meaningful(self, value: float, low: float, high: float) -> bool:
+        """Whether a high score is worth an alert: the value lies outside the range the
+        detector expected, by more than ``min_relative_change`` of that range's level
+        (unknown ranges or values: yes). A score can be high for a value the detector
+        itself expected (a post-processor reacting to a change of the score distribution)
+        or for a change too small to act on (a goroutine more, a scrape's jitter)."""
+        if not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high)):
+            return True
+        if low <= value <= high:
+            return False
+        centre = (low + high) / 2.0
+        return abs(value - centre) > self.policy.min_relative_change * abs(centre)
 
     def _escalation(self, st: SeriesState, dev: float) -> Transition | None:
         """A firing series outside its held range: ``'escalate'`` once a deviation
