@@ -26,9 +26,11 @@ Scrape gaps, stale markers and restarts never alert by themselves: a point more 
 ``gap_factor`` times the series' usual interval after the one before, a non-finite value
 (Prometheus' stale marker) or a counter reset restarts the series' rate computation, and the
 next ``settle_points`` points are not scored (the first scrapes of a restarted target).
-Such a series is also named in :attr:`MetricSemantics.restarted`, so that the detect stage
-has its detector learn it afresh: after an outage the target may be another process (its
-memory, threads, connections), and what was normal before does not describe it.
+After an outage (a gap of more than ``relearn_factor`` intervals, not a scrape or two that
+timed out), a stale marker or a counter reset, the series is also named in
+:attr:`MetricSemantics.restarted`, so that the detect stage has its detector learn it
+afresh: the target may be another process now (its memory, threads, connections), and what
+was normal before does not describe it.
 
 >>> from aiops.model import MetricSample
 >>> sem = MetricSemantics()
@@ -147,8 +149,9 @@ class MetricSemantics:
     """
 
     def __init__(self, *, gap_factor: float = 3.0, settle_points: int = 2,
-                 infer_points: int = 12) -> None:
+                 infer_points: int = 12, relearn_factor: float = 10.0) -> None:
         self.gap_factor = gap_factor
+        self.relearn_factor = relearn_factor
         self.settle_points = settle_points
         self.infer_points = infer_points
         #: output series keys whose input restarted (gap, stale marker, counter reset) in
@@ -308,7 +311,8 @@ class MetricSemantics:
             out[pos] = value
             live = ~older
             seen = self._seen[sl]
-            restart[pos] = live & finite & (gap | reset | flip | (~known & (seen > 0)))
+            outage = gap & (dt > self.relearn_factor * interval)
+            restart[pos] = live & finite & (outage | reset | flip | (~known & (seen > 0)))
             step_ok = live & known & finite & (dt > 0)
             self._seen[sl] = seen + (live & finite)
             self._rises[sl] += step_ok & (v > prev_v)

@@ -46,7 +46,11 @@ def test_gap_restarts_the_rate_and_the_next_points_settle() -> None:
     after = [MetricSample("node_cpu_seconds_total", lab, float(t), 0.5 * t + 90.0)
              for t in range(140, 150)]  # 2 minutes without a scrape
     _signals(sem, before)
+    short = [MetricSample("node_cpu_seconds_total", lab, float(t), 0.5 * t)
+             for t in (24, 25)]  # a few scrapes lost: the rate restarts, nothing relearnt
+    assert _signals(sem, short) == {} and sem.restarted == []
     got = _signals(sem, after)['node_cpu_seconds_total{job="node"}']
+    assert sem.restarted == ['node_cpu_seconds_total{job="node"}']  # an outage
     assert [t for t, _ in got] == [float(t) for t in range(143, 150)]
     assert all(r == 0.5 for _, r in got)
 
