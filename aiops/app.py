@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -97,23 +98,32 @@ class Engine:
     def stage(self, name: str) -> Stage:
         s = self.settings
         if name == "detect":
+            from functools import partial
+
+            from aiops.storage.checkpoints import CheckpointStore
             from detectors import default_log_alerter, default_metric_alerter
 
-            metric_alerter = (
-                default_metric_alerter()
-                if s.detection.threshold is None
-                else default_metric_alerter(threshold=s.detection.threshold)
-            )
+            det = s.detection
+            options: dict[str, Any] = {"accept_after_seconds": det.accept_after_s}
+            if det.threshold is not None:
+                options["threshold"] = det.threshold
             mapping = LogFieldMapping.from_config(**s.log_mapping.model_dump())
             entity = None
-            if s.detection.entity_metrics:
+            if det.entity_metrics:
                 from detectors.entity import EntityAlerter
 
-                entity = EntityAlerter(s.detection.entity_metrics,
-                                       interval=s.detection.entity_interval_s)
-            return DetectStage(self.topics, metric_alerter, default_log_alerter(),
-                               log_decoder=mapping.decode, entity_alerter=entity,
-                               series_idle_s=s.detection.series_idle_s)
+                entity = partial(EntityAlerter, det.entity_metrics,
+                                 interval=det.entity_interval_s)
+            # Only workers of a consumer group move partitions; replays keep state in memory.
+            checkpoints = (CheckpointStore(self.store.engine,
+                                           f"{s.kafka.group_prefix}.detect")
+                           if det.checkpoint_interval_s > 0 and self.kafka.bootstrap_servers
+                           else None)
+            return DetectStage(self.topics, partial(default_metric_alerter, **options),
+                               default_log_alerter, log_decoder=mapping.decode,
+                               entity_alerter=entity, series_idle_s=det.series_idle_s,
+                               checkpoints=checkpoints,
+                               checkpoint_interval_s=det.checkpoint_interval_s)
         if name == "correlate":
             from aiops.correlation import TopologyUpdater, build_correlator
             from aiops.notify.build import build_notifier

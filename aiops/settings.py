@@ -130,6 +130,16 @@ class DetectionSettings(BaseModel):
     series_idle_s: float = Field(
         900.0, description="A series silent this long is forgotten and its alert resolved."
     )
+    accept_after_s: float = Field(
+        86400.0,
+        description="A level shift still firing after this long is accepted as the new "
+        "normal (alert resolved, series relearnt); 0: only a person accepts.",
+    )
+    checkpoint_interval_s: float = Field(
+        10.0,
+        description="How often a detect worker saves each partition's learnt state to the "
+        "store (also on rebalance and clean stop); 0: never.",
+    )
 
 
 class CorrelationSettings(BaseModel):

@@ -122,6 +122,11 @@ def _matcher_from(raw: object, index: int) -> MatcherSpec:
     return spec
 
 
+def parse_matcher(raw: object, index: int = 0) -> MatcherSpec:
+    """One matcher (string or v2 object); :class:`SilenceError` with the reason."""
+    return _matcher_from(raw, index)
+
+
 def _time(raw: object, name: str) -> float | None:
     try:
         return parse_time(raw, field=name)

@@ -95,7 +95,7 @@ def run(bootstrap: str, series: int, points: int, per_message: int,
     producer.flush(120)
     counter = Counter()
     counter.target = len(messages)
-    stage = DetectStage(topics, default_metric_alerter(), default_log_alerter())
+    stage = DetectStage(topics, default_metric_alerter, default_log_alerter)
     runner = StageRunner(stage, config, group_id=f"{prefix}.g", dlq_topic=topics.dlq,
                          metrics=counter, max_batch=5000 if per_message > 1 else 20000)
     thread = threading.Thread(target=runner.run, daemon=True)

@@ -38,17 +38,21 @@ def default_metric_alerter(*, threshold: float = 0.5, clear_threshold: float = 0
                            for_count: int = 2, resolve_count: int = 5,
                            cooldown_seconds: float = 300.0, warmup: int = 30,
                            likelihood_warmup: int = 100,
-                           alertname: str = "MetricAnomaly") -> MetricAlerter:
+                           alertname: str = "MetricAnomaly",
+                           accept_after_seconds: float = 86400.0) -> MetricAlerter:
     """The metric alerter the engine runs unless told otherwise.
 
     The detector is :func:`detectors.registry.default_detector` (seasonal baseline and
     anomaly likelihood); its scores are log-scaled tail probabilities, so the default
     threshold 0.5 fires at a tail probability of 1e-5 and 0.3 (1e-3) is the clear level.
     A new series scores nothing for its first ``warmup + likelihood_warmup`` points.
+    A level shift stays firing until the series returns, a person accepts the new level,
+    or ``accept_after_seconds`` pass (see :mod:`detectors.policy`).
     """
     policy = AlertPolicy(threshold=threshold, clear_threshold=clear_threshold,
                          for_count=for_count, resolve_count=resolve_count,
-                         cooldown_seconds=cooldown_seconds, critical_threshold=0.9)
+                         cooldown_seconds=cooldown_seconds, critical_threshold=0.9,
+                         accept_after_seconds=accept_after_seconds)
     detector = default_detector(warmup=warmup, likelihood_warmup=likelihood_warmup)
     return MetricAlerter(detector, policy, alertname=alertname)
 

@@ -22,14 +22,15 @@ Alertmanager fingerprint.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from aiops.model import Alert, AlertStatus, MetricSample, Severity, service_of
 from aiops.model.columns import MetricColumns
-from detectors.base import Detector
+from detectors.base import Detector, SnapshotError, rounds_of
 from detectors.policy import AlertPolicy, PolicyTracker
 
 
@@ -38,6 +39,8 @@ class _Firing:
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     starts_at: float
+    low: float = math.nan  # the expected range held from before the fault
+    high: float = math.nan
 
 
 def _fmt(x: float) -> str:
@@ -57,12 +60,16 @@ class MetricAlerter:
         self.generator_url = generator_url
         self._tracker = PolicyTracker(policy)
         self._firing: dict[Hashable, _Firing] = {}
+        self._escalated: dict[Hashable, list[_Firing]] = {}
+        self._seen: dict[Hashable, float] = {}  # newest point of each firing series
 
     @property
     def firing(self) -> list[Alert]:
-        """The alerts firing now (as last emitted)."""
-        return [Alert(labels=f.labels, annotations=f.annotations, starts_at=f.starts_at,
-                      generator_url=self.generator_url) for f in self._firing.values()]
+        """The alerts firing now (as last emitted), escalations included."""
+        fires = list(self._firing.values())
+        for more in self._escalated.values():
+            fires.extend(more)
+        return [self._alert(f) for f in fires]
 
     def process(self, samples: Sequence[MetricSample]) -> list[Alert]:
         """Score and learn every sample (event time); return alerts that start firing
@@ -72,13 +79,58 @@ class MetricAlerter:
         return self.process_columns(MetricColumns.from_samples(samples))
 
     def process_columns(self, batch: MetricColumns) -> list[Alert]:
-        """:meth:`process` on a columnar batch: no per-point objects on the hot path."""
-        if len(batch) == 0:
+        """:meth:`process` on a columnar batch: no per-point objects on the hot path.
+
+        Points of series whose alert is firing are scored against the state held from
+        before the fault and not learnt (a lasting fault must not become the baseline);
+        every other point is scored and learnt in one vectorised detector call. A batch
+        holding several points of a series is taken in rounds (each series' r-th point in
+        round r), so a series stops learning at the very point it starts firing, however
+        the input happened to be batched (replays and restarts give the same alerts).
+        """
+        n = len(batch)
+        if n == 0:
             return []
+        if len(set(batch.keys)) == n:  # the usual batch: one point per series
+            return self._process_round(batch)
+        ids: dict[str, int] = {}
+        slots = np.fromiter(map(ids.setdefault, batch.keys, range(n)), dtype=np.int64,
+                            count=n)
+        out: list[Alert] = []
+        for pos in rounds_of(slots):
+            keys = batch.keys
+            out.extend(self._process_round(MetricColumns(
+                batch.names, batch.labels, [keys[i] for i in pos.tolist()],
+                batch.series[pos], batch.ts[pos], batch.values[pos])))
+        return out
+
+    def _process_round(self, batch: MetricColumns) -> list[Alert]:
+        """Points of distinct series."""
+        n = len(batch)
         keys = batch.keys
         ts = batch.ts
-        result = self.detector.assess_many(keys, ts, batch.values)
-        hot = result.score >= self.policy.clear_threshold
+        score = np.zeros(n)
+        low = np.full(n, np.nan)
+        high = np.full(n, np.nan)
+        firing = self._firing
+        held = (np.fromiter(map(firing.__contains__, keys), dtype=bool, count=n)
+                if firing else np.zeros(n, dtype=bool))
+        if held.any():
+            free = np.flatnonzero(~held)
+            if free.size:
+                part = self.detector.assess_many([keys[i] for i in free.tolist()], ts[free],
+                                                 batch.values[free])
+                score[free], low[free], high[free] = part.score, part.low, part.high
+            for i in np.flatnonzero(held).tolist():
+                key = keys[i]
+                fire = firing[key]
+                score[i] = self.detector.score_one(key, float(ts[i]), float(batch.values[i]))
+                low[i], high[i] = fire.low, fire.high
+                self._seen[key] = max(self._seen.get(key, -math.inf), float(ts[i]))
+        else:
+            result = self.detector.assess_many(keys, ts, batch.values)
+            score, low, high = result.score, result.low, result.high
+        hot = score >= self.policy.clear_threshold
         tracker = self._tracker
         # every point of a series that is tracked or becomes hot in this batch is stepped,
         # so that a pending run is broken by the low points that follow it
@@ -89,25 +141,75 @@ class MetricAlerter:
         out: list[Alert] = []
         for i in np.flatnonzero(hot).tolist():
             key = keys[i]
-            score = float(result.score[i])
-            change = tracker.step(key, float(ts[i]), score)
+            change = tracker.step(key, float(ts[i]), float(score[i]), float(batch.values[i]),
+                                  float(low[i]), float(high[i]))
             if change == "fire":
                 st = tracker.state(key)
-                peak = st.peak if st is not None else score
-                fire = self._fire(batch.sample(i), peak, float(result.low[i]),
-                                  float(result.high[i]),
+                peak = st.peak if st is not None else float(score[i])
+                fire = self._fire(batch.sample(i), peak,
+                                  st.low if st is not None else float(low[i]),
+                                  st.high if st is not None else float(high[i]),
                                   st.fired_at if st is not None else float(ts[i]))
-                self._firing[key] = fire
-                out.append(Alert(labels=fire.labels, annotations=fire.annotations,
-                                 starts_at=fire.starts_at, generator_url=self.generator_url))
-            elif change == "resolve":
-                fire_ = self._firing.pop(key, None)
-                if fire_ is not None:
-                    out.append(Alert(labels=fire_.labels, annotations=fire_.annotations,
-                                     starts_at=fire_.starts_at, ends_at=float(ts[i]),
-                                     status=AlertStatus.RESOLVED,
-                                     generator_url=self.generator_url))
+                firing[key] = fire
+                self._seen[key] = float(ts[i])
+                out.append(self._alert(fire))
+            elif change == "escalate":
+                st = tracker.state(key)
+                base = firing.get(key)
+                if base is not None and st is not None:
+                    esc = self._fire(batch.sample(i), st.peak, base.low, base.high,
+                                     float(ts[i]), escalation=st.escalations)
+                    self._escalated.setdefault(key, []).append(esc)
+                    out.append(self._alert(esc))
+            elif change in ("resolve", "accept"):
+                out.extend(self._end(key, float(ts[i]),
+                                     "accepted after "
+                                     f"{self.policy.accept_after_seconds:.0f}s"
+                                     if change == "accept" else ""))
         return out
+
+    def _alert(self, fire: _Firing, ends_at: float | None = None, note: str = "") -> Alert:
+        if ends_at is None:
+            return Alert(labels=fire.labels, annotations=fire.annotations,
+                         starts_at=fire.starts_at, generator_url=self.generator_url)
+        annotations = dict(fire.annotations)
+        if note:
+            annotations["resolution"] = note
+        return Alert(labels=fire.labels, annotations=annotations, starts_at=fire.starts_at,
+                     ends_at=ends_at, status=AlertStatus.RESOLVED,
+                     generator_url=self.generator_url)
+
+    def _end(self, key: Hashable, ts: float, note: str = "") -> list[Alert]:
+        """Resolve a series' alert and its escalations; an accepted level is relearnt."""
+        out: list[Alert] = []
+        fire = self._firing.pop(key, None)
+        self._seen.pop(key, None)
+        if fire is not None:
+            out.append(self._alert(fire, ts, note))
+        out.extend(self._alert(esc, ts, note) for esc in self._escalated.pop(key, []))
+        if note:  # the new level is normal now: learn the series afresh from here
+            self.detector.forget([key])
+        return out
+
+    def accept(self, match: Callable[[Mapping[str, str]], bool], ts: float,
+               note: str = "accepted") -> list[Alert]:
+        """A person accepts the current level of every firing series whose alert labels
+        ``match``: their alerts resolve and the detector learns those series afresh."""
+        out: list[Alert] = []
+        for key, fire in list(self._firing.items()):
+            if match(fire.labels):
+                self._tracker.accept(key)
+                out.extend(self._end(key, max(ts, fire.starts_at), note))
+        return out
+
+    def relearn(self, keys: Sequence[Hashable]) -> None:
+        """Learn these series afresh (their target restarted or was away); a series whose
+        alert fires keeps its state, so the alert is still judged against its baseline."""
+        fresh = [k for k in keys if k not in self._firing]
+        for key in fresh:
+            self._tracker.forget(key)
+        if fresh:
+            self.detector.forget(fresh)
 
     def expire(self, now: float, idle_seconds: float) -> list[Alert]:
         """Forget series silent since ``now - idle_seconds`` and resolve their alerts.
@@ -115,32 +217,61 @@ class MetricAlerter:
         Series come and go (pods are replaced, routes retired); without this their state
         would stay forever and an alert on a series that vanished would never resolve.
         Detectors without per-series timestamps keep their state; alerts still resolve.
+        A firing series is not learnt, so its last point is what this alerter saw.
         """
+        cutoff = now - idle_seconds
         idle_keys = getattr(self.detector, "idle_keys", None)
-        stale = idle_keys(now - idle_seconds) if idle_keys is not None else []
+        stale = idle_keys(cutoff) if idle_keys is not None else []
+        stale = [k for k in stale if self._seen.get(k, -math.inf) < cutoff]
+        stale.extend(k for k, t in self._seen.items() if t < cutoff and k not in stale)
         out: list[Alert] = []
         for key in stale:
             fire = self._firing.pop(key, None)
+            self._seen.pop(key, None)
             if fire is not None:
-                out.append(Alert(labels=fire.labels, annotations=fire.annotations,
-                                 starts_at=fire.starts_at, ends_at=now,
-                                 status=AlertStatus.RESOLVED, generator_url=self.generator_url))
+                out.append(self._alert(fire, now))
+            out.extend(self._alert(esc, now) for esc in self._escalated.pop(key, []))
             self._tracker.forget(key)
         if stale:
             self.detector.forget(stale)
         return out
 
+    # ------------------------------------------------------------------ checkpoints
+
+    def export_state(self) -> dict[str, Any]:
+        """Everything this alerter learnt, as picklable data: the detector's own snapshot
+        (its public contract, whatever detector it is) and the policy's per-series state."""
+        return {"version": 1, "detector": self.detector.snapshot(),
+                "policy": dict(self._tracker.tracked), "firing": dict(self._firing),
+                "escalated": {k: list(v) for k, v in self._escalated.items()},
+                "seen": dict(self._seen)}
+
+    def import_state(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`export_state`; raises :class:`SnapshotError` for another detector
+        or version (the caller then starts afresh)."""
+        if state.get("version") != 1:
+            raise SnapshotError(f"alerter state v{state.get('version')}",
+                                detector=self.detector_name)
+        self.detector.restore(state["detector"])
+        self._tracker.load(state["policy"])
+        self._firing = dict(state["firing"])
+        self._escalated = {k: list(v) for k, v in state["escalated"].items()}
+        self._seen = dict(state["seen"])
+
     def _fire(self, sample: MetricSample, score: float, low: float, high: float,
-              starts_at: float) -> _Firing:
+              starts_at: float, escalation: int = 0) -> _Firing:
         service = service_of(sample.labels)
-        severity = (Severity.CRITICAL if score >= self.policy.critical_threshold
+        severity = (Severity.CRITICAL if score >= self.policy.critical_threshold or escalation
                     else Severity.WARNING)
         labels = dict(sample.labels)
         labels.update({"alertname": self.alertname, "metric": sample.name,
                        "service": service, "severity": severity.value})
+        if escalation:
+            labels["escalation"] = str(escalation)
         where = f"{low:.4g} .. {high:.4g}" if not math.isnan(low) else "unknown"
+        what = "grew further" if escalation else "is anomalous"
         annotations = {
-            "summary": f"{sample.name} on {service} is anomalous",
+            "summary": f"{sample.name} on {service} {what}",
             "description": (f"{sample.name} on {service} is {sample.value:.4g}, expected "
                             f"{where} (anomaly score {score:.4f}, {self.detector_name})"),
             "value": _fmt(sample.value),
@@ -150,4 +281,6 @@ class MetricAlerter:
             "metric": sample.name,
             "detector": self.detector_name,
         }
-        return _Firing(labels=labels, annotations=annotations, starts_at=starts_at)
+        return _Firing(labels=labels, annotations=annotations, starts_at=starts_at,
+                       low=low, high=high)
+

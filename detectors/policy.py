@@ -4,7 +4,8 @@ Scoring and deciding are kept apart (River's ``ThresholdFilter`` idea): detector
 odd a point is, the policy says whether a person should hear about it. It is the part SREs
 tune, so each knob is one they know from Prometheus and Nagios:
 
-* ``threshold`` starts a pending alert; ``clear_threshold`` (lower) is the hysteresis band
+* ``threshold`` starts a pending alert, for a value outside the range the detector expected
+  by more than ``min_relative_change`` of its level; ``clear_threshold`` (lower) is the band
   that keeps a firing alert firing, so a score that wobbles around the threshold does not
   fire and resolve on every point;
 * ``for_count`` / ``for_seconds``: the score must stay above the threshold this many
@@ -12,7 +13,16 @@ tune, so each knob is one they know from Prometheus and Nagios:
 * ``resolve_count``: this many consecutive points below ``clear_threshold`` resolve it;
 * ``cooldown_seconds``: after a resolve the same series may not fire again this soon;
 * flap damping: a series that fired ``max_flaps`` times within ``flap_window_seconds`` is
-  flapping; it then resolves only after ``flap_hold_seconds`` without a high score.
+  flapping; it then resolves only after ``flap_hold_seconds`` without a high score;
+* faults that last stay firing: while a series fires, the alerter scores it against the
+  baseline held from before the fault (it does not learn the fault), so the alert resolves
+  when the series is back near that baseline, when a person accepts the new level, or
+  after ``accept_after_seconds`` (the fault became the new normal: ``'accept'``); a
+  detector that adapted to the fault anyway does not raise the return to that range;
+* escalation: a firing series whose deviation (distance from the held baseline, in widths
+  of its expected range) reaches ``escalate_factor`` times the deviation it was raised at,
+  for ``for_count`` points, is raised again as a new event (``'escalate'``), at most
+  ``max_escalations`` times, so a second, larger fault is not lost in the first.
 
 >>> tracker = PolicyTracker(AlertPolicy(threshold=0.9, clear_threshold=0.5, for_count=2,
 ...                                     resolve_count=1))
@@ -22,6 +32,7 @@ tune, so each knob is one they know from Prometheus and Nagios:
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
@@ -29,7 +40,7 @@ from typing import Literal
 
 from aiops.model import ConfigError
 
-Transition = Literal["fire", "resolve"]
+Transition = Literal["fire", "resolve", "accept", "escalate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,10 @@ class AlertPolicy:
     flap_window_seconds: float = 3600.0
     flap_hold_seconds: float = 900.0
     critical_threshold: float = 0.99999
+    accept_after_seconds: float = 86400.0
+    min_relative_change: float = 0.05
+    escalate_factor: float = 2.0
+    max_escalations: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.clear_threshold <= self.threshold <= 1.0:
@@ -53,6 +68,9 @@ class AlertPolicy:
                               source="alert policy")
         if self.for_count < 1 or self.resolve_count < 1:
             raise ConfigError("for_count and resolve_count must be >= 1", source="alert policy")
+        if self.accept_after_seconds < 0 or self.escalate_factor <= 1.0:
+            raise ConfigError("need accept_after_seconds >= 0 and escalate_factor > 1",
+                              source="alert policy")
 
 
 @dataclass(slots=True)
@@ -68,6 +86,11 @@ class SeriesState:
     resolved_at: float = float("-inf")
     peak: float = 0.0
     fires: deque[float] = field(default_factory=deque)
+    low: float = math.nan  # the expected range when the alert began: the held baseline
+    high: float = math.nan
+    deviation: float = 0.0  # at the raise (or the last escalation); 0 when unknown
+    escalations: int = 0
+    escalating: int = 0
 
     @property
     def active(self) -> bool:
@@ -103,21 +126,34 @@ class PolicyTracker:
         horizon = ts - self.policy.flap_window_seconds
         return sum(1 for t in st.fires if t >= horizon) >= self.policy.max_flaps
 
-    def step(self, key: Hashable, ts: float, score: float) -> Transition | None:
-        """Feed one score; return ``'fire'`` or ``'resolve'`` when the alert changes."""
+    def step(self, key: Hashable, ts: float, score: float, value: float = math.nan,
+             low: float = math.nan, high: float = math.nan) -> Transition | None:
+        """Feed one score; return ``'fire'``, ``'resolve'``, ``'accept'`` or
+        ``'escalate'`` when the alert changes.
+
+        ``value`` and the range ``[low, high]`` the detector expected it in (NaN when
+        unknown) let a firing alert be judged against the range held from before the
+        fault: it stays firing while the value is outside that range, whatever the score.
+        """
         p = self.policy
         st = self._state.get(key)
         if st is None:
-            if score < p.threshold:
+            if score < p.threshold or not self.meaningful(value, low, high):
                 return None
             st = self._state[key] = SeriesState()
-        if score >= p.clear_threshold:
-            st.last_high_ts = ts
         if st.firing:
+            dev = held_deviation(value, st.low, st.high)
+            high_now = dev > 1.0 if dev == dev else score >= p.clear_threshold
+            if high_now:
+                st.last_high_ts = ts
             st.peak = max(st.peak, score)
-            if score >= p.clear_threshold:
+            if p.accept_after_seconds and ts - st.fired_at >= p.accept_after_seconds:
+                del self._state[key]
+                return "accept"
+            if high_now:
                 st.below = 0
-                return None
+                return self._escalation(st, dev)
+            st.escalating = 0
             st.below += 1
             if st.below < p.resolve_count:
                 return None
@@ -128,6 +164,12 @@ class PolicyTracker:
             st.pending = 0
             st.resolved_at = ts
             return "resolve"
+        if st.resolved_at > -math.inf and held_deviation(value, st.low, st.high) <= 1.0:
+            score = 0.0  # back in the range held from before the last fault: its normal
+        if score >= p.threshold and not self.meaningful(value, low, high):
+            score = 0.0
+        if score >= p.clear_threshold:
+            st.last_high_ts = ts
         if score < p.threshold:
             st.pending = 0
             if ts - st.resolved_at > max(p.cooldown_seconds, p.flap_window_seconds):
@@ -136,8 +178,13 @@ class PolicyTracker:
         if st.pending == 0:
             st.pending_since = ts
             st.peak = 0.0
+            st.low, st.high = low, high  # the expected range before the fault
+            st.deviation = 0.0
         st.pending += 1
         st.peak = max(st.peak, score)
+        dev = held_deviation(value, st.low, st.high)
+        if dev == dev:
+            st.deviation = max(st.deviation, dev)
         if st.pending < p.for_count or ts - st.pending_since < p.for_seconds:
             return None
         if ts - st.resolved_at < p.cooldown_seconds:
@@ -145,11 +192,64 @@ class PolicyTracker:
         st.firing = True
         st.fired_at = st.pending_since
         st.below = 0
+        st.escalations = st.escalating = 0
         st.fires.append(ts)
         horizon = ts - p.flap_window_seconds
         while st.fires and st.fires[0] < horizon:
             st.fires.popleft()
         return "fire"
 
+    def meaningful(self, value: float, low: float, high: float) -> bool:
+        """Whether a high score is worth an alert: the value lies outside the range the
+        detector expected, by more than ``min_relative_change`` of that range's level
+        (unknown ranges or values: yes). A score can be high for a value the detector
+        itself expected (a post-processor reacting to a change of the score distribution)
+        or for a change too small to act on (a goroutine more, a scrape's jitter)."""
+        if not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high)):
+            return True
+        if low <= value <= high:
+            return False
+        centre = (low + high) / 2.0
+        return abs(value - centre) > self.policy.min_relative_change * abs(centre)
+
+    def _escalation(self, st: SeriesState, dev: float) -> Transition | None:
+        """A firing series outside its held range: ``'escalate'`` once a deviation
+        ``escalate_factor`` times the one it was raised at has lasted ``for_count`` points."""
+        p = self.policy
+        if (math.isnan(dev) or st.deviation <= 0.0 or st.escalations >= p.max_escalations
+                or dev < p.escalate_factor * st.deviation):
+            st.escalating = 0
+            return None
+        st.escalating += 1
+        if st.escalating < p.for_count:
+            return None
+        st.escalating = 0
+        st.escalations += 1
+        st.deviation = dev
+        return "escalate"
+
+    def accept(self, key: Hashable) -> bool:
+        """A person accepted the series' current level: its alert ends (True if it fired)."""
+        st = self._state.pop(key, None)
+        return st is not None and st.firing
+
+    def load(self, states: Mapping[Hashable, SeriesState]) -> None:
+        """Replace the per-series state with ``states`` (a checkpoint of :attr:`tracked`)."""
+        self._state = dict(states)
+
     def forget(self, key: Hashable) -> None:
         self._state.pop(key, None)
+
+
+def held_deviation(value: float, low: float, high: float) -> float:
+    """How far ``value`` is from the middle of ``[low, high]``, in half-widths of it
+    (1 is the edge of the range; NaN when the range or the value is unknown).
+
+    >>> held_deviation(15.0, 8.0, 12.0), held_deviation(10.0, 8.0, 12.0)
+    (2.5, 0.0)
+    """
+    if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(value)):
+        return math.nan
+    centre = (low + high) / 2.0
+    half = max((high - low) / 2.0, 1e-9 * max(1.0, abs(centre)))
+    return abs(value - centre) / half

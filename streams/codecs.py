@@ -36,6 +36,7 @@ from aiops.model import (
     RemediationAction,
     RootCause,
     TimelineEntry,
+    series_key,
 )
 from aiops.model.columns import MetricColumns
 from streams.timefmt import format_time, parse_time
@@ -151,21 +152,45 @@ def decode_metric_columns(data: bytes | str) -> MetricColumns:
 
     The columnar shape ``{"series": [{"name", "labels", "ts": [...], "values": [...]}]}``
     carries each series' name and labels once per message, like a remote_write request.
+    A sample or series may say what kind of metric it is (``"type": "counter"``, as in
+    remote_write metadata); the detect stage's metric semantics read it from
+    :attr:`MetricColumns.types`.
     """
     obj = loads(data)
     if isinstance(obj, Mapping) and "series" in obj:
         entries = obj["series"]
         if not isinstance(entries, list):
             raise DecodeError("'series' must be a list")
-        return MetricColumns.from_series([_series_entry(e) for e in entries])
+        cols = MetricColumns.from_series([_series_entry(e) for e in entries])
+        for i, entry in enumerate(entries):
+            if "type" in entry:
+                cols.types[series_key(cols.names[i], cols.labels[i])] = _metric_type(
+                    entry["type"])
+        return cols
     if isinstance(obj, Mapping) and "samples" in obj:
-        samples = obj["samples"]
-        if not isinstance(samples, list):
+        raw = obj["samples"]
+        if not isinstance(raw, list):
             raise DecodeError("'samples' must be a list")
-        return MetricColumns.from_samples([metric_from_dict(s) for s in samples])
-    if isinstance(obj, list):
-        return MetricColumns.from_samples([metric_from_dict(s) for s in obj])
-    return MetricColumns.from_samples([metric_from_dict(obj)])
+    else:
+        raw = obj if isinstance(obj, list) else [obj]
+    samples = [metric_from_dict(s) for s in raw]
+    cols = MetricColumns.from_samples(samples)
+    for item, sample in zip(raw, samples, strict=True):
+        if type(item) is dict and "type" in item:
+            cols.types[sample.key] = _metric_type(item["type"])
+    return cols
+
+
+METRIC_TYPES = frozenset(("counter", "gauge", "histogram", "gaugehistogram", "summary", "info",
+                          "stateset", "unknown"))
+
+
+def _metric_type(raw: object) -> str:
+    """A declared metric type (Prometheus/OpenMetrics names, case-insensitive)."""
+    name = str(raw).lower()
+    if name not in METRIC_TYPES:
+        raise DecodeError(f"metric type {raw!r} is not one of {', '.join(sorted(METRIC_TYPES))}")
+    return name
 
 
 def encode_metric_series(samples: Sequence[MetricSample]) -> bytes:

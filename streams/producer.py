@@ -25,6 +25,8 @@ class Record:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+    #: an explicit partition (commands sent to every partition); None: by key
+    partition: int | None = None
 
 
 _DeliveryCallback = Callable[[KafkaError | None, Message], None]
@@ -66,13 +68,23 @@ class EventProducer:
         """Queue one record; delivery is confirmed by :meth:`flush`."""
         while True:
             try:
-                self._producer.produce(
-                    record.topic,
-                    value=record.value,
-                    key=record.key,
-                    headers=list(record.headers) or None,
-                    on_delivery=on_delivery or self._on_delivery,
-                )
+                if record.partition is None:
+                    self._producer.produce(
+                        record.topic,
+                        value=record.value,
+                        key=record.key,
+                        headers=list(record.headers) or None,
+                        on_delivery=on_delivery or self._on_delivery,
+                    )
+                else:
+                    self._producer.produce(
+                        record.topic,
+                        value=record.value,
+                        key=record.key,
+                        partition=record.partition,
+                        headers=list(record.headers) or None,
+                        on_delivery=on_delivery or self._on_delivery,
+                    )
                 return
             except BufferError:
                 # Local queue full: serve delivery reports to make room, then retry.
@@ -131,6 +143,15 @@ class EventProducer:
             self._producer.list_topics(timeout=timeout)
         except Exception as exc:
             raise BrokerUnavailableError(str(exc)) from exc
+
+    def partitions(self, topic: str, timeout: float = 5.0) -> int:
+        """How many partitions ``topic`` has (0 when the cluster does not know it)."""
+        try:
+            meta = self._producer.list_topics(topic, timeout=timeout)
+        except Exception as exc:
+            raise BrokerUnavailableError(str(exc)) from exc
+        found = meta.topics.get(topic)
+        return 0 if found is None or found.error is not None else len(found.partitions)
 
     def poll(self, timeout: float = 0.0) -> None:
         self._producer.poll(timeout)

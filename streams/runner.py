@@ -27,7 +27,15 @@ from aiops.model import BrokerUnavailableError
 from streams.dlq import dead_letter_record
 from streams.kafka import KafkaConfig
 from streams.producer import EventProducer, Record
-from streams.stage import DeadLetter, Incoming, NullMetrics, Stage, StageMetrics, StageResult
+from streams.stage import (
+    Checkpointed,
+    DeadLetter,
+    Incoming,
+    NullMetrics,
+    Stage,
+    StageMetrics,
+    StageResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +105,7 @@ class StageRunner:
                                                   auto_offset_reset=self._auto_offset_reset))
         consumer.subscribe(self.stage.topics(), on_assign=self._on_assign,
                            on_revoke=self._on_revoke)
+        clean = False
         try:
             self._publish(self.stage.start())
             self.stage.published()
@@ -116,16 +125,43 @@ class StageRunner:
                 if now - last_lag >= self._lag_interval:
                     last_lag = now
                     self._report_lag(consumer)
+            clean = True
         finally:
+            if clean and isinstance(self.stage, Checkpointed):
+                self.stage.committed({}, final=True)
             consumer.close()
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if isinstance(self.stage, Checkpointed):
+            # Resume each partition where its restored state was saved, not at the commit.
+            resume = self.stage.assigned([(p.topic, p.partition) for p in partitions])
+            committed = self._committed(consumer, partitions) if resume else {}
+            for tp in partitions:
+                offset = resume.get((tp.topic, tp.partition))
+                done = committed.get((tp.topic, tp.partition), -1)
+                # A checkpoint past the group's commit is from an earlier life of the topic
+                # (an in-memory broker restarted): keep the state, read from the commit.
+                if offset is not None and 0 <= offset <= done:
+                    tp.offset = offset
+            consumer.assign(partitions)
         self.assigned = list(partitions)
         self.ready.set()
         log.info("stage %s assigned %s", self.stage.name,
                  [(p.topic, p.partition) for p in partitions])
 
+    def _committed(self, consumer: Consumer, partitions: list[TopicPartition]
+                   ) -> dict[tuple[str, int], int]:
+        try:
+            found = consumer.committed([TopicPartition(p.topic, p.partition)
+                                        for p in partitions], timeout=10)
+        except KafkaException as exc:
+            log.warning("stage %s: committed offsets unknown (%s)", self.stage.name, exc)
+            return {}
+        return {(tp.topic, tp.partition): tp.offset for tp in found}
+
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if isinstance(self.stage, Checkpointed):
+            self.stage.revoked([(p.topic, p.partition) for p in partitions])
         self.assigned = []
 
     def _accept(self, messages: Sequence[Message]) -> list[Incoming]:
@@ -169,6 +205,9 @@ class StageRunner:
             # Typically a rebalance took the partition away: the new owner re-processes
             # from the last commit, which the stage's idempotence absorbs.
             log.warning("stage %s commit failed: %s", self.stage.name, exc)
+        else:
+            if isinstance(self.stage, Checkpointed):
+                self.stage.committed(offsets)
         self._metrics.batch_latency(self.stage.name, time.perf_counter() - started)
 
     def _publish(self, records: Sequence[Record]) -> None:

@@ -7,9 +7,9 @@ the faust app or the in-memory pipeline used by ``aiops replay``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from streams.producer import Record
 
@@ -69,6 +69,33 @@ class Stage(Protocol):
 
     def idle(self, wall_now: float) -> list[Record]:
         """Called when no input arrived for a while: timers such as auto-resolve."""
+        ...
+
+
+TopicPartitionKey = tuple[str, int]
+
+
+@runtime_checkable
+class Checkpointed(Protocol):
+    """A stage whose state belongs to its input partitions and moves with them.
+
+    The runner tells it which partitions it owns and when their offsets are committed; the
+    stage saves its state with those offsets and, on assignment, restores it and names the
+    offset each partition must resume from (the one its state was saved at).
+    """
+
+    def assigned(self, partitions: Sequence[TopicPartitionKey]
+                 ) -> Mapping[TopicPartitionKey, int]:
+        """Restore the partitions' state; returns the offsets to resume from."""
+        ...
+
+    def revoked(self, partitions: Sequence[TopicPartitionKey]) -> None:
+        """Save and drop the partitions' state (everything handled was committed)."""
+        ...
+
+    def committed(self, offsets: Mapping[TopicPartitionKey, int], *, final: bool = False
+                  ) -> None:
+        """Offsets are committed; save state when due (``final``: the worker stops)."""
         ...
 
 

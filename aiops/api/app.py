@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from aiops import __version__
 from aiops.api import (
     am_v2,
+    detection,
     health,
     incidents,
     otlp,
@@ -39,6 +40,7 @@ def create_api(api_deps: ApiDeps, console: ConsoleDeps | None = None) -> FastAPI
     app.include_router(topology.router)
     app.include_router(topology_read.router)
     app.include_router(silences.router)
+    app.include_router(detection.router)
     app.include_router(health.router)
     app.include_router(remediation_router)
     app.include_router(am_v2.router)

@@ -30,6 +30,9 @@ class MetricColumns:
     series: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     ts: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     values: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    #: series key -> declared metric type (counter, gauge, histogram, summary...), for the
+    #: series whose sender said so (remote_write metadata, a ``type`` field); sparse.
+    types: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
@@ -93,6 +96,9 @@ class MetricColumns:
             keys.extend(part.keys)
         if not parts:
             return cls()
+        types: dict[str, str] = {}
+        for part in parts:
+            types.update(part.types)
         series = np.concatenate([p.series + off for p, off in zip(parts, offsets, strict=True)])
         return cls(names, labels, keys, series, np.concatenate([p.ts for p in parts]),
-                   np.concatenate([p.values for p in parts]))
+                   np.concatenate([p.values for p in parts]), types)

@@ -1,25 +1,53 @@
-"""Detect stage: metrics and logs in, Alertmanager-shaped alerts out."""
+"""Detect stage: metrics and logs in, Alertmanager-shaped alerts out.
+
+State belongs to input partitions: each partition of the metrics topic has its own metric
+semantics, metric alerter (detector and alert policy) and entity alerter, each partition of
+the logs topic its own log alerter. A partition's state moves with the partition: with a
+:class:`CheckpointSink`, it is saved (pickled) with the offset it reached when offsets are
+committed (every ``checkpoint_interval_s``, on revocation and on a clean stop) and restored
+when the partition is assigned, and the runner resumes the partition from that offset, so a
+restarted or rebalanced worker neither learns every series again nor misses what an
+uninterrupted one would have caught (``docs/design.md``).
+"""
 
 from __future__ import annotations
 
+import logging
+import pickle
 import time
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
+from aiops.acceptance import COMMAND_PREFIX, decode_accept_message
 from aiops.model import Alert, DecodeError, LogRecord, MetricSample
 from aiops.model.columns import MetricColumns
+from detectors.semantics import MetricSemantics
 from streams.codecs import alert_key, decode_logs, decode_metric_columns, encode_alert
 from streams.producer import Record
-from streams.stage import DeadLetter, Incoming, StageResult
+from streams.stage import DeadLetter, Incoming, StageResult, TopicPartitionKey
 from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_VERSION = 1
 
 
 class MetricAlerterLike(Protocol):
     def process_columns(self, batch: MetricColumns) -> list[Alert]: ...
 
     def expire(self, now: float, idle_seconds: float) -> list[Alert]: ...
+
+    def relearn(self, keys: Sequence[str]) -> None: ...
+
+    def accept(self, match: Callable[[Mapping[str, str]], bool], ts: float,
+               note: str = ...) -> list[Alert]: ...
+
+    def export_state(self) -> dict[str, Any]: ...
+
+    def import_state(self, state: Mapping[str, Any]) -> None: ...
 
 
 class EntityAlerterLike(Protocol):
@@ -33,24 +61,53 @@ class LogAlerterLike(Protocol):
     def process(self, records: Sequence[LogRecord]) -> list[Alert]: ...
 
 
+class CheckpointSink(Protocol):
+    """Where partition state is kept (:class:`aiops.storage.checkpoints.CheckpointStore`)."""
+
+    def save(self, topic: str, partition: int, next_offset: int, state: bytes, *,
+             saved_at: float) -> None: ...
+
+    def load(self, topic: str, partition: int) -> tuple[int, bytes] | None: ...
+
+
+@dataclass
+class _MetricPartition:
+    semantics: MetricSemantics
+    alerter: MetricAlerterLike
+    entity: EntityAlerterLike | None
+    event_now: float = -np.inf
+
+
+@dataclass
+class _Offsets:
+    handled: dict[TopicPartitionKey, int] = field(default_factory=dict)
+    saved_at: dict[TopicPartitionKey, float] = field(default_factory=dict)
+
+
 class DetectStage:
-    """Decode, score and learn in event time; publish the alerts the policy emits."""
+    """Decode, know the metric kind, score and learn in event time; publish the alerts the
+    policy emits. Alerter arguments are factories: one alerter per input partition."""
 
     name = "detect"
 
     def __init__(
         self,
         topics: Topics,
-        metric_alerter: MetricAlerterLike,
-        log_alerter: LogAlerterLike,
+        metric_alerter: Callable[[], MetricAlerterLike],
+        log_alerter: Callable[[], LogAlerterLike],
         *,
         log_decoder: Callable[[bytes], list[LogRecord]] = decode_logs,
         series_idle_s: float = 900.0,
         wall_clock: Callable[[], float] = time.time,
-        entity_alerter: EntityAlerterLike | None = None,
+        entity_alerter: Callable[[], EntityAlerterLike] | None = None,
+        semantics: Callable[[], MetricSemantics] = MetricSemantics,
+        checkpoints: CheckpointSink | None = None,
+        checkpoint_interval_s: float = 10.0,
     ) -> None:
-        self._entity = entity_alerter
-        self._entity_metrics = frozenset(entity_alerter.metrics) if entity_alerter else frozenset()
+        self._new_metric_alerter = metric_alerter
+        self._new_log_alerter = log_alerter
+        self._new_entity = entity_alerter
+        self._new_semantics = semantics
         self._series_idle_s = series_idle_s
         self._wall_clock = wall_clock
         # Event clock: newest metric timestamp seen, and the wall time it was seen at.
@@ -58,9 +115,13 @@ class DetectStage:
         self._wall_at_event = 0.0
         self._last_expiry = 0.0
         self._topics = topics
-        self._metrics = metric_alerter
-        self._logs = log_alerter
         self._decode_logs = log_decoder
+        self._metrics: dict[int, _MetricPartition] = {}
+        self._logs: dict[int, LogAlerterLike] = {}
+        self._entity_metrics: frozenset[str] | None = None
+        self._checkpoints = checkpoints
+        self._checkpoint_interval_s = checkpoint_interval_s
+        self._offsets = _Offsets()
 
     def topics(self) -> list[str]:
         return [self._topics.metrics, self._topics.logs]
@@ -68,35 +129,100 @@ class DetectStage:
     def start(self) -> list[Record]:
         return []
 
+    # ------------------------------------------------------------------ partitions
+
+    def _metric_part(self, partition: int) -> _MetricPartition:
+        part = self._metrics.get(partition)
+        if part is None:
+            entity = self._new_entity() if self._new_entity is not None else None
+            part = self._metrics[partition] = _MetricPartition(
+                self._new_semantics(), self._new_metric_alerter(), entity)
+        return part
+
+    def _log_part(self, partition: int) -> LogAlerterLike:
+        found = self._logs.get(partition)
+        if found is None:
+            found = self._logs[partition] = self._new_log_alerter()
+        return found
+
+    # ------------------------------------------------------------------ batches
+
     def handle(self, batch: Sequence[Incoming]) -> StageResult:
-        parts: list[MetricColumns] = []
-        records: list[LogRecord] = []
-        dead: list[DeadLetter] = []
+        by_part: dict[TopicPartitionKey, list[Incoming]] = {}
         for message in batch:
-            try:
-                if message.topic == self._topics.logs:
-                    records.extend(self._decode_logs(message.value))
-                else:
-                    parts.append(decode_metric_columns(message.value))
-            except DecodeError as exc:
-                dead.append(DeadLetter(message, exc.reason))
+            by_part.setdefault((message.topic, message.partition), []).append(message)
         alerts: list[Alert] = []
-        if parts:
-            columns = MetricColumns.concat(parts)
-            alerts.extend(self._metrics.process_columns(columns))
-            if self._entity is not None:
-                alerts.extend(self._entity.process(self._entity_samples(columns)))
-            if len(columns):
-                newest = float(columns.ts.max())
-                if self._event_now is None or newest > self._event_now:
-                    self._event_now = newest
-                    self._wall_at_event = self._wall_clock()
-        if records:
-            alerts.extend(self._logs.process(records))
+        dead: list[DeadLetter] = []
+        for (topic, partition), messages in by_part.items():
+            if topic == self._topics.logs:
+                records: list[LogRecord] = []
+                for message in messages:
+                    try:
+                        records.extend(self._decode_logs(message.value))
+                    except DecodeError as exc:
+                        dead.append(DeadLetter(message, exc.reason))
+                if records:
+                    alerts.extend(self._log_part(partition).process(records))
+            else:
+                alerts.extend(self._metric_messages(partition, messages, dead))
+            newest = max(m.offset for m in messages) + 1
+            key = (topic, partition)
+            if newest > self._offsets.handled.get(key, -1):
+                self._offsets.handled[key] = newest
         outputs = [Record(self._topics.alerts, alert_key(a), encode_alert(a)) for a in alerts]
         return StageResult(outputs=outputs, dead=dead)
 
-    def _entity_samples(self, columns: MetricColumns) -> list[MetricSample]:
+    def _metric_messages(self, partition: int, messages: Sequence[Incoming],
+                         dead: list[DeadLetter]) -> list[Alert]:
+        """Samples in order; an accept command cuts the run, so it applies exactly where it
+        sits among the samples."""
+        part = self._metric_part(partition)
+        alerts: list[Alert] = []
+        run: list[MetricColumns] = []
+        for message in messages:
+            if message.value.startswith(COMMAND_PREFIX):
+                alerts.extend(self._score(part, run))
+                run = []
+                try:
+                    cmd = decode_accept_message(message.value)
+                except DecodeError as exc:
+                    dead.append(DeadLetter(message, exc.reason))
+                    continue
+                at = part.event_now if np.isfinite(part.event_now) else cmd.at
+                note = f"accepted by {cmd.actor or 'someone'}" + (
+                    f": {cmd.note}" if cmd.note else "")
+                alerts.extend(part.alerter.accept(cmd.matches, at, note))
+                continue
+            try:
+                run.append(decode_metric_columns(message.value))
+            except DecodeError as exc:
+                dead.append(DeadLetter(message, exc.reason))
+        alerts.extend(self._score(part, run))
+        return alerts
+
+    def _score(self, part: _MetricPartition, run: list[MetricColumns]) -> list[Alert]:
+        if not run:
+            return []
+        raw = MetricColumns.concat(run)
+        if len(raw) == 0:
+            return []
+        signals = part.semantics.apply(raw)
+        if part.semantics.restarted:  # a gap or a restart of the target: learn it afresh
+            part.alerter.relearn(part.semantics.restarted)
+        alerts = part.alerter.process_columns(signals)
+        if part.entity is not None:
+            alerts.extend(part.entity.process(self._entity_samples(part.entity, signals)))
+        newest = float(raw.ts.max())
+        part.event_now = max(part.event_now, newest)
+        if self._event_now is None or newest > self._event_now:
+            self._event_now = newest
+            self._wall_at_event = self._wall_clock()
+        return alerts
+
+    def _entity_samples(self, entity: EntityAlerterLike, columns: MetricColumns
+                        ) -> list[MetricSample]:
+        if self._entity_metrics is None:
+            self._entity_metrics = frozenset(entity.metrics)
         wanted = [i for i, name in enumerate(columns.names) if name in self._entity_metrics]
         if not wanted:
             return []
@@ -116,5 +242,110 @@ class DetectStage:
             return []
         self._last_expiry = wall_now
         now = self._event_now + max(0.0, wall_now - self._wall_at_event)
-        resolved = self._metrics.expire(now, self._series_idle_s)
+        resolved: list[Alert] = []
+        for part in self._metrics.values():
+            resolved.extend(part.alerter.expire(now, self._series_idle_s))
+            part.semantics.forget_idle(now - self._series_idle_s)
         return [Record(self._topics.alerts, alert_key(a), encode_alert(a)) for a in resolved]
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def assigned(self, partitions: Sequence[TopicPartitionKey]
+                 ) -> dict[TopicPartitionKey, int]:
+        """Restore the state saved for newly assigned partitions; resume where it was saved."""
+        resume: dict[TopicPartitionKey, int] = {}
+        if self._checkpoints is None:
+            return resume
+        for topic, partition in partitions:
+            key = (topic, partition)
+            if (topic == self._topics.metrics and partition in self._metrics) or (
+                    topic == self._topics.logs and partition in self._logs):
+                continue  # still held (a rebalance gave it back): the memory is newer
+            try:
+                found = self._checkpoints.load(topic, partition)
+                if found is None:
+                    continue
+                offset, blob = found
+                self._restore(topic, partition, blob)
+            except Exception:
+                log.exception("detect: checkpoint of %s/%d unusable; learning it afresh",
+                              topic, partition)
+                continue
+            resume[key] = offset
+            self._offsets.handled[key] = offset
+            self._offsets.saved_at[key] = self._wall_clock()
+        return resume
+
+    def revoked(self, partitions: Sequence[TopicPartitionKey]) -> None:
+        """Save the partitions' state (all handled input is committed), then drop it.
+        Without a checkpoint sink the state stays (a partition that comes back keeps it)."""
+        if self._checkpoints is None:
+            return
+        for key in partitions:
+            self._save(key)
+            topic, partition = key
+            if topic == self._topics.metrics:
+                self._metrics.pop(partition, None)
+            elif topic == self._topics.logs:
+                self._logs.pop(partition, None)
+            self._offsets.handled.pop(key, None)
+            self._offsets.saved_at.pop(key, None)
+
+    def committed(self, offsets: Mapping[TopicPartitionKey, int], *, final: bool = False
+                  ) -> None:
+        """Save partitions whose last save is older than the checkpoint interval (all of
+        them when the worker stops)."""
+        if self._checkpoints is None:
+            return
+        now = self._wall_clock()
+        for key in list(self._offsets.handled):
+            if final or now - self._offsets.saved_at.get(key, -np.inf) >= \
+                    self._checkpoint_interval_s:
+                self._save(key)
+
+    def _save(self, key: TopicPartitionKey) -> None:
+        if self._checkpoints is None:
+            return
+        offset = self._offsets.handled.get(key)
+        if offset is None:
+            return
+        topic, partition = key
+        try:
+            blob = self._state_blob(topic, partition)
+            if blob is None:
+                return
+            self._checkpoints.save(topic, partition, offset, blob, saved_at=self._wall_clock())
+            self._offsets.saved_at[key] = self._wall_clock()
+        except Exception:  # a failed save costs relearning after a restart, nothing else
+            log.exception("detect: could not checkpoint %s/%d", topic, partition)
+
+    def _state_blob(self, topic: str, partition: int) -> bytes | None:
+        if topic == self._topics.metrics:
+            part = self._metrics.get(partition)
+            if part is None:
+                return None
+            state: dict[str, Any] = {
+                "version": CHECKPOINT_VERSION, "kind": "metrics",
+                "semantics": part.semantics, "alerter": part.alerter.export_state(),
+                "entity": part.entity, "event_now": part.event_now}
+        else:
+            logs = self._logs.get(partition)
+            if logs is None:
+                return None
+            state = {"version": CHECKPOINT_VERSION, "kind": "logs", "alerter": logs}
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _restore(self, topic: str, partition: int, blob: bytes) -> None:
+        state = pickle.loads(blob)  # our own checkpoint, from our own store
+        if state.get("version") != CHECKPOINT_VERSION:
+            raise DecodeError(f"checkpoint version {state.get('version')}")
+        if topic == self._topics.metrics:
+            alerter = self._new_metric_alerter()
+            alerter.import_state(state["alerter"])
+            entity = state["entity"] if self._new_entity is not None else None
+            if entity is None and self._new_entity is not None:
+                entity = self._new_entity()
+            self._metrics[partition] = _MetricPartition(state["semantics"], alerter, entity,
+                                                        float(state["event_now"]))
+        else:
+            self._logs[partition] = state["alerter"]

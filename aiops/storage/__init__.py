@@ -5,6 +5,7 @@ configured URL, migrate it with :func:`aiops.storage.migrate.upgrade`, then wrap
 :class:`Store`.
 """
 
+from aiops.storage import checkpoints as _checkpoints  # noqa: F401  (its table on metadata)
 from aiops.storage import remediation as _remediation  # noqa: F401  (its tables on metadata)
 from aiops.storage import silences as _silences  # noqa: F401  (its table on metadata)
 from aiops.storage.engine import create_engine, normalize_url

@@ -69,11 +69,12 @@ def test_decoder_skips_unknown_fields_and_accepts_any_field_order() -> None:
     sample = b"\x09" + struct.pack("<d", 2.0) + b"\x10" + rw._encode_varint(1000)
     exemplar = rw._field(3, b"\x0a\x00")  # TimeSeries.exemplars: skipped
     series = rw._field(2, sample) + rw._field(1, label) + exemplar + rw._field(1, job)
-    metadata = rw._field(3, b"\x08\x01\x12\x02up")  # WriteRequest.metadata: skipped
+    metadata = rw._field(3, b"\x08\x01\x12\x02up")  # WriteRequest.metadata: a counter
     varint_field = b"\x20\x96\x01"  # an unknown varint field 4 at the top level
     decoded = rw.RemoteWriteDecoder().decode(metadata + rw._field(1, series) + varint_field)
     assert decoded.by_service["db"] == [{"name": "up", "labels": {"job": "db"}, "ts": 1.0,
-                                          "value": 2.0}]
+                                          "value": 2.0, "type": "counter"}]
+    assert decoded.metadata == 1
 
 
 @pytest.mark.parametrize("body", [

@@ -13,7 +13,7 @@ from streams.topics import Topics
 def test_detect_stage_resolves_alerts_of_series_that_vanish() -> None:
     topics = Topics()
     wall = [1000.0]
-    stage = DetectStage(topics, default_metric_alerter(), default_log_alerter(),
+    stage = DetectStage(topics, default_metric_alerter, default_log_alerter,
                         series_idle_s=600, wall_clock=lambda: wall[0])
     t0 = 1_790_000_000.0
     values = [50.0 + (i % 5) for i in range(300)] + [500.0] * 5
@@ -38,8 +38,8 @@ def test_detect_stage_runs_the_entity_isolation_forest_when_configured() -> None
     topics = Topics()
     entity = EntityAlerter(["cpu", "latency"], interval=60.0,
                            policy=AlertPolicy(threshold=0.5, clear_threshold=0.3, for_count=1))
-    stage = DetectStage(topics, default_metric_alerter(), default_log_alerter(),
-                        entity_alerter=entity)
+    stage = DetectStage(topics, default_metric_alerter, default_log_alerter,
+                        entity_alerter=lambda: entity)
     rng = np.random.default_rng(0)
 
     def message(i: int, cpu: float, latency: float) -> Incoming:

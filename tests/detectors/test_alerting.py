@@ -73,14 +73,18 @@ def test_series_are_independent_and_batch_order_is_event_order() -> None:
     assert {x.service for x in alerter.firing} == {"b"}
 
 
-def test_level_shift_rebaselines_and_resolves() -> None:
+def test_level_shift_stays_firing_until_the_series_returns() -> None:
+    """The detector may rebaseline, but the alert is judged against the range held from
+    before the shift: it resolves only when the series is back there."""
     alerter = MetricAlerter(RollingZScore(rebaseline_after=20),
                             AlertPolicy(for_count=1, resolve_count=3))
     labels = {"service": "db"}
     alerter.process(_series("conns", labels, _noise(300, seed=5)))
     shifted = _series("conns", labels, _noise(200, seed=6, level=150.0), t0=5000.0)
     out = alerter.process(shifted)
-    assert [x.status for x in out] == [AlertStatus.FIRING, AlertStatus.RESOLVED]
+    assert [x.status for x in out] == [AlertStatus.FIRING]
+    back = _series("conns", labels, _noise(10, seed=7), t0=7000.0)
+    assert [x.status for x in alerter.process(back)] == [AlertStatus.RESOLVED]
 
 
 def test_nan_and_empty_input_do_not_alert() -> None:

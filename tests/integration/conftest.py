@@ -41,7 +41,7 @@ def binary(name: str) -> str:
     found = shutil.which(name)
     if found is None:
         pytest.skip(f"{name} is not installed (apt-get install prometheus "
-                    f"prometheus-alertmanager); CI installs it")
+                    f"prometheus-alertmanager prometheus-node-exporter); CI installs it")
     return found
 
 

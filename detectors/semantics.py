@@ -1,0 +1,393 @@
+"""Metric semantics: know what a series is before scoring it.
+
+A detector scores values; whether a value means anything depends on the kind of metric.
+Prometheus' kinds, told by ``remote_write`` metadata or a ``type`` field when the sender
+gives one, else by its naming conventions:
+
+* **gauges** (declared, or named like one) are scored as they are;
+* **counters** (``*_total``, a declared counter) are scored as per-second rates; a value
+  lower than the one before is a counter reset (the target restarted), not a negative rate;
+* **untyped** series (no declared type and a name that says nothing, as node-exporter's
+  ``node_vmstat_*`` and ``node_netstat_*`` counters) are watched before they are scored:
+  after ``infer_points`` points (more while the value has not moved), one that rose and
+  never fell is a counter, any other a gauge; an inferred counter that falls, but not to
+  near zero (a reset), was a gauge after all and is learnt afresh as one;
+* **histograms and summaries** become one latency signal per family: the ``_bucket``
+  counters of one label set fold into the family's p95 (``histogram_quantile`` over the
+  bucket rates); quantile series (a ``quantile`` label, or names ending ``_p90``/``_p99``)
+  fold into the family's highest quantile; a family with only ``_sum`` and ``_count``
+  becomes the mean (``rate(_sum) / rate(_count)``); a family's ``_sum``/``_count`` are not
+  scored on their own when it has buckets or quantiles;
+* **bookkeeping** is not scored: ``up`` and ``scrape_*`` (Prometheus' own view of the scrape;
+  target down is a Prometheus rule's job, through the Alertmanager receiver), ``*_info``,
+  ``*_created`` and timestamps (``*_time_seconds``, ``*_timestamp_seconds``).
+
+Scrape gaps, stale markers and restarts never alert by themselves: a point more than
+``gap_factor`` times the series' usual interval after the one before, a non-finite value
+(Prometheus' stale marker) or a counter reset restarts the series' rate computation, and the
+next ``settle_points`` points are not scored (the first scrapes of a restarted target).
+After an outage (a gap of more than ``relearn_factor`` intervals, not a scrape or two that
+timed out), a stale marker or a counter reset, the series is also named in
+:attr:`MetricSemantics.restarted`, so that the detect stage has its detector learn it
+afresh: the target may be another process now (its memory, threads, connections), and what
+was normal before does not describe it.
+
+>>> from aiops.model import MetricSample
+>>> sem = MetricSemantics()
+>>> pts = [MetricSample("req_total", {"job": "a"}, float(t), 10.0 * t) for t in range(6)]
+>>> out = sem.apply(MetricColumns.from_samples(pts))
+>>> out.names, out.values.tolist()
+(['req_total'], [10.0, 10.0, 10.0])
+>>> reset = sem.apply(MetricColumns.from_samples([MetricSample("req_total", {"job": "a"},
+...                                                            6.0, 3.0)]))
+>>> len(reset)
+0
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from aiops.model import series_key
+from aiops.model.columns import MetricColumns
+from detectors.base import rounds_of
+from detectors.families import (
+    BUCKET,
+    COUNT,
+    COUNTER,
+    GAUGE,
+    QUANTILE,
+    SKIP,
+    SUM,
+    UNTYPED,
+    Family,
+)
+
+FloatArray = npt.NDArray[np.float64]
+_RATE_KINDS = frozenset((COUNTER, BUCKET, SUM, COUNT))
+_SKIP_SUFFIXES = ("_created", "_info", "_time_seconds", "_timestamp_seconds", "_timestamp")
+_PNN = re.compile(r"^(.+)_p(\d{1,4})$")
+
+
+@dataclass(slots=True)
+class SeriesKind:
+    """What one input series is and where its points go."""
+
+    kind: int
+    family: str = ""
+    group: str = ""
+    group_labels: Mapping[str, str] = field(default_factory=dict)
+    bound: float = math.nan  # the bucket's ``le`` or the quantile
+    slot: int = -1
+    declared: str = ""
+
+
+def classify(name: str, labels: Mapping[str, str], declared: str = "") -> SeriesKind:
+    """The kind of a series, from its declared type first and its name second.
+
+    >>> [classify(n, {}).kind == k for n, k in [("up", SKIP), ("node_load1", UNTYPED),
+    ...  ("node_cpu_seconds_total", COUNTER), ("process_start_time_seconds", SKIP)]]
+    [True, True, True, True]
+    >>> b = classify("http_seconds_bucket", {"le": "0.5", "job": "a"})
+    >>> b.kind == BUCKET, b.family, b.group, b.bound
+    (True, 'http_seconds', 'http_seconds{job="a"}', 0.5)
+    >>> q = classify("latency_p99", {"job": "a"})
+    >>> q.kind == QUANTILE, q.group, q.bound
+    (True, 'latency{job="a"}', 0.99)
+    >>> classify("jobs_count", {}, "gauge").kind == GAUGE
+    True
+    """
+    if (name == "up" or name.startswith("scrape_") or name.endswith(_SKIP_SUFFIXES)
+            or declared in ("info", "stateset")):
+        return SeriesKind(SKIP)
+    if "le" in labels and (name.endswith("_bucket") or declared in ("histogram",
+                                                                    "gaugehistogram")):
+        family = name.removesuffix("_bucket")
+        rest = {k: v for k, v in labels.items() if k != "le"}
+        return SeriesKind(BUCKET, family, series_key(family, rest), rest,
+                          _float(labels["le"]))
+    if "quantile" in labels:
+        rest = {k: v for k, v in labels.items() if k != "quantile"}
+        return SeriesKind(QUANTILE, name, series_key(name, rest), rest,
+                          _float(labels["quantile"]))
+    match = _PNN.match(name)
+    if match and declared in ("", "gauge", "unknown"):
+        digits = match.group(2)
+        family = match.group(1)
+        return SeriesKind(QUANTILE, family, series_key(family, labels), dict(labels),
+                          int(digits) / 10 ** len(digits))
+    if declared == "gauge":
+        return SeriesKind(GAUGE)
+    if declared != "counter":
+        for suffix, kind in (("_sum", SUM), ("_count", COUNT)):
+            if name.endswith(suffix):
+                family = name.removesuffix(suffix)
+                return SeriesKind(kind, family, series_key(family, labels), dict(labels))
+    if declared == "counter" or name.endswith("_total"):
+        return SeriesKind(COUNTER)
+    return SeriesKind(UNTYPED if declared in ("", "unknown") else GAUGE)
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+class MetricSemantics:
+    """Turns raw samples into the signals worth scoring; keeps per-series rate state.
+
+    State is plain Python and numpy (picklable): the detect stage checkpoints it with the
+    detectors, so a restarted worker resumes rates where it left them.
+    """
+
+    def __init__(self, *, gap_factor: float = 3.0, settle_points: int = 2,
+                 infer_points: int = 12, relearn_factor: float = 10.0) -> None:
+        self.gap_factor = gap_factor
+        self.relearn_factor = relearn_factor
+        self.settle_points = settle_points
+        self.infer_points = infer_points
+        #: output series keys whose input restarted (gap, stale marker, counter reset) in
+        #: the last :meth:`apply`
+        self.restarted: list[str] = []
+        self._kinds: dict[str, SeriesKind] = {}
+        self._families: dict[str, Family] = {}
+        self._free: list[int] = []
+        self._size = 0
+        self._prev_ts = np.full(16, np.nan)
+        self._prev_val = np.full(16, np.nan)
+        self._interval = np.full(16, np.nan)
+        self._hold = np.zeros(16, dtype=np.int64)
+        self._rises = np.zeros(16, dtype=np.int64)
+        self._falls = np.zeros(16, dtype=np.int64)
+        self._seen = np.zeros(16, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+    # ------------------------------------------------------------------ series
+
+    def _kind(self, key: str, name: str, labels: Mapping[str, str], declared: str
+              ) -> SeriesKind:
+        kind = self._kinds.get(key)
+        if kind is not None and (not declared or declared == kind.declared):
+            return kind
+        fresh = classify(name, labels, declared)
+        fresh.declared = declared
+        if kind is not None:  # a declared type arrived after the name decided: re-slot
+            self._release(kind)
+        if fresh.kind != SKIP:
+            fresh.slot = self._new_slot()
+        if fresh.group:
+            fam = self._families.get(fresh.group)
+            if fam is None:
+                fam = self._families[fresh.group] = Family(fresh.family,
+                                                           dict(fresh.group_labels))
+            fam.add(fresh.kind, fresh.bound)
+        self._kinds[key] = fresh
+        return fresh
+
+    def _new_slot(self) -> int:
+        if self._free:
+            slot = self._free.pop()
+        else:
+            slot = self._size
+            self._size += 1
+            if slot >= self._prev_ts.shape[0]:
+                grow = max(16, slot // 4)
+                self._prev_ts = np.concatenate([self._prev_ts, np.full(grow, np.nan)])
+                self._prev_val = np.concatenate([self._prev_val, np.full(grow, np.nan)])
+                self._interval = np.concatenate([self._interval, np.full(grow, np.nan)])
+                for name in ("_hold", "_rises", "_falls", "_seen"):
+                    setattr(self, name, np.concatenate([getattr(self, name),
+                                                        np.zeros(grow, dtype=np.int64)]))
+        self._prev_ts[slot] = self._prev_val[slot] = self._interval[slot] = np.nan
+        self._hold[slot] = self._rises[slot] = self._falls[slot] = self._seen[slot] = 0
+        return slot
+
+    def _release(self, kind: SeriesKind) -> None:
+        if kind.slot >= 0:
+            self._free.append(kind.slot)
+            kind.slot = -1
+
+    def forget_idle(self, before_ts: float) -> int:
+        """Drop series (and families) last seen before ``before_ts``; returns how many."""
+        stale = [k for k, kind in self._kinds.items()
+                 if kind.slot < 0 or not self._prev_ts[kind.slot] >= before_ts]
+        for key in stale:
+            self._release(self._kinds.pop(key))
+        live = {kind.group for kind in self._kinds.values() if kind.group}
+        for group in [g for g in self._families if g not in live]:
+            del self._families[group]
+        return len(stale)
+
+    # ------------------------------------------------------------------ batches
+
+    def apply(self, batch: MetricColumns) -> MetricColumns:
+        """The signals to score for ``batch``: gauges as they are, rates, family latency."""
+        n = len(batch)
+        if n == 0:
+            return batch
+        nseries = len(batch.names)
+        first = np.full(nseries, -1, dtype=np.int64)
+        first[batch.series[::-1]] = np.arange(n - 1, -1, -1)
+        kinds = [
+            self._kind(batch.keys[int(first[s])], batch.names[s], batch.labels[s],
+                       batch.types.get(batch.keys[int(first[s])], ""))
+            if first[s] >= 0 else SeriesKind(SKIP)
+            for s in range(nseries)
+        ]
+        series_slot = np.array([k.slot for k in kinds], dtype=np.int64)
+        slots = series_slot[batch.series]
+        keep = np.flatnonzero(slots >= 0)
+        in_series = batch.series[keep]
+        emit, out_vals, restart = self._step(
+            slots[keep], batch.ts[keep], batch.values[keep],
+            np.array([k.kind in _RATE_KINDS for k in kinds])[in_series],
+            np.array([k.kind == UNTYPED for k in kinds], dtype=bool)[in_series])
+        self.restarted = self._restarted(batch, kinds, keep[restart])
+        return self._assemble(batch, kinds, keep[emit], out_vals[emit])
+
+    def _counterlike(self, slots: npt.NDArray[np.int64] | int) -> npt.NDArray[np.bool_]:
+        """Untyped series that rose and never fell: counters."""
+        return (self._falls[slots] == 0) & (self._rises[slots] >= 1)
+
+    def _restarted(self, batch: MetricColumns, kinds: list[SeriesKind],
+                   pos: npt.NDArray[np.int64]) -> list[str]:
+        found: dict[str, None] = {}
+        for s in set(batch.series[pos].tolist()):
+            kind = kinds[s]
+            if kind.kind in (GAUGE, COUNTER, UNTYPED, SUM, COUNT):
+                found[series_key(batch.names[s], batch.labels[s])] = None
+            if kind.group:
+                found[kind.group] = None
+        return list(found)
+
+    def _step(self, slots: npt.NDArray[np.int64], ts: FloatArray, vals: FloatArray,
+              rate: npt.NDArray[np.bool_], untyped: npt.NDArray[np.bool_]
+              ) -> tuple[npt.NDArray[np.bool_], FloatArray, npt.NDArray[np.bool_]]:
+        """Per point: whether it yields a signal, its value (rate or level), and whether
+        the series restarted there (a gap, a stale marker or a reset after earlier data).
+        An untyped series yields nothing until its kind is decided, then as that kind."""
+        emit = np.zeros(slots.shape[0], dtype=bool)
+        restart = np.zeros(slots.shape[0], dtype=bool)
+        out = np.full(slots.shape[0], np.nan)
+        for pos in rounds_of(slots):
+            sl, t, v, r, u = slots[pos], ts[pos], vals[pos], rate[pos], untyped[pos]
+            flip = counted = np.zeros(sl.shape[0], dtype=bool)
+            if u.any():
+                seen0 = self._seen[sl]
+                moved = self._rises[sl] + self._falls[sl] > 0
+                decided = u & (seen0 >= self.infer_points) & (
+                    moved | (seen0 >= self.infer_points * 10))
+                counted = u & self._counterlike(sl)
+                r = r | (decided & counted)
+            prev_t, prev_v = self._prev_ts[sl], self._prev_val[sl]
+            interval, hold = self._interval[sl], self._hold[sl]
+            dt = t - prev_t
+            known = np.isfinite(prev_t)
+            older = known & ~(dt > 0)  # duplicate or out of order: ignored entirely
+            finite = np.isfinite(v)
+            gap = known & np.isfinite(interval) & (dt > self.gap_factor * interval)
+            fell = known & ~gap & (v < prev_v)
+            reset = r & known & (v < prev_v)
+            if u.any():
+                # an inferred counter falling far less than to zero was a gauge after all
+                flip = counted & fell & (v > 0.1 * prev_v)
+                reset &= ~flip
+            event = ~known | gap | reset | ~finite | flip
+            ok = ~older & ~event & (hold == 0)
+            if u.any():
+                ok &= ~u | decided
+            value = np.where(r, (v - prev_v) / np.where(dt > 0, dt, 1.0), v)
+            emit[pos] = ok
+            out[pos] = value
+            live = ~older
+            seen = self._seen[sl]
+            outage = gap & (dt > self.relearn_factor * interval)
+            restart[pos] = live & finite & (outage | reset | flip | (~known & (seen > 0)))
+            step_ok = live & known & finite & (dt > 0)
+            self._seen[sl] = seen + (live & finite)
+            self._rises[sl] += step_ok & (v > prev_v)
+            self._falls[sl] += step_ok & (v < prev_v) & ~(counted & ~flip)
+            new_hold = np.where(event, self.settle_points, np.maximum(hold - 1, 0))
+            steady = live & known & ~gap & finite & (dt > 0)
+            new_interval = np.where(np.isfinite(interval), 0.8 * interval + 0.2 * dt, dt)
+            self._interval[sl] = np.where(steady, new_interval, interval)
+            self._hold[sl] = np.where(live, new_hold, hold)
+            self._prev_ts[sl] = np.where(live, np.where(finite, t, np.nan), prev_t)
+            self._prev_val[sl] = np.where(live, v, prev_v)
+        return emit, out, restart
+
+    def _assemble(self, batch: MetricColumns, kinds: list[SeriesKind],
+                  pos: npt.NDArray[np.int64], vals: FloatArray) -> MetricColumns:
+        names: list[str] = []
+        labels: list[Mapping[str, str]] = []
+        keys: list[str] = []
+        index: dict[Hashable, int] = {}
+        out_series: list[int] = []
+        out_ts: list[float] = []
+        out_vals: list[float] = []
+
+        def ident(ref: Hashable, name: str, lab: Mapping[str, str], key: str) -> int:
+            found = index.get(ref)
+            if found is None:
+                found = index[ref] = len(names)
+                names.append(name)
+                labels.append(lab)
+                keys.append(key)
+            return found
+
+        routes: dict[int, int] = {}  # input series -> output series, _DROP or _FOLD
+        for s, t, v in zip(batch.series[pos].tolist(), batch.ts[pos].tolist(), vals.tolist(),
+                           strict=True):
+            target = routes.get(s)
+            if target is None:
+                route = self._route(kinds[s])
+                if route == _DIRECT:
+                    target = ident(("s", s), batch.names[s], batch.labels[s],
+                                   series_key(batch.names[s], batch.labels[s]))
+                elif route == _FAMILY:
+                    fam = self._families[kinds[s].group]
+                    target = ident(kinds[s].group, fam.name, fam.labels, kinds[s].group)
+                else:
+                    target = route
+                routes[s] = target
+            if target >= 0:
+                out_series.append(target)
+                out_ts.append(t)
+                out_vals.append(v)
+            elif target == _FOLD:
+                kind = kinds[s]
+                fam = self._families[kind.group]
+                for ft, fv in fam.offer(kind.kind, kind.bound, t, v):
+                    out_series.append(ident(kind.group, fam.name, fam.labels, kind.group))
+                    out_ts.append(ft)
+                    out_vals.append(fv)
+        return MetricColumns(names, labels, [keys[i] for i in out_series],
+                             np.array(out_series, dtype=np.int64),
+                             np.array(out_ts, dtype=np.float64),
+                             np.array(out_vals, dtype=np.float64))
+
+    def _route(self, kind: SeriesKind) -> int:
+        """Where a series' signals go: scored as itself, as its family, folded or dropped."""
+        if kind.kind in (GAUGE, COUNTER, UNTYPED):
+            return _DIRECT
+        fam = self._families[kind.group]
+        if kind.kind == QUANTILE:
+            return _FAMILY if kind.bound == fam.top_quantile else _DROP
+        if kind.kind == BUCKET:
+            return _FOLD
+        if fam.buckets or fam.quantiles:
+            return _DROP  # the family's latency comes from its buckets or quantiles
+        return _FOLD if fam.sums and fam.counts else _DIRECT
+
+
+_DIRECT, _FAMILY, _DROP, _FOLD = -10, -11, -1, -2
