@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -54,13 +54,29 @@ class ApiSettings(BaseModel):
     port: int = 8080
     public_url: str = Field("", description="Base URL used in links sent to people.")
     max_body_bytes: int = 10 * 1024 * 1024
-    bearer_token: str = Field("", description="Required on receivers when set.")
+    bearer_token: str = Field(
+        "", description="The write credential: required by receivers and every route that "
+        "changes something when set (basic auth below is the alternative)."
+    )
     basic_username: str = ""
     basic_password: str = ""
     publish_timeout_s: float = 10.0
     max_decoded_bytes: int = Field(
         64 * 1024 * 1024, description="Largest remote_write body after snappy decompression."
     )
+    read_token: str = Field(
+        "", description="Bearer token required by read routes (and /metrics) when set; the "
+        "write credential reads too. Needs a write credential."
+    )
+
+    @model_validator(mode="after")
+    def _read_needs_write(self) -> ApiSettings:
+        if self.read_token and not (self.bearer_token or self.basic_username):
+            raise ValueError("read_token is set but no write credential (bearer_token or "
+                             "basic_username): every change would be open while reads are not")
+        if self.read_token and self.read_token == self.bearer_token:
+            raise ValueError("read_token must differ from bearer_token")
+        return self
 
 
 class LogMappingSettings(BaseModel):

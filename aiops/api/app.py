@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from aiops import __version__
 from aiops.api import health, incidents, receivers, remote_write, silences, topology
+from aiops.api.auth import authorize
 from aiops.api.deps import ApiDeps
 from aiops.api.remediation import router as remediation_router
 
@@ -16,6 +17,8 @@ def create_api(api_deps: ApiDeps) -> FastAPI:
         version=__version__,
         description=("Alert receivers, incidents with ranked root causes, silences, "
                      "remediation audit."),
+        # One access policy for every route (aiops.api.auth): new routes are protected too.
+        dependencies=[Depends(authorize)],
     )
     app.state.deps = api_deps
     app.include_router(receivers.router)

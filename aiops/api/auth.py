@@ -1,0 +1,139 @@
+"""Who may call what: one access policy for every route, applied by the application itself.
+
+There are two credentials. The *write* credential (``api.bearer_token`` and/or
+``api.basic_username``/``api.basic_password``, what Alertmanager's and Prometheus'
+``http_config`` send) is needed by every request that changes something: the receivers,
+acknowledge/resolve, silences, topology updates, the kill switch, learning, approvals. The
+*read* credential (``api.read_token``) is needed by every read route when it is set; the write
+credential reads too. ``/healthz`` and ``/readyz`` stay open (probes send no credentials);
+``/metrics`` is a read route (Prometheus sends the read token with ``authorization`` in its
+scrape config).
+
+The policy is decided by the HTTP method, not by a list of protected routes, so a route added
+later is protected by default: only a safe method (GET, HEAD, OPTIONS) is a read. A missing or
+wrong credential answers 401 with a challenge; the read credential on a write route answers
+403 (it was recognised, it is just not enough).
+
+>>> access_for("GET", "/api/v1/incidents"), access_for("PUT", "/api/v1/remediation/kill-switch")
+('read', 'write')
+>>> access_for("GET", "/healthz"), access_for("POST", "/api/v1/write")
+('open', 'write')
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+from base64 import b64decode
+from typing import Literal
+
+from fastapi import HTTPException, Request
+
+from aiops.settings import ApiSettings
+from aiops.telemetry import Telemetry
+
+Access = Literal["open", "read", "write"]
+
+#: Routes any caller may reach: liveness and readiness probes carry no credentials.
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: The name a refused request is counted under in ``aiops_receiver_rejected_total``.
+RECEIVER_NAMES = {"/api/v1/alerts/alertmanager": "alertmanager", "/api/v1/write": "remote_write"}
+
+
+def access_for(method: str, path: str) -> Access:
+    """The credential a request needs: by method, so new routes are protected by default."""
+    if path in OPEN_PATHS:
+        return "open"
+    return "read" if method.upper() in SAFE_METHODS else "write"
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality: the time taken does not tell how much of a secret matched."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _basic_credentials(value: str) -> tuple[str, str] | None:
+    try:
+        decoded = b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+
+
+def credential_of(header: str, settings: ApiSettings) -> tuple[Access | None, str]:
+    """Which credential an ``Authorization`` header carries: ("write"|"read", "") when it is
+    accepted, (None, why) when not.
+
+    Accepts ``authorization`` (type Bearer), ``bearer_token`` and ``basic_auth`` as
+    Alertmanager and Prometheus send them; the scheme name is case-insensitive (RFC 7235).
+    Every configured secret is compared in constant time, and both halves of basic auth are
+    always compared, so timing does not reveal which was wrong.
+    """
+    if not header:
+        return None, "no Authorization header"
+    scheme, _, value = header.strip().partition(" ")
+    scheme = scheme.lower()
+    if scheme == "bearer":
+        if not settings.bearer_token and not settings.read_token:
+            return None, "bearer tokens are not accepted here; use basic auth"
+        token = value.strip()
+        write = bool(settings.bearer_token) and _same(token, settings.bearer_token)
+        read = bool(settings.read_token) and _same(token, settings.read_token)
+        if write:
+            return "write", ""
+        return ("read", "") if read else (None, "invalid bearer token")
+    if scheme == "basic":
+        if not settings.basic_username:
+            return None, "basic auth is not accepted here; use a bearer token"
+        creds = _basic_credentials(value)
+        if creds is None:
+            return None, "malformed basic credentials"
+        ok_user = _same(creds[0], settings.basic_username)
+        ok_pass = _same(creds[1], settings.basic_password)
+        return ("write", "") if ok_user and ok_pass else (None, "invalid username or password")
+    return None, f"unsupported authorization scheme {scheme!r}"
+
+
+def refusal(request: Request, settings: ApiSettings) -> tuple[int, str] | None:
+    """(status, reason) when the request may not go on, ``None`` when it may."""
+    needed = access_for(request.method, request.url.path)
+    write_set = bool(settings.bearer_token or settings.basic_username)
+    if needed == "open":
+        return None
+    if needed == "read" and not settings.read_token:
+        return None  # reads are open unless a read credential is configured
+    if needed == "write" and not write_set:
+        return None  # the loopback default: nothing configured, nothing required
+    have, why = credential_of(request.headers.get("authorization", ""), settings)
+    if have is None:
+        return 401, why
+    if needed == "write" and have != "write":
+        return 403, "the read credential cannot change anything; use the write credential"
+    return None
+
+
+def _challenges(settings: ApiSettings) -> str:
+    out = []
+    if settings.bearer_token or settings.read_token:
+        out.append('Bearer realm="aiops"')
+    if settings.basic_username:
+        out.append('Basic realm="aiops", charset="UTF-8"')
+    return ", ".join(out)
+
+
+def authorize(request: Request) -> None:
+    """The application-wide dependency: raise 401/403 unless the request may go on."""
+    api = request.app.state.deps
+    settings: ApiSettings = api.settings
+    refused = refusal(request, settings)
+    if refused is None:
+        return
+    code, reason = refused
+    telemetry: Telemetry = api.telemetry
+    telemetry.rejected.labels(RECEIVER_NAMES.get(request.url.path, "api"), str(code)).inc()
+    if code == 401:
+        raise HTTPException(401, f"unauthorized: {reason}",
+                            headers={"WWW-Authenticate": _challenges(settings)})
+    raise HTTPException(403, f"forbidden: {reason}")
