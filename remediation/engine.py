@@ -23,6 +23,7 @@ from remediation.guards import Guards, Proposal
 from remediation.learning import ThompsonLearner, incident_signature
 from remediation.ports import Approval, ApprovalStore, AuditEntry, AuditLog, MetricProbe
 from remediation.runbook import ActionKind, ActionSpec, Runbook
+from remediation.urls import UnsafeUrl
 
 _DECISION_STATUS = {
     "dry_run": ActionStatus.DRY_RUN,
@@ -208,6 +209,9 @@ class Remediator:
                               signature=signature)
         try:
             result = executor.execute(request, dry_run=self.dry_run)
+        except UnsafeUrl as exc:  # what came from an alert would have moved the request
+            return self._emit(incident_id, runbook, spec, target, "refused",
+                              f"not applied: {exc.reason}", signature=signature)
         except ExecutorError as exc:
             if not self.dry_run:
                 self._guards.record(proposal, self._clock())
