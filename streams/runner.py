@@ -123,10 +123,15 @@ class StageRunner:
         self.assigned = list(partitions)
         self.ready.set()
         log.info("stage %s assigned %s", self.stage.name,
-                 [(p.topic, p.partition) for p in partitions])
+                 [(p.topic, p.partition) for p in partitions],
+                 extra={"event": "worker.assigned", "stage": self.stage.name,
+                        "partitions": [f"{p.topic}:{p.partition}" for p in partitions]})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.assigned = []
+        log.info("stage %s revoked %d partition(s)", self.stage.name, len(partitions),
+                 extra={"event": "worker.revoked", "stage": self.stage.name,
+                        "partitions": [f"{p.topic}:{p.partition}" for p in partitions]})
 
     def _accept(self, messages: Sequence[Message]) -> list[Incoming]:
         batch: list[Incoming] = []

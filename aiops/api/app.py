@@ -8,6 +8,7 @@ from aiops import __version__
 from aiops.api import health, incidents, receivers, remote_write, silences, topology
 from aiops.api.auth import authorize
 from aiops.api.deps import ApiDeps
+from aiops.api.edge import refuse_nul_in_url
 from aiops.api.remediation import router as remediation_router
 
 
@@ -18,7 +19,8 @@ def create_api(api_deps: ApiDeps) -> FastAPI:
         description=("Alert receivers, incidents with ranked root causes, silences, "
                      "remediation audit."),
         # One access policy for every route (aiops.api.auth): new routes are protected too.
-        dependencies=[Depends(authorize)],
+        # NUL bytes in the URL are refused before any route sees them (aiops.api.edge).
+        dependencies=[Depends(authorize), Depends(refuse_nul_in_url)],
     )
     app.state.deps = api_deps
     app.include_router(receivers.router)

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
+from aiops.api import schemas
 from aiops.api.deps import ApiDeps, deps
 from aiops.api.receivers import _publish, read_json
 from aiops.model import NotFoundError
@@ -47,6 +48,7 @@ async def _announce(api: ApiDeps, spec: SilenceSpec) -> None:
 @router.post(
     "",
     status_code=201,
+    openapi_extra=schemas.SILENCE,
     responses={
         422: {"description": "Bad matchers or times; the reason is in 'detail'."},
         503: {"description": "The broker did not take the silence; nothing was kept."},

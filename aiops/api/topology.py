@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from aiops.api import schemas
 from aiops.api.deps import ApiDeps, deps
 from aiops.api.receivers import _publish, read_json
 from streams.codecs import dumps
@@ -21,7 +22,7 @@ from topology.updates import OPS
 router = APIRouter(prefix="/api/v1/topology", tags=["topology"])
 
 
-@router.post("/updates", status_code=202)
+@router.post("/updates", status_code=202, openapi_extra=schemas.TOPOLOGY_UPDATE)
 async def post_update(request: Request, api: ApiDeps = Depends(deps)) -> Any:
     """Add or remove a node or an edge, or replace the whole graph (``op``: one of
     add_node, remove_node, add_edge, remove_edge, replace)."""
