@@ -32,7 +32,8 @@ from correlator.config import Matcher, Silence
 from streams.codecs import dumps, loads
 from streams.timefmt import format_time, parse_time
 
-_MAX_TS = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+_MAX_TS = 253_370_764_800.0  # 9999-01-01, as at the HTTP edge (aiops.api.edge)
+_MIN_TS = 0.0
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _OPS = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}
 
@@ -128,8 +129,8 @@ def _time(raw: object, name: str) -> float | None:
         value = parse_time(raw, field=name)
     except DecodeError as exc:
         raise SilenceError(exc.reason) from exc
-    if value is not None and not 0.0 <= value <= _MAX_TS:  # also NaN: comparisons fail
-        raise SilenceError(f"{name} {value!r} is out of range (1970-01-01 to 9999-12-31)")
+    if value is not None and not _MIN_TS <= value <= _MAX_TS:  # also NaN: comparisons fail
+        raise SilenceError(f"{name} {value!r} is out of range (1970-01-01 to 9999-01-01)")
     return value
 
 

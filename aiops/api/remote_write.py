@@ -42,6 +42,7 @@ from prometheus_client import Counter
 
 from aiops.api import schemas
 from aiops.api.deps import ApiDeps, deps
+from aiops.api.edge import MAX_TS, MIN_TS
 from aiops.api.receivers import _publish, read_body
 from aiops.model import DecodeError, service_of
 from streams.codecs import dumps
@@ -54,7 +55,6 @@ _STALE_BYTES = struct.pack("<Q", STALE_NAN_BITS)
 _DOUBLE = struct.Struct("<d").unpack_from
 _SIGN = 1 << 63
 _CACHE_LIMIT = 200_000
-_MAX_TS_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z
 BATCH_SAMPLES = 2000
 """Samples per Kafka message: large enough to amortise the per-message cost, small enough
 to stay far below the broker's message size limit (~150 bytes per sample)."""
@@ -305,7 +305,7 @@ class RemoteWriteDecoder:
         series = self._series(label_bytes)
         group = out.by_service.setdefault(series.service, [])
         for value, ts, stale in samples:
-            if not 0 <= ts <= _MAX_TS_MS:  # would overflow date arithmetic downstream
+            if not MIN_TS <= ts / 1000.0 <= MAX_TS:  # would overflow date arithmetic downstream
                 out.out_of_range += 1
             elif math.isfinite(value):
                 group.append({"name": series.name, "labels": series.labels,
