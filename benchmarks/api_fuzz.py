@@ -49,6 +49,9 @@ def _run(store_url: str, mode: str, bootstrap: str, max_time: int, tmp: Path) ->
     env = {**os.environ, "AIOPS_KAFKA__BOOTSTRAP_SERVERS": bootstrap,
            "AIOPS_STORE__URL": store_url, "AIOPS_API__PORT": str(port),
            "AIOPS_KAFKA__GROUP_PREFIX": f"fuzz{uuid.uuid4().hex[:6]}", **env_extra}
+    hooks = {"SCHEMATHESIS_HOOKS": "benchmarks.api_fuzz_hooks",
+             "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                            os.environ.get("PYTHONPATH", "")])}
     api = subprocess.Popen([sys.executable, "-m", "aiops", "api"], env=env,
                            stdout=(tmp / f"api-{mode}.log").open("wb"),
                            stderr=subprocess.STDOUT)
@@ -67,7 +70,8 @@ def _run(store_url: str, mode: str, bootstrap: str, max_time: int, tmp: Path) ->
                "--wait-for-schema", "30"]
         if token:
             cmd += ["-H", f"Authorization: Bearer {token}"]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                              env={**os.environ, **hooks})
         if "generated" not in done.stdout:
             log = (tmp / f"api-{mode}.log").read_text(errors="replace")
             return done.stdout + "\n--- api log ---\n" + log[-3000:]
@@ -79,8 +83,9 @@ def _run(store_url: str, mode: str, bootstrap: str, max_time: int, tmp: Path) ->
 
 def _summary(output: str) -> str:
     cases = re.search(r"(\d+) generated, (.*)", output)
-    errors = output.count("Server error")
-    return f"{cases.group(0) if cases else 'no summary'}; server errors: {errors}"
+    errors = re.search(r"Server error: (\d+)", output)
+    return (f"{cases.group(0) if cases else 'no summary'}; "
+            f"server errors: {errors.group(1) if errors else 0}")
 
 
 def main() -> None:
