@@ -23,6 +23,12 @@ ConfigOpt = Annotated[
 ]
 
 
+def count_events(registry: Any) -> None:
+    from aiops.logsetup import count_events as attach
+
+    attach(registry)
+
+
 def _settings(config: Path | None):  # type: ignore[no-untyped-def]
     from aiops.logsetup import configure_logging
     from aiops.settings import Settings
@@ -70,6 +76,7 @@ def run(config: ConfigOpt = None) -> None:
     stop = _Stop()
     with kafka_endpoint(settings) as bootstrap:
         engine = Engine.build(settings, bootstrap)
+        count_events(engine.registry)
         engine.ensure_topics()
         workers = Workers([engine.runner(name) for name in STAGES])
         workers.start()
@@ -101,6 +108,12 @@ def worker(
             "set AIOPS_KAFKA__BOOTSTRAP_SERVERS (e.g. to the address `aiops broker` prints)"
         )
     engine = Engine.build(settings, settings.kafka.bootstrap_servers)
+    count_events(engine.registry)
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr=settings.api.host,
+                          registry=engine.registry)
     engine.ensure_topics()
     if runtime == "faust":
         _run_faust(engine, stage)
@@ -144,6 +157,7 @@ def api(config: ConfigOpt = None) -> None:
         raise typer.BadParameter("set AIOPS_KAFKA__BOOTSTRAP_SERVERS")
     stop = _Stop()
     engine = Engine.build(settings, settings.kafka.bootstrap_servers)
+    count_events(engine.registry)
     engine.ensure_topics()
     stop.serve(uvicorn.Server(uvicorn.Config(engine.api(), host=settings.api.host,
                                              port=settings.api.port, log_level="info")))

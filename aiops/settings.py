@@ -224,6 +224,10 @@ class Settings(BaseSettings):
     log_mapping: LogMappingSettings = Field(default_factory=LogMappingSettings)
     data_dir: str = Field(".aiops", description="Where the embedded mode keeps its files.")
     log_level: str = "INFO"
+    worker_metrics_port: int = Field(
+        0, ge=0, le=65535, description="aiops worker: serve its own /metrics (stage counters, "
+        "events) on this port of api.host; 0: off."
+    )
     log_format: Literal["json", "text"] = Field(
         "json", description="json: one JSON object per line (events carry their fields); "
         "text: plain lines for a terminal."
