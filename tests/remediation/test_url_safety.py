@@ -4,6 +4,7 @@ decision."""
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -137,3 +138,16 @@ def test_runbooks_with_an_open_host_are_refused_at_load(params: str, reason: str
     with pytest.raises(ConfigError, match=reason):
         parse_runbooks(f"runbooks: [{{name: a, actions: [{{name: h, kind: http, "
                        f"params: {params}}}]}}]")
+
+
+def test_a_refusal_is_logged_as_a_remediation_event(servers: tuple[_Server, _Server],
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    allowed, _ = servers
+    caplog.set_level(logging.INFO)
+    with httpx.Client(timeout=2) as client:
+        remediator, _audit = _remediator(f"http://{{target}}:{allowed.port}/r", client,
+                                         [f"http://127.0.0.1:{allowed.port}"])
+        remediator.handle(_incident(1, "evil.example"))
+    [record] = [r for r in caplog.records if getattr(r, "event", "").startswith("remediation")]
+    assert record.event == "remediation.refused"  # type: ignore[attr-defined]
+    assert record.incident == "inc-1" and "not an allowed host" in record.reason  # type: ignore[attr-defined]
