@@ -7,7 +7,10 @@ starts the local broker and ``aiops api`` as a subprocess, runs ``st run`` with 
 server errors per run. Run by hand; the test suite runs a small-example version in-process
 (``tests/aiops/api/test_fuzz.py``).
 
-    python benchmarks/api_fuzz.py [--max-time 120] [--stores sqlite,postgresql]
+    python benchmarks/api_fuzz.py [--max-time 120] [--stores sqlite,postgresql] [--modes open]
+
+With ``PYTHONPATH`` pointing at another checkout, the same sweep runs that build's API (the
+hooks module is taken from this one), which is how the previous build is compared.
 """
 
 from __future__ import annotations
@@ -92,11 +95,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--max-time", type=int, default=120)
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--modes", default=",".join(MODES))
     args = parser.parse_args()
     with LocalBroker() as broker, tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         for store in args.stores.split(","):
-            for mode in MODES:
+            for mode in args.modes.split(","):
                 schema = f"fuzz_{uuid.uuid4().hex[:10]}"
                 admin = sa.create_engine(PG.replace("+psycopg", "+psycopg"))
                 if store == "postgresql":

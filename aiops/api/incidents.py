@@ -34,11 +34,12 @@ def _time_param(raw: str | None, name: str) -> float | None:
     """A query parameter given as epoch seconds or RFC 3339."""
     if raw is None:
         return None
+    value: float | None
     try:
         value = float(raw)
     except ValueError:
         try:
-            value = parse_time(raw, field=name)  # type: ignore[assignment]
+            value = parse_time(raw, field=name)
         except DecodeError as exc:
             raise HTTPException(422, f"{name}: expected RFC 3339 or epoch seconds") from exc
     try:
