@@ -131,3 +131,33 @@ def test_configuration_mistakes_are_one_line(tmp_path: Path, file_text: str,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
     assert expected in lines[0]
+
+
+def test_api_and_worker_stop_cleanly_on_sigterm(tmp_path: Path,
+                                                started: list[subprocess.Popen[bytes]]) -> None:
+    broker_port, api_port, metrics_port = free_port(), free_port(), free_port()
+    broker = subprocess.Popen([*AIOPS, "broker", "--port", str(broker_port)],
+                              env=_env(tmp_path), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    started.append(broker)
+    assert eventually(lambda: _listening(f"127.0.0.1:{broker_port}"), timeout=30)
+    env = _env(tmp_path, AIOPS_KAFKA__BOOTSTRAP_SERVERS=f"127.0.0.1:{broker_port}",
+               AIOPS_API__PORT=str(api_port), AIOPS_WORKER_METRICS_PORT=str(metrics_port),
+               AIOPS_LOG_FORMAT="text")
+    api = subprocess.Popen([*AIOPS, "api"], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    worker_log = tmp_path / "worker.log"
+    worker = subprocess.Popen([*AIOPS, "worker", "act"], env=env,
+                              stdout=worker_log.open("wb"), stderr=subprocess.STDOUT)
+    started += [api, worker]
+    assert eventually(lambda: _listening(f"127.0.0.1:{api_port}"), timeout=60)
+    # the worker serves its own counters, the assignment event among them
+    assert eventually(lambda: _listening(f"127.0.0.1:{metrics_port}") and
+                      'aiops_events_total{event="worker.assigned"}' in
+                      httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text,
+                      timeout=60), worker_log.read_text()
+    for proc in (api, worker, broker):
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    text = worker_log.read_text()
+    assert "[worker.assigned]" in text and not text.lstrip().startswith("{")  # plain text
