@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI
 
 from aiops import __version__
 from aiops.api import health, incidents, receivers, remote_write, silences, topology
-from aiops.api.auth import authorize
+from aiops.api.auth import authorize, document_security
 from aiops.api.deps import ApiDeps
 from aiops.api.edge import refuse_nul_in_url
 from aiops.api.remediation import router as remediation_router
@@ -30,4 +30,5 @@ def create_api(api_deps: ApiDeps) -> FastAPI:
     app.include_router(silences.router)
     app.include_router(health.router)
     app.include_router(remediation_router)
+    document_security(app)
     return app

@@ -25,7 +25,7 @@ from __future__ import annotations
 import binascii
 import hmac
 from base64 import b64decode
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import HTTPException, Request
 
@@ -137,3 +137,27 @@ def authorize(request: Request) -> None:
         raise HTTPException(401, f"unauthorized: {reason}",
                             headers={"WWW-Authenticate": _challenges(settings)})
     raise HTTPException(403, f"forbidden: {reason}")
+
+
+def document_security(app: Any) -> None:
+    """Declare the credentials in the OpenAPI spec (bearer: write or read token; basic: the
+    write credential), so clients and fuzzers know how to send them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            spec.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer",
+                           "description": "api.bearer_token (write) or api.read_token (read)"},
+                "basic": {"type": "http", "scheme": "basic",
+                          "description": "api.basic_username / api.basic_password (write)"},
+            }
+            for path, item in spec.get("paths", {}).items():
+                for method, operation in item.items():
+                    if access_for(method, path) != "open":
+                        operation["security"] = [{"bearer": []}, {"basic": []}, {}]
+            app.openapi_schema = spec
+        return dict(app.openapi_schema)
+
+    app.openapi = openapi

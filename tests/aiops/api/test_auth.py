@@ -131,3 +131,11 @@ def test_topology_updates_honour_the_body_limit(tmp_path: Path) -> None:
     big = {"op": "replace", "topology": {"services": [{"name": "s" * 2000}]}}
     response = client.post("/api/v1/topology/updates", json=big)
     assert response.status_code == 413, response.text
+
+
+def test_the_spec_declares_the_credentials(locked: TestClient) -> None:
+    spec = locked.get("/openapi.json").json()
+    assert set(spec["components"]["securitySchemes"]) == {"bearer", "basic"}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            assert ("security" in operation) == (path not in OPEN), (method, path)
