@@ -6,7 +6,7 @@ from fastapi import Depends, FastAPI
 
 from aiops import __version__
 from aiops.api import health, incidents, receivers, remote_write, silences, topology
-from aiops.api.auth import authorize, document_security
+from aiops.api.auth import AccessControl, document_security
 from aiops.api.deps import ApiDeps
 from aiops.api.edge import refuse_nul_in_url
 from aiops.api.remediation import router as remediation_router
@@ -18,11 +18,13 @@ def create_api(api_deps: ApiDeps) -> FastAPI:
         version=__version__,
         description=("Alert receivers, incidents with ranked root causes, silences, "
                      "remediation audit."),
-        # One access policy for every route (aiops.api.auth): new routes are protected too.
         # NUL bytes in the URL are refused before any route sees them (aiops.api.edge).
-        dependencies=[Depends(authorize), Depends(refuse_nul_in_url)],
+        dependencies=[Depends(refuse_nul_in_url)],
     )
     app.state.deps = api_deps
+    # One access policy for every request, before routing (aiops.api.auth): new routes are
+    # protected too.
+    app.add_middleware(AccessControl)
     app.include_router(receivers.router)
     app.include_router(remote_write.router)
     app.include_router(incidents.router)

@@ -7,7 +7,7 @@ acknowledge/resolve, silences, topology updates, the kill switch, learning, appr
 *read* credential (``api.read_token``) is needed by every read route when it is set; the write
 credential reads too. ``/healthz`` and ``/readyz`` stay open (probes send no credentials);
 ``/metrics`` is a read route (Prometheus sends the read token with ``authorization`` in its
-scrape config).
+scrape config); the API description (``/openapi.json``, ``/docs``) is open.
 
 The policy is decided by the HTTP method, not by a list of protected routes, so a route added
 later is protected by default: only a safe method (GET, HEAD, OPTIONS) is a read. A missing or
@@ -27,15 +27,19 @@ import hmac
 from base64 import b64decode
 from typing import Any, Literal
 
-from fastapi import HTTPException, Request
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aiops.settings import ApiSettings
 from aiops.telemetry import Telemetry
 
 Access = Literal["open", "read", "write"]
 
-#: Routes any caller may reach: liveness and readiness probes carry no credentials.
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+#: Routes any caller may reach: liveness and readiness probes carry no credentials, and the
+#: API description holds no data.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect",
+                        "/redoc"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: The name a refused request is counted under in ``aiops_receiver_rejected_total``.
 RECEIVER_NAMES = {"/api/v1/alerts/alertmanager": "alertmanager", "/api/v1/write": "remote_write"}
@@ -123,20 +127,34 @@ def _challenges(settings: ApiSettings) -> str:
     return ", ".join(out)
 
 
-def authorize(request: Request) -> None:
-    """The application-wide dependency: raise 401/403 unless the request may go on."""
-    api = request.app.state.deps
-    settings: ApiSettings = api.settings
-    refused = refusal(request, settings)
-    if refused is None:
-        return
-    code, reason = refused
-    telemetry: Telemetry = api.telemetry
-    telemetry.rejected.labels(RECEIVER_NAMES.get(request.url.path, "api"), str(code)).inc()
-    if code == 401:
-        raise HTTPException(401, f"unauthorized: {reason}",
-                            headers={"WWW-Authenticate": _challenges(settings)})
-    raise HTTPException(403, f"forbidden: {reason}")
+class AccessControl:
+    """ASGI middleware applying :func:`refusal` before routing and body parsing, so a
+    request without the right credential gets its 401/403 whatever its body or path (a
+    malformed body is not even read, an unknown path is not revealed as a 404)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        api = scope["app"].state.deps
+        settings: ApiSettings = api.settings
+        refused = refusal(request, settings)
+        if refused is None:
+            await self.app(scope, receive, send)
+            return
+        code, reason = refused
+        telemetry: Telemetry = api.telemetry
+        telemetry.rejected.labels(RECEIVER_NAMES.get(request.url.path, "api"), str(code)).inc()
+        if code == 401:
+            response = JSONResponse({"detail": f"unauthorized: {reason}"}, status_code=401,
+                                    headers={"WWW-Authenticate": _challenges(settings)})
+        else:
+            response = JSONResponse({"detail": f"forbidden: {reason}"}, status_code=403)
+        await response(scope, receive, send)
 
 
 def document_security(app: Any) -> None:

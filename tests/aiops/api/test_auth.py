@@ -139,3 +139,14 @@ def test_the_spec_declares_the_credentials(locked: TestClient) -> None:
     for path, item in spec["paths"].items():
         for method, operation in item.items():
             assert ("security" in operation) == (path not in OPEN), (method, path)
+
+
+def test_credentials_are_checked_before_the_body_or_the_route(locked: TestClient) -> None:
+    bad_json = {"content-type": "application/json"}
+    for method, path in (("put", "/api/v1/remediation/kill-switch"),
+                         ("post", "/api/v1/learning/enable"), ("post", "/api/v1/nowhere")):
+        response = locked.request(method, path, content=b"{not json", headers=bad_json)
+        assert response.status_code == 401, (path, response.text)
+    assert locked.get("/api/v1/nowhere").status_code == 401
+    assert locked.get("/api/v1/nowhere", headers=READ).status_code == 404
+    assert locked.get("/openapi.json").status_code == 200
