@@ -23,7 +23,8 @@ ConfigOpt = Annotated[
 ]
 
 
-def count_events(registry: Any) -> None:
+def _count_events(registry: Any) -> None:
+    """Count logged events on the registry that /metrics serves (aiops.logsetup)."""
     from aiops.logsetup import count_events as attach
 
     attach(registry)
@@ -76,7 +77,7 @@ def run(config: ConfigOpt = None) -> None:
     stop = _Stop()
     with kafka_endpoint(settings) as bootstrap:
         engine = Engine.build(settings, bootstrap)
-        count_events(engine.registry)
+        _count_events(engine.registry)
         engine.ensure_topics()
         workers = Workers([engine.runner(name) for name in STAGES])
         workers.start()
@@ -108,7 +109,7 @@ def worker(
             "set AIOPS_KAFKA__BOOTSTRAP_SERVERS (e.g. to the address `aiops broker` prints)"
         )
     engine = Engine.build(settings, settings.kafka.bootstrap_servers)
-    count_events(engine.registry)
+    _count_events(engine.registry)
     if settings.worker_metrics_port:
         from prometheus_client import start_http_server
 
@@ -157,7 +158,7 @@ def api(config: ConfigOpt = None) -> None:
         raise typer.BadParameter("set AIOPS_KAFKA__BOOTSTRAP_SERVERS")
     stop = _Stop()
     engine = Engine.build(settings, settings.kafka.bootstrap_servers)
-    count_events(engine.registry)
+    _count_events(engine.registry)
     engine.ensure_topics()
     stop.serve(uvicorn.Server(uvicorn.Config(engine.api(), host=settings.api.host,
                                              port=settings.api.port, log_level="info")))
