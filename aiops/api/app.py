@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from aiops import __version__
 from aiops.api import health, incidents, receivers, remote_write, silences, topology
 from aiops.api.auth import AccessControl, document_security
 from aiops.api.deps import ApiDeps
-from aiops.api.edge import refuse_nul_in_url
+from aiops.api.edge import RefuseNulInUrl
 from aiops.api.remediation import router as remediation_router
 
 
@@ -18,13 +18,12 @@ def create_api(api_deps: ApiDeps) -> FastAPI:
         version=__version__,
         description=("Alert receivers, incidents with ranked root causes, silences, "
                      "remediation audit."),
-        # NUL bytes in the URL are refused before any route sees them (aiops.api.edge).
-        dependencies=[Depends(refuse_nul_in_url)],
     )
     app.state.deps = api_deps
-    # One access policy for every request, before routing (aiops.api.auth): new routes are
-    # protected too.
-    app.add_middleware(AccessControl)
+    # Before routing, outermost first: one access policy for every request, so new routes
+    # are protected too (aiops.api.auth); then NUL bytes in the URL (aiops.api.edge).
+    app.add_middleware(RefuseNulInUrl)
+    app.add_middleware(AccessControl)  # added last: runs first
     app.include_router(receivers.router)
     app.include_router(remote_write.router)
     app.include_router(incidents.router)

@@ -25,7 +25,9 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aiops.model import DecodeError
 from streams.producer import Record
@@ -75,13 +77,32 @@ def refuse_nul_in_body(body: bytes, parsed: Any) -> None:
         raise HTTPException(422, f"{where}: NUL bytes are not allowed in strings")
 
 
-def refuse_nul_in_url(request: Request) -> None:
-    """Application-wide dependency: a NUL byte in the path or a query parameter is a 400."""
-    if "\x00" in request.scope.get("path", ""):
-        raise HTTPException(400, "the path holds a NUL byte")
-    for key, value in request.query_params.multi_items():
+def nul_in_url(scope: Scope) -> str | None:
+    """Why the request's path or query holds a NUL byte, or ``None`` (cheap test first)."""
+    if "\x00" in scope.get("path", ""):
+        return "the path holds a NUL byte"
+    raw: bytes = scope.get("query_string", b"")
+    if b"%00" not in raw and b"\x00" not in raw:
+        return None
+    for key, value in Request(scope).query_params.multi_items():
         if "\x00" in key or "\x00" in value:
-            raise HTTPException(400, f"query parameter {key!r} holds a NUL byte")
+            return f"query parameter {key!r} holds a NUL byte"
+    return None
+
+
+class RefuseNulInUrl:
+    """ASGI middleware: a NUL byte in the path or a query parameter is a 400 before any
+    route sees it (PostgreSQL cannot compare text with it: the query would fail as a 500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        reason = nul_in_url(scope) if scope["type"] == "http" else None
+        if reason is None:
+            await self.app(scope, receive, send)
+            return
+        await JSONResponse({"detail": reason}, status_code=400)(scope, receive, send)
 
 
 def oversized(records: Sequence[Record], limit: int) -> tuple[int, int] | None:
