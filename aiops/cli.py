@@ -84,7 +84,7 @@ def run(config: ConfigOpt = None) -> None:
         typer.echo(f"aiops: kafka {bootstrap}; API on http://{settings.api.host}:{settings.api.port}")
         server = uvicorn.Server(
             uvicorn.Config(engine.api(), host=settings.api.host, port=settings.api.port,
-                           log_level="warning")
+                           log_level="warning", log_config=None)  # our handlers (JSON)
         )
         try:
             stop.serve(server)
@@ -161,7 +161,8 @@ def api(config: ConfigOpt = None) -> None:
     _count_events(engine.registry)
     engine.ensure_topics()
     stop.serve(uvicorn.Server(uvicorn.Config(engine.api(), host=settings.api.host,
-                                             port=settings.api.port, log_level="info")))
+                                             port=settings.api.port, log_level="info",
+                                             log_config=None)))  # our handlers (JSON)
 
 
 def broker(

@@ -32,8 +32,8 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter
 
 #: Attributes every LogRecord has; anything else on a record came from ``extra``.
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message",
-                                                                                "asctime"}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime", "color_message"}  # the last: uvicorn's terminal copy of msg
 
 
 def _plain(value: Any) -> Any:
