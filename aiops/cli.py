@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any
@@ -52,6 +53,7 @@ class _Stop:
     def __init__(self) -> None:
         self.requested = threading.Event()
         self._server: Any = None
+        self._then: list[Callable[[], None]] = []
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._handle)
 
@@ -60,6 +62,12 @@ class _Stop:
         self.requested.set()
         if self._server is not None:
             self._server.should_exit = True
+        for stop in self._then:
+            stop()
+
+    def then(self, stop: Callable[[], None]) -> None:
+        """Also call ``stop`` on a signal (a stage runner's ``stop``)."""
+        self._then.append(stop)
 
     def serve(self, server: Any) -> None:
         self._server = server
@@ -108,6 +116,7 @@ def worker(
         raise typer.BadParameter(
             "set AIOPS_KAFKA__BOOTSTRAP_SERVERS (e.g. to the address `aiops broker` prints)"
         )
+    stop = _Stop()
     engine = Engine.build(settings, settings.kafka.bootstrap_servers)
     _count_events(engine.registry)
     if settings.worker_metrics_port:
@@ -122,13 +131,9 @@ def worker(
     if runtime != "kafka":
         raise typer.BadParameter("runtime must be 'kafka' or 'faust'")
     runner = engine.runner(stage)
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        runner.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    runner.run()
+    stop.then(runner.stop)
+    if not stop.requested.is_set():
+        runner.run()
 
 
 def _run_faust(engine: Engine, stage: str) -> None:
