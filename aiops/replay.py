@@ -62,8 +62,15 @@ def run_replay(
     chunk: int = 2000,
     progress: Callable[[str], None] | None = None,
     progress_every: float = 0.0,
+    order: str = "event",
 ) -> ReplayResult:
-    """Replay the files merged in event-time order through detect, correlate and act."""
+    """Replay the files merged in event-time order through detect, correlate and act.
+
+    ``order="file"`` keeps each file's own order (merged across files by time where each is
+    sorted), as a live consumer fed the file line by line would see it.
+    """
+    if order not in ("event", "file"):
+        raise ValueError(f"order must be 'event' or 'file', not {order!r}")
     from aiops.app import Engine
 
     tick = Ticker(progress or (lambda _m: None), progress_every)
@@ -90,7 +97,9 @@ def run_replay(
 
     sent, started = 0, time.monotonic()
     pending: list[Record] = []
-    merged = heapq.merge(*(f.records() for f in files), key=lambda item: (item[0], item[1]))
+    sort = order == "event"
+    merged = heapq.merge(*(f.records(sort=sort) for f in files),
+                         key=lambda item: (item[0], item[1]))
     for _ts, _line, record in merged:
         pending.append(record)
         if len(pending) >= chunk:
@@ -117,9 +126,11 @@ def replay_files(
     logs: Path | None = None,
     alerts: Path | None = None,
     chunk: int = 2000,
+    order: str = "event",
 ) -> tuple[list[Incident], dict[str, int]]:
     """Replay the files merged in event-time order; return the incidents' final versions."""
-    result = run_replay(settings, metrics=metrics, logs=logs, alerts=alerts, chunk=chunk)
+    result = run_replay(settings, metrics=metrics, logs=logs, alerts=alerts, chunk=chunk,
+                        order=order)
     return result.latest(), result.counts
 
 
@@ -144,6 +155,10 @@ def replay(
         help="Seconds between progress lines on stderr; 0: none.")] = 5.0,
     chunk: Annotated[int, typer.Option(
         min=1, help="Records handed to the stages at once (a consumer batch).")] = 2000,
+    order: Annotated[str, typer.Option(
+        help="'event': each file in event-time order; 'file': as recorded (what a live "
+        "consumer fed line by line sees); out-of-order lines are reported either way.")
+    ] = "event",
 ) -> None:
     """Push recorded data through the whole pipeline as fast as possible, in event time."""
     from streams.codecs import encode_incident
@@ -153,15 +168,17 @@ def replay(
         settings.store.url = store or f"sqlite:///{tmp}/replay.db"
         if topology is not None:
             settings.correlation.topology_file = str(topology)
+        if order not in ("event", "file"):
+            raise typer.BadParameter("--order must be 'event' or 'file'")
         result = run_replay(settings, metrics=metrics, logs=logs, alerts=alerts, chunk=chunk,
-                            progress=_stderr, progress_every=progress_every)
+                            progress=_stderr, progress_every=progress_every, order=order)
     incidents = result.versions if all_versions else result.latest()
     with out.open("wb") as handle:
         for incident in incidents:
             handle.write(encode_incident(incident) + b"\n")
     for report in result.sources:
         if report.bad or report.out_of_order or progress_every > 0:
-            _stderr(report.describe())
+            _stderr(report.describe(sorted_=order == "event"))
     dead_count = len(result.bad_lines) + len(result.stage_dead_letters)
     dlq_note = ""
     if dead_count:

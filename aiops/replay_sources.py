@@ -76,13 +76,14 @@ class SourceReport:
     max_lateness_s: float = 0.0
     size: int = 0
 
-    def describe(self) -> str:
+    def describe(self, *, sorted_: bool = True) -> str:
         text = f"{self.path.name}: {self.records} record(s)"
         if self.bad:
             text += f", {self.bad} undecodable (dead letters)"
         if self.out_of_order:
+            how = "event-time order" if sorted_ else "file order, as recorded"
             text += (f", {self.out_of_order} out of event-time order (up to "
-                     f"{self.max_lateness_s:g} s late), replayed in event-time order")
+                     f"{self.max_lateness_s:g} s late), replayed in {how}")
         return text
 
 
@@ -130,10 +131,11 @@ class SourceFile:
                              f" ({report.records} records)")
         return report
 
-    def records(self) -> Iterator[tuple[float, int, Record]]:
-        """(time, line, record) in event-time order (file order for equal times)."""
+    def records(self, *, sort: bool = True) -> Iterator[tuple[float, int, Record]]:
+        """(time, line, record) in event-time order (file order for equal times), or in file
+        order when ``sort`` is false (as a live consumer of the file would see it)."""
         with self.path.open("rb") as handle:
-            if not self.report.out_of_order:
+            if not self.report.out_of_order or not sort:
                 yield from self._in_file_order(handle)
             else:
                 yield from self._sorted(handle)

@@ -11,7 +11,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from aiops.cli import build_cli
-from aiops.model import Alert
+from aiops.model import Alert, AlertStatus
 from aiops.sim import generate
 from streams.codecs import decode_incident, dumps, encode_alert, log_to_dict, metric_to_dict
 
@@ -124,3 +124,26 @@ def test_alerts_flag(tmp_path: Path) -> None:
     _run(["--alerts", str(alerts), "--out", str(out), "--progress-every", "0"])
     incidents = [decode_incident(line) for line in out.read_bytes().splitlines()]
     assert {s for i in incidents for s in i.services} == {"a", "b"}
+
+
+def test_file_order_is_kept_when_asked_and_still_reported(tmp_path: Path) -> None:
+    # A firing alert's resolve recorded right after it, before the next alert fires: in
+    # event time the four alerts fire together and resolve together; fed as recorded, each
+    # resolves before the next fires.
+    rows = []
+    for i in range(4):
+        labels = {"alertname": f"A{i}", "service": "cart", "severity": "warning"}
+        rows.append(Alert(labels, {}, 1_790_000_000.0 + 10 * i))
+        rows.append(Alert(labels, {}, 1_790_000_000.0 + 10 * i, 1_790_000_120.0 + i,
+                          status=AlertStatus.RESOLVED))
+    alerts = tmp_path / "alerts.jsonl"
+    alerts.write_bytes(b"".join(encode_alert(a) + b"\n" for a in rows))
+    by_order = {}
+    for order in ("event", "file"):
+        out = tmp_path / f"{order}.jsonl"
+        result = _run(["--alerts", str(alerts), "--out", str(out), "--order", order,
+                       "--all-versions"])
+        assert "3 out of event-time order" in result.output
+        assert ("replayed in file order" in result.output) == (order == "file")
+        by_order[order] = out.read_bytes()
+    assert by_order["event"] != by_order["file"]
