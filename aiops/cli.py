@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,16 +24,55 @@ ConfigOpt = Annotated[
 ]
 
 
+def _count_events(registry: Any) -> None:
+    """Count logged events on the registry that /metrics serves (aiops.logsetup)."""
+    from aiops.logsetup import count_events as attach
+
+    attach(registry)
+
+
 def _settings(config: Path | None):  # type: ignore[no-untyped-def]
+    from aiops.logsetup import configure_logging
     from aiops.settings import Settings
 
     settings = Settings.load(config)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     return settings
+
+
+class _Stop:
+    """SIGTERM and SIGINT ask for a clean stop instead of killing the process.
+
+    Installed before anything is started, so a signal during start-up is not lost either;
+    a uvicorn server given to :meth:`serve` is asked to exit. uvicorn restores the handlers
+    it found and raises the captured signal again once it has shut down: with Python's
+    default SIGTERM action that killed the process before ``finally`` blocks ran, leaving the
+    embedded broker behind; with this handler it only sets the flag again.
+    """
+
+    def __init__(self) -> None:
+        self.requested = threading.Event()
+        self._server: Any = None
+        self._then: list[Callable[[], None]] = []
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("aiops.cli").info("signal %s: stopping", signal.Signals(signum).name)
+        self.requested.set()
+        if self._server is not None:
+            self._server.should_exit = True
+        for stop in self._then:
+            stop()
+
+    def then(self, stop: Callable[[], None]) -> None:
+        """Also call ``stop`` on a signal (a stage runner's ``stop``)."""
+        self._then.append(stop)
+
+    def serve(self, server: Any) -> None:
+        self._server = server
+        if not self.requested.is_set():
+            server.run()
 
 
 def run(config: ConfigOpt = None) -> None:
@@ -41,20 +82,23 @@ def run(config: ConfigOpt = None) -> None:
     from aiops.app import STAGES, Engine, Workers, kafka_endpoint
 
     settings = _settings(config)
+    stop = _Stop()
     with kafka_endpoint(settings) as bootstrap:
         engine = Engine.build(settings, bootstrap)
+        _count_events(engine.registry)
         engine.ensure_topics()
         workers = Workers([engine.runner(name) for name in STAGES])
         workers.start()
         typer.echo(f"aiops: kafka {bootstrap}; API on http://{settings.api.host}:{settings.api.port}")
         server = uvicorn.Server(
             uvicorn.Config(engine.api(), host=settings.api.host, port=settings.api.port,
-                           log_level="warning")
+                           log_level="warning", log_config=None)  # our handlers (JSON)
         )
         try:
-            server.run()
+            stop.serve(server)
         finally:
             workers.stop()
+    typer.echo("aiops: stopped (stages, API and broker)")
 
 
 def worker(
@@ -72,7 +116,14 @@ def worker(
         raise typer.BadParameter(
             "set AIOPS_KAFKA__BOOTSTRAP_SERVERS (e.g. to the address `aiops broker` prints)"
         )
+    stop = _Stop()
     engine = Engine.build(settings, settings.kafka.bootstrap_servers)
+    _count_events(engine.registry)
+    if settings.worker_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr=settings.api.host,
+                          registry=engine.registry)
     engine.ensure_topics()
     if runtime == "faust":
         _run_faust(engine, stage)
@@ -80,13 +131,9 @@ def worker(
     if runtime != "kafka":
         raise typer.BadParameter("runtime must be 'kafka' or 'faust'")
     runner = engine.runner(stage)
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        runner.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    runner.run()
+    stop.then(runner.stop)
+    if not stop.requested.is_set():
+        runner.run()
 
 
 def _run_faust(engine: Engine, stage: str) -> None:
@@ -114,9 +161,13 @@ def api(config: ConfigOpt = None) -> None:
     settings = _settings(config)
     if not settings.kafka.bootstrap_servers:
         raise typer.BadParameter("set AIOPS_KAFKA__BOOTSTRAP_SERVERS")
+    stop = _Stop()
     engine = Engine.build(settings, settings.kafka.bootstrap_servers)
+    _count_events(engine.registry)
     engine.ensure_topics()
-    uvicorn.run(engine.api(), host=settings.api.host, port=settings.api.port, log_level="info")
+    stop.serve(uvicorn.Server(uvicorn.Config(engine.api(), host=settings.api.host,
+                                             port=settings.api.port, log_level="info",
+                                             log_config=None)))  # our handlers (JSON)
 
 
 def broker(
@@ -125,16 +176,18 @@ def broker(
     """Run the local Kafka-protocol broker (Tansu, topics in memory) in the foreground."""
     from streams.broker import LocalBroker
 
+    stop = _Stop()
     local = LocalBroker(port=port)
     address = local.start()
     typer.echo(f"local broker listening on {address} (topics are kept in memory only)")
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
+    try:
+        # The handler only sets a flag: stopping the child from inside a signal handler while
+        # the main thread waits on it raced with that wait and left the command hanging.
+        while not stop.requested.wait(0.2) and local.running:
+            pass
+    finally:
         local.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    local.wait()
+    typer.echo("local broker stopped")
 
 
 db = typer.Typer(help="Database schema management.", no_args_is_help=True)

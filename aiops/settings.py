@@ -8,9 +8,10 @@ with ``__``, e.g. ``AIOPS_KAFKA__BOOTSTRAP_SERVERS``), the YAML file named by
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +22,14 @@ from pydantic_settings import (
 from aiops.wire.otlp.attributes import RESOURCE_LABELS as _OTLP_RESOURCE_LABELS
 
 
-class KafkaSettings(BaseModel):
+class _Section(BaseModel):
+    """A section of the settings: a key it does not know is an error, not silently ignored
+    (``api: {prot: 18081}`` would otherwise leave the port at its default)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(_Section):
     bootstrap_servers: str = Field(
         "", description="Kafka bootstrap servers; empty starts the embedded local broker."
     )
@@ -35,7 +43,7 @@ class KafkaSettings(BaseModel):
     )
 
 
-class TopicSettings(BaseModel):
+class TopicSettings(_Section):
     metrics: str = "aiops.metrics"
     logs: str = "aiops.logs"
     alerts: str = "aiops.alerts"
@@ -51,7 +59,7 @@ class TopicSettings(BaseModel):
     alert_partitions: int = 1
 
 
-class OtlpSettings(BaseModel):
+class OtlpSettings(_Section):
     """How OTLP metrics, logs and traces become the engine's signals (see README, OTLP)."""
 
     span_window_s: float = Field(
@@ -80,25 +88,45 @@ class OtlpSettings(BaseModel):
     )
 
 
-class StoreSettings(BaseModel):
+class StoreSettings(_Section):
     url: str = Field("sqlite:///aiops.db", description="SQLAlchemy URL (sqlite or postgresql).")
 
 
-class ApiSettings(BaseModel):
+class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
     public_url: str = Field("", description="Base URL used in links sent to people.")
     max_body_bytes: int = 10 * 1024 * 1024
-    bearer_token: str = Field("", description="Required on receivers when set.")
+    bearer_token: str = Field(
+        "", description="The write credential: required by receivers and every route that "
+        "changes something when set (basic auth below is the alternative)."
+    )
     basic_username: str = ""
     basic_password: str = ""
     publish_timeout_s: float = 10.0
     max_decoded_bytes: int = Field(
         64 * 1024 * 1024, description="Largest remote_write body after snappy decompression."
     )
+    max_record_bytes: int = Field(
+        512 * 1024, gt=0, description="Largest record a request may put on a topic (one "
+        "alert, one command, one batch of samples); keep it below the broker's message limit."
+    )
+    read_token: str = Field(
+        "", description="Bearer token required by read routes (and /metrics) when set; the "
+        "write credential reads too. Needs a write credential."
+    )
+
+    @model_validator(mode="after")
+    def _read_needs_write(self) -> ApiSettings:
+        if self.read_token and not (self.bearer_token or self.basic_username):
+            raise ValueError("read_token is set but no write credential (bearer_token or "
+                             "basic_username): every change would be open while reads are not")
+        if self.read_token and self.read_token == self.bearer_token:
+            raise ValueError("read_token must differ from bearer_token")
+        return self
 
 
-class LogMappingSettings(BaseModel):
+class LogMappingSettings(_Section):
     """Where the fields of a log record are, for shippers that do not remap (Vector, Fluent
     Bit). Each entry is a list of dotted paths tried in order; quote a key that contains dots:
     ``kubernetes.pod_labels."app.kubernetes.io/name"``. Empty lists keep the defaults."""
@@ -117,7 +145,7 @@ class LogMappingSettings(BaseModel):
     default_level: str = "info"
 
 
-class DetectionSettings(BaseModel):
+class DetectionSettings(_Section):
     threshold: float | None = Field(
         None, description="Anomaly score at which an alert may fire (empty: the detector's)."
     )
@@ -142,7 +170,7 @@ class DetectionSettings(BaseModel):
     )
 
 
-class CorrelationSettings(BaseModel):
+class CorrelationSettings(_Section):
     window_s: float = Field(300.0, description="Alerts this close in time may join an incident.")
     quiet_period_s: float = Field(300.0, description="Resolved incidents wait this long.")
     reopen_window_s: float = Field(
@@ -156,7 +184,7 @@ class CorrelationSettings(BaseModel):
     topology_file: str = Field("", description="YAML/JSON service graph.")
 
 
-class RemediationSettings(BaseModel):
+class RemediationSettings(_Section):
     dry_run: bool = True
     kill_switch: bool = False
     runbooks_file: str = ""
@@ -171,7 +199,7 @@ class RemediationSettings(BaseModel):
     prometheus_url: str = Field("", description="For metric_within success checks.")
 
 
-class SlackDestinationSettings(BaseModel):
+class SlackDestinationSettings(_Section):
     name: str = "slack"
     webhook_url: str
     rate_per_s: float = Field(1.0, description="Slack allows about 1 message/s per webhook.")
@@ -180,21 +208,21 @@ class SlackDestinationSettings(BaseModel):
     api_url: str = "https://slack.com/api"
 
 
-class PagerDutyDestinationSettings(BaseModel):
+class PagerDutyDestinationSettings(_Section):
     name: str = "pagerduty"
     routing_key: str
     url: str = "https://events.pagerduty.com/v2/enqueue"
     rate_per_s: float = 2.0
 
 
-class WebhookDestinationSettings(BaseModel):
+class WebhookDestinationSettings(_Section):
     name: str = "webhook"
     url: str
     secret: str = Field("", description="HMAC-SHA256 key for X-Aiops-Signature.")
     rate_per_s: float = 10.0
 
 
-class RouteSettings(BaseModel):
+class RouteSettings(_Section):
     destinations: list[str]
     min_severity: str = "info"
     services: list[str] = Field(default_factory=list)
@@ -202,7 +230,7 @@ class RouteSettings(BaseModel):
     statuses: list[str] = Field(default_factory=lambda: ["open", "acknowledged", "resolved"])
 
 
-class NotifySettings(BaseModel):
+class NotifySettings(_Section):
     slack: list[SlackDestinationSettings] = Field(default_factory=list)
     pagerduty: list[PagerDutyDestinationSettings] = Field(default_factory=list)
     webhooks: list[WebhookDestinationSettings] = Field(default_factory=list)
@@ -242,6 +270,14 @@ class Settings(BaseSettings):
     otlp: OtlpSettings = Field(default_factory=OtlpSettings)
     data_dir: str = Field(".aiops", description="Where the embedded mode keeps its files.")
     log_level: str = "INFO"
+    worker_metrics_port: int = Field(
+        0, ge=0, le=65535, description="aiops worker: serve its own /metrics (stage counters, "
+        "events) on this port of api.host; 0: off."
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line (events carry their fields); "
+        "text: plain lines for a terminal."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -261,17 +297,36 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, config_file: Path | str | None = None, **overrides: Any) -> Settings:
-        """Read the settings once: environment, then the YAML file, then defaults."""
-        if config_file is None:
-            return cls(**overrides)
-        path = Path(config_file)
-        if not path.is_file():
+        """Read the settings once: environment, then the YAML file, then defaults.
+
+        Any mistake is one :class:`~aiops.model.ConfigError` line naming the setting, where it
+        came from and the problem: an unknown key (in any section, from the file or an
+        ``AIOPS_*`` variable), a value of the wrong type, a file that is not YAML.
+        """
+        from aiops.settings_errors import check_environment, explain
+
+        check_environment(cls)
+        path: Path | None = None
+        try:
+            if config_file is None:
+                return cls(**overrides)
+            path = Path(config_file)
+            if not path.is_file():
+                from aiops.model import ConfigError
+
+                raise ConfigError("configuration file not found", source=str(path))
+
+            class _FromFile(cls):  # type: ignore[valid-type,misc]
+                model_config = SettingsConfigDict(**{**cls.model_config, "yaml_file": path})
+
+            loaded = _FromFile(**overrides)
+            return cls.model_validate(loaded.model_dump())
+        except ValidationError as exc:
+            raise explain(exc, cls, path) from None
+        except yaml.YAMLError as exc:
             from aiops.model import ConfigError
 
-            raise ConfigError("configuration file not found", source=str(path))
-
-        class _FromFile(cls):  # type: ignore[valid-type,misc]
-            model_config = SettingsConfigDict(**{**cls.model_config, "yaml_file": path})
-
-        loaded = _FromFile(**overrides)
-        return cls.model_validate(loaded.model_dump())
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise ConfigError(f"not valid YAML{where}: {problem}", source=str(path)) from None

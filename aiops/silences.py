@@ -32,6 +32,8 @@ from correlator.config import Matcher, Silence
 from streams.codecs import dumps, loads
 from streams.timefmt import format_time, parse_time
 
+_MAX_TS = 253_370_764_800.0  # 9999-01-01, as at the HTTP edge (aiops.api.edge)
+_MIN_TS = 0.0
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _OPS = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}
 
@@ -129,9 +131,12 @@ def parse_matcher(raw: object, index: int = 0) -> MatcherSpec:
 
 def _time(raw: object, name: str) -> float | None:
     try:
-        return parse_time(raw, field=name)
+        value = parse_time(raw, field=name)
     except DecodeError as exc:
         raise SilenceError(exc.reason) from exc
+    if value is not None and not _MIN_TS <= value <= _MAX_TS:  # also NaN: comparisons fail
+        raise SilenceError(f"{name} {value!r} is out of range (1970-01-01 to 9999-01-01)")
+    return value
 
 
 def parse_silence(raw: object, *, now: float, ident: str, check_end: bool = True
@@ -165,6 +170,8 @@ def parse_silence(raw: object, *, now: float, ident: str, check_end: bool = True
     created_by, comment = raw.get("createdBy", ""), raw.get("comment", "")
     if not isinstance(created_by, str) or not isinstance(comment, str):
         raise SilenceError("'createdBy' and 'comment' must be strings")
+    if len(created_by) > 255:
+        raise SilenceError("'createdBy' is longer than 255 characters")
     return SilenceSpec(ident, matchers, starts_at, ends_at, created_by, comment, updated_at=now)
 
 

@@ -12,6 +12,7 @@ failure, and the outcome updates the (signature, action) posterior.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from remediation.guards import Guards, Proposal
 from remediation.learning import ThompsonLearner, incident_signature
 from remediation.ports import Approval, ApprovalStore, AuditEntry, AuditLog, MetricProbe
 from remediation.runbook import ActionKind, ActionSpec, Runbook
+from remediation.urls import UnsafeUrl
+
+log = logging.getLogger(__name__)
 
 _DECISION_STATUS = {
     "dry_run": ActionStatus.DRY_RUN,
@@ -208,6 +212,9 @@ class Remediator:
                               signature=signature)
         try:
             result = executor.execute(request, dry_run=self.dry_run)
+        except UnsafeUrl as exc:  # what came from an alert would have moved the request
+            return self._emit(incident_id, runbook, spec, target, "refused",
+                              f"not applied: {exc.reason}", signature=signature)
         except ExecutorError as exc:
             if not self.dry_run:
                 self._guards.record(proposal, self._clock())
@@ -259,6 +266,11 @@ class Remediator:
               details: Mapping[str, Any] | None = None) -> RemediationAction:
         now = self._clock()
         aid = action_id(incident_id, spec.name)
+        log.info("remediation %s: %s %s on %s: %s", decision, spec.kind.value, spec.name, target,
+                 reason, extra={"event": f"remediation.{decision}", "incident": incident_id,
+                                "runbook": runbook.name, "action": spec.name, "target": target,
+                                "decision": decision, "reason": reason,
+                                "dry_run": self.dry_run})
         self._audit.record(AuditEntry(
             ts=now, incident_id=incident_id, action_id=aid, runbook=runbook.name,
             action=spec.name, kind=spec.kind.value, target=target, decision=decision,

@@ -34,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aiops.model import SEVERITY_RANK, ConfigError, Incident
+from remediation.urls import UnsafeUrl, origin, static_origin
 
 
 class ActionKind(StrEnum):
@@ -108,6 +109,8 @@ class ActionSpec(_Strict):
             ("http://", "https://")
         ):
             raise ValueError("http needs params.url (http:// or https://)")
+        if self.kind is ActionKind.HTTP:
+            _check_http_hosts(str(p["url"]), p.get("allowed_hosts", []))
         return self
 
     @property
@@ -117,6 +120,20 @@ class ActionSpec(_Strict):
     def target_for(self, incident: Incident) -> str:
         cause = incident.root_causes[0].service if incident.root_causes else ""
         return self.target.replace("{service}", cause)
+
+
+def _check_http_hosts(url: str, allowed: object) -> None:
+    """The URL template's origin is fixed, or the runbook says which hosts it may reach."""
+    if not isinstance(allowed, list) or not all(isinstance(a, str) for a in allowed):
+        raise ValueError("params.allowed_hosts must be a list of origins such as "
+                         "'https://cache.internal:8443'")
+    try:
+        for entry in allowed:
+            origin(entry)
+        if not allowed and static_origin(url) is None:
+            raise ValueError("the URL's host holds a placeholder: list params.allowed_hosts")
+    except UnsafeUrl as exc:
+        raise ValueError(exc.reason) from exc
 
 
 class GuardSpec(_Strict):

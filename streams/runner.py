@@ -147,7 +147,9 @@ class StageRunner:
         self.assigned = list(partitions)
         self.ready.set()
         log.info("stage %s assigned %s", self.stage.name,
-                 [(p.topic, p.partition) for p in partitions])
+                 [(p.topic, p.partition) for p in partitions],
+                 extra={"event": "worker.assigned", "stage": self.stage.name,
+                        "partitions": [f"{p.topic}:{p.partition}" for p in partitions]})
 
     def _committed(self, consumer: Consumer, partitions: list[TopicPartition]
                    ) -> dict[tuple[str, int], int]:
@@ -163,6 +165,9 @@ class StageRunner:
         if isinstance(self.stage, Checkpointed):
             self.stage.revoked([(p.topic, p.partition) for p in partitions])
         self.assigned = []
+        log.info("stage %s revoked %d partition(s)", self.stage.name, len(partitions),
+                 extra={"event": "worker.revoked", "stage": self.stage.name,
+                        "partitions": [f"{p.topic}:{p.partition}" for p in partitions]})
 
     def _accept(self, messages: Sequence[Message]) -> list[Incoming]:
         batch: list[Incoming] = []

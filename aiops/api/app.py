@@ -17,7 +17,9 @@ from aiops.api import (
     topology,
     topology_read,
 )
+from aiops.api.auth import AccessControl, document_security
 from aiops.api.deps import ApiDeps
+from aiops.api.edge import RefuseNulInUrl
 from aiops.api.remediation import router as remediation_router
 from aiops.console.deps import ConsoleDeps
 from aiops.console.routes import mount_console
@@ -33,6 +35,10 @@ def create_api(api_deps: ApiDeps, console: ConsoleDeps | None = None) -> FastAPI
                      "remediation audit."),
     )
     app.state.deps = api_deps
+    # Before routing, outermost first: one access policy for every request, so new routes
+    # are protected too (aiops.api.auth); then NUL bytes in the URL (aiops.api.edge).
+    app.add_middleware(RefuseNulInUrl)
+    app.add_middleware(AccessControl)  # added last: runs first
     app.include_router(receivers.router)
     app.include_router(remote_write.router)
     app.include_router(otlp.router)
@@ -45,4 +51,5 @@ def create_api(api_deps: ApiDeps, console: ConsoleDeps | None = None) -> FastAPI
     app.include_router(remediation_router)
     app.include_router(am_v2.router)
     mount_console(app, console or ConsoleDeps())
+    document_security(app)
     return app

@@ -14,7 +14,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
-from aiops.api.deps import ApiDeps, check_auth, deps
+from aiops.api.deps import ApiDeps, deps
+from aiops.api.edge import MAX_OFFSET, Name, Text, checked_time
 from aiops.api.receivers import _publish
 from aiops.model import CommandKind, DecodeError, IncidentCommand, IncidentStatus, NotFoundError
 from streams.codecs import action_to_dict, command_to_dict, dumps, incident_to_dict
@@ -25,22 +26,26 @@ router = APIRouter(prefix="/api/v1", tags=["incidents"])
 
 
 class ChangeRequest(BaseModel):
-    actor: str = "api"
-    note: str = ""
+    actor: Name = "api"
+    note: Text = ""
 
 
 def _time_param(raw: str | None, name: str) -> float | None:
     """A query parameter given as epoch seconds or RFC 3339."""
     if raw is None:
         return None
+    value: float | None
     try:
-        return float(raw)
+        value = float(raw)
     except ValueError:
-        pass
+        try:
+            value = parse_time(raw, field=name)
+        except DecodeError as exc:
+            raise HTTPException(422, f"{name}: expected RFC 3339 or epoch seconds") from exc
     try:
-        return parse_time(raw, field=name)
+        return checked_time(value, name)
     except DecodeError as exc:
-        raise HTTPException(422, f"{name}: expected RFC 3339 or epoch seconds") from exc
+        raise HTTPException(422, exc.reason) from exc
 
 
 @router.get("/incidents")
@@ -51,7 +56,7 @@ def list_incidents(
     since: str | None = Query(None, description="RFC 3339 or epoch seconds"),
     until: str | None = Query(None, description="RFC 3339 or epoch seconds"),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     api: ApiDeps = Depends(deps),
 ) -> dict[str, Any]:
     found = api.store.list_incidents(
@@ -109,7 +114,6 @@ async def change_incident(
     api: ApiDeps = Depends(deps),
 ) -> Any:
     """``acknowledge`` or ``resolve`` an incident, on behalf of ``actor``."""
-    check_auth(request, api.settings, api.telemetry, "incidents")
     return await _change(incident_id, change, body or ChangeRequest(), api)
 
 

@@ -17,7 +17,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import ClientDisconnect
 
-from aiops.api.deps import ApiDeps, check_auth, deps
+from aiops.api import schemas
+from aiops.api.deps import ApiDeps, deps
+from aiops.api.edge import checked_time, oversized, refuse_nul_in_body
 from aiops.model import BrokerUnavailableError, DecodeError
 from streams.codecs import alert_from_dict, alert_key, encode_alert, loads
 from streams.producer import Record
@@ -90,10 +92,16 @@ async def read_body(request: Request, api: ApiDeps, receiver: str) -> bytes:
 async def read_json(request: Request, api: ApiDeps, receiver: str) -> Any:
     body = await read_body(request, api, receiver)
     try:
-        return loads(body)
+        parsed = loads(body)
     except DecodeError as exc:
         api.telemetry.rejected.labels(receiver, "400").inc()
         raise HTTPException(400, exc.reason) from exc
+    try:
+        refuse_nul_in_body(body, parsed)
+    except HTTPException:
+        api.telemetry.rejected.labels(receiver, "422").inc()
+        raise
+    return parsed
 
 
 def _unprocessable(api: ApiDeps, detail: str) -> HTTPException:
@@ -123,12 +131,21 @@ def webhook_records(api: ApiDeps, raw: object) -> tuple[list[Record], int]:
         raise _unprocessable(api, "'truncatedAlerts' must be a non-negative integer")
     records = []
     topic = api.topics.alerts
+    limit = api.settings.max_record_bytes
     for index, item in enumerate(alerts):
         try:
             alert = alert_from_dict(item)
+            checked_time(alert.starts_at, "startsAt")
+            checked_time(alert.ends_at, "endsAt")
         except DecodeError as exc:
             raise _unprocessable(api, f"alerts[{index}]: {exc.reason}") from exc
-        records.append(Record(topic, alert_key(alert), encode_alert(alert)))
+        value = encode_alert(alert)
+        if len(value) > limit:
+            api.telemetry.rejected.labels("alertmanager", "413").inc()
+            raise HTTPException(413, f"alerts[{index}] is {len(value)} bytes once encoded, over "
+                                     f"api.max_record_bytes ({limit}): labels or annotations "
+                                     "too large")
+        records.append(Record(topic, alert_key(alert), value))
     return records, truncated
 
 
@@ -136,6 +153,7 @@ def webhook_records(api: ApiDeps, raw: object) -> tuple[list[Record], int]:
     "/api/v1/alerts/alertmanager",
     status_code=200,
     summary="Alertmanager webhook receiver (payload version 4)",
+    openapi_extra=schemas.WEBHOOK,
     responses={
         401: {"description": "Missing or wrong credentials (bearer token or basic auth)."},
         413: {"description": "Body larger than api.max_body_bytes."},
@@ -147,7 +165,6 @@ def webhook_records(api: ApiDeps, raw: object) -> tuple[list[Record], int]:
 async def alertmanager_webhook(request: Request, api: ApiDeps = Depends(deps)) -> dict[str, Any]:
     """Alerts are on the alerts topic (acknowledged by the broker) when this answers 200."""
     started = time.perf_counter()
-    check_auth(request, api.settings, api.telemetry, "alertmanager")
     raw = await read_json(request, api, "alertmanager")
     records, truncated = webhook_records(api, raw)
     if truncated:
@@ -162,7 +179,15 @@ async def alertmanager_webhook(request: Request, api: ApiDeps = Depends(deps)) -
 
 
 async def _publish(api: ApiDeps, records: list[Record], receiver: str) -> None:
+    """Put ``records`` on the broker: 413 for one larger than the broker would take (a retry
+    cannot fix it), 503 with Retry-After when the broker did not acknowledge."""
     from starlette.concurrency import run_in_threadpool
+
+    too_big = oversized(records, api.settings.max_record_bytes)
+    if too_big is not None:
+        api.telemetry.rejected.labels(receiver, "413").inc()
+        raise HTTPException(413, f"a record of {too_big[1]} bytes is over "
+                                 f"api.max_record_bytes ({api.settings.max_record_bytes})")
 
     try:
         await run_in_threadpool(api.producer.publish, records, api.settings.publish_timeout_s)

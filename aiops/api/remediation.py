@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 
 from aiops.api.deps import ApiDeps, deps
+from aiops.api.edge import MAX_OFFSET, Name, Signature, Text
 from aiops.model import ConflictError, NotFoundError
 from aiops.storage.remediation import RemediationStore
 
@@ -22,19 +23,19 @@ router = APIRouter(prefix="/api/v1", tags=["remediation"])
 
 
 class Decision(BaseModel):
-    actor: str = "api"
-    note: str = ""
+    actor: Name = "api"
+    note: Text = ""
 
 
 class KillSwitch(BaseModel):
     enabled: bool
-    actor: str = "api"
-    note: str = ""
+    actor: Name = "api"
+    note: Text = ""
 
 
 class Enable(BaseModel):
-    signature: str
-    action: str
+    signature: Signature
+    action: Name
     disabled: bool = False
 
 
@@ -81,7 +82,7 @@ def audit(
     incident_id: str | None = None,
     decision: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     api: ApiDeps = Depends(deps),
 ) -> dict[str, Any]:
     entries = _store(api).audit(incident_id=incident_id, decision=decision, limit=limit,

@@ -43,7 +43,9 @@ import cramjam
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from prometheus_client import Counter
 
-from aiops.api.deps import ApiDeps, check_auth, deps
+from aiops.api import schemas
+from aiops.api.deps import ApiDeps, deps
+from aiops.api.edge import MAX_TS, MIN_TS
 from aiops.api.receivers import _publish, read_body
 from aiops.model import DecodeError, service_of
 from streams.codecs import dumps
@@ -188,6 +190,7 @@ class DecodedWrite:
     samples: int = 0
     stale: int = 0
     non_finite: int = 0
+    out_of_range: int = 0
     series: int = 0
     metadata: int = 0
 
@@ -362,7 +365,9 @@ class RemoteWriteDecoder:
         series = self._series(label_bytes)
         group = out.by_service.setdefault(series.service, [])
         for value, ts, stale in samples:
-            if math.isfinite(value):
+            if not MIN_TS <= ts / 1000.0 <= MAX_TS:  # would overflow date arithmetic downstream
+                out.out_of_range += 1
+            elif math.isfinite(value):
                 sample = {"name": series.name, "labels": series.labels,
                           "ts": ts / 1000.0, "value": value}
                 if series.type:
@@ -376,13 +381,30 @@ class RemoteWriteDecoder:
         return end
 
 
-def records_for(decoded: DecodedWrite, topic: str) -> list[Record]:
-    """One ``{"samples": [...]}`` message per service (split every BATCH_SAMPLES)."""
+def records_for(decoded: DecodedWrite, topic: str, max_bytes: int = 512 * 1024
+                ) -> list[Record]:
+    """One ``{"samples": [...]}`` message per service (split every BATCH_SAMPLES, and in
+    halves while a message is over ``max_bytes``); :class:`DecodeError` for a single sample
+    that is over it by itself (its labels are too large for any topic)."""
     records = []
+
+    def add(key: bytes, samples: list[dict[str, Any]]) -> None:
+        value = dumps({"samples": samples})
+        if len(value) <= max_bytes:
+            records.append(Record(topic, key, value))
+        elif len(samples) == 1:
+            raise DecodeError(f"a sample of {samples[0]['name']!r} is {len(value)} bytes once "
+                              f"encoded, over api.max_record_bytes ({max_bytes})",
+                              kind="remote write request")
+        else:
+            half = len(samples) // 2
+            add(key, samples[:half])
+            add(key, samples[half:])
+
     for service, samples in decoded.by_service.items():
         key = service.encode()
         for i in range(0, len(samples), BATCH_SAMPLES):
-            records.append(Record(topic, key, dumps({"samples": samples[i:i + BATCH_SAMPLES]})))
+            add(key, samples[i:i + BATCH_SAMPLES])
     return records
 
 
@@ -409,7 +431,8 @@ class _State:
         self.decoder = RemoteWriteDecoder()
         self.dropped = Counter(
             "aiops_remote_write_dropped_samples_total",
-            "Samples the remote write receiver did not forward (stale markers, NaN, Inf).",
+            "Samples the remote write receiver did not forward (stale markers, NaN, Inf, "
+            "timestamps outside 1970..9999).",
             ["reason"], registry=api.telemetry.registry,
         )
 
@@ -438,6 +461,7 @@ def _bad_request(api: ApiDeps, exc: DecodeError) -> HTTPException:
     "/api/v1/write",
     status_code=204,
     summary="Prometheus remote write 1.0 receiver (snappy-compressed protobuf)",
+    openapi_extra=schemas.REMOTE_WRITE,
     responses={
         400: {"description": "Not a snappy-compressed WriteRequest; Prometheus drops it."},
         401: {"description": "Missing or wrong credentials (bearer token or basic auth)."},
@@ -449,7 +473,6 @@ def _bad_request(api: ApiDeps, exc: DecodeError) -> HTTPException:
 async def remote_write(request: Request, api: ApiDeps = Depends(deps)) -> Response:
     """Samples are on the metrics topic (acknowledged by the broker) when this answers 204."""
     started = time.perf_counter()
-    check_auth(request, api.settings, api.telemetry, "remote_write")
     encoding = request.headers.get("content-encoding", "snappy").strip().lower()
     if encoding != "snappy":
         api.telemetry.rejected.labels("remote_write", "415").inc()
@@ -473,7 +496,13 @@ async def remote_write(request: Request, api: ApiDeps = Depends(deps)) -> Respon
         state.dropped.labels("stale").inc(decoded.stale)
     if decoded.non_finite:
         state.dropped.labels("non_finite").inc(decoded.non_finite)
-    records = records_for(decoded, api.topics.metrics)
+    if decoded.out_of_range:
+        state.dropped.labels("time_out_of_range").inc(decoded.out_of_range)
+    try:
+        records = records_for(decoded, api.topics.metrics, api.settings.max_record_bytes)
+    except DecodeError as exc:
+        api.telemetry.rejected.labels("remote_write", "413").inc()
+        raise HTTPException(413, exc.reason) from exc
     if records:
         await _publish(api, records, "remote_write")
     api.telemetry.received.labels("remote_write").inc(decoded.samples)

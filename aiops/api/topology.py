@@ -12,8 +12,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from aiops.api.deps import ApiDeps, check_auth, deps
-from aiops.api.receivers import _publish
+from aiops.api import schemas
+from aiops.api.deps import ApiDeps, deps
+from aiops.api.receivers import _publish, read_json
 from streams.codecs import dumps
 from streams.producer import Record
 from topology.updates import OPS
@@ -21,15 +22,11 @@ from topology.updates import OPS
 router = APIRouter(prefix="/api/v1/topology", tags=["topology"])
 
 
-@router.post("/updates", status_code=202)
+@router.post("/updates", status_code=202, openapi_extra=schemas.TOPOLOGY_UPDATE)
 async def post_update(request: Request, api: ApiDeps = Depends(deps)) -> Any:
     """Add or remove a node or an edge, or replace the whole graph (``op``: one of
     add_node, remove_node, add_edge, remove_edge, replace)."""
-    check_auth(request, api.settings, api.telemetry, "topology")
-    try:
-        update = await request.json()
-    except ValueError as exc:
-        raise HTTPException(400, "body is not JSON") from exc
+    update = await read_json(request, api, "topology")  # 413 above api.max_body_bytes
     if not isinstance(update, dict) or update.get("op") not in OPS:
         raise HTTPException(422, f"an update is an object whose 'op' is one of {', '.join(OPS)}")
     needs = {"add_node": ("name",), "remove_node": ("name",), "add_edge": ("source", "target"),

@@ -16,10 +16,11 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from aiops.api.auth import credential_of
 from aiops.api.deps import ApiDeps, deps
 from aiops.api.incidents import ChangeRequest, _change
 from aiops.api.silence_ops import expire_silence, save_silence
-from aiops.console.auth import COOKIE, check_credential, write_failure
+from aiops.console.auth import COOKIE, write_failure
 from aiops.console.pages import _local
 from aiops.console.render import render
 from aiops.model import CommandKind, ConflictError, NotFoundError
@@ -164,8 +165,8 @@ async def login(request: Request, token: str = Form(""), username: str = Form(""
         value = "Basic " + b64encode(f"{username}:{password}".encode()).decode()
     else:
         value = "Bearer " + token.strip()
-    reason = check_credential(value, request, api.settings)
-    if reason is not None:
+    have, reason = credential_of(value, api.settings)  # a read credential may log in to look
+    if have is None:
         api.telemetry.rejected.labels("console", "401").inc()
         return render(request, "login.html", status_code=401, next=_local(next),
                       error=reason)

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from aiops.logsetup import notification_event
 from aiops.model import Incident
 from aiops.notify.errors import BackpressureError, PermanentDeliveryError, TransientDeliveryError
 from aiops.notify.ratelimit import TokenBucket
@@ -152,8 +153,12 @@ class OutboxDispatcher:
             blocked.add(destination.name)
             self._store.mark_failed(row.id, f"429: retry after {exc.retry_after:.1f}s", until)
             report.retried += 1
+            log.warning("notification %s to %s retried: 429", row.dedup_key, row.destination,
+                        extra=notification_event("retried", row, f"429: {exc.retry_after:.1f}s"))
             return
         except TransientDeliveryError as exc:
+            log.warning("notification %s to %s failed: %s", row.dedup_key, row.destination,
+                        exc.reason, extra=notification_event("failed", row, exc.reason))
             failures = (row.attempts + 2) // 2
             if failures >= self._policy.max_attempts:
                 self._park(row, f"gave up after {failures} attempts: {exc.reason}", report)
@@ -161,16 +166,23 @@ class OutboxDispatcher:
             delay = self._policy.backoff(failures - 1, self._rng)
             self._store.mark_failed(row.id, exc.reason, self._clock() + delay)
             report.retried += 1
+            log.info("notification %s to %s retried in %.1fs", row.dedup_key, row.destination,
+                     delay, extra=notification_event("retried", row, exc.reason))
             report.errors.append(str(exc))
             return
         except PermanentDeliveryError as exc:
+            log.warning("notification %s to %s failed: HTTP %s", row.dedup_key, row.destination,
+                        exc.status, extra=notification_event("failed", row, f"HTTP {exc.status}"))
             self._park(row, f"HTTP {exc.status}: {exc.body[:500]}", report)
             return
         self._store.mark_sent([row.id], self._clock())
         report.sent += 1
+        log.info("notification %s to %s sent", row.dedup_key, row.destination,
+                 extra=notification_event("sent", row))
 
     def _park(self, row: OutboxRow, error: str, report: DrainReport) -> None:
-        log.error("notification %s to %s dropped: %s", row.dedup_key, row.destination, error)
+        log.error("notification %s to %s dropped: %s", row.dedup_key, row.destination, error,
+                  extra=notification_event("dropped", row, error))
         self._store.mark_failed(row.id, error, PARKED_AT)
         report.parked += 1
         report.errors.append(error)

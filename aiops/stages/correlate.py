@@ -16,10 +16,12 @@ start.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
+from aiops.logsetup import incident_event
 from aiops.model import AiopsError, Alert, DecodeError, Incident, IncidentCommand
 from aiops.silences import decode_silence_message
 from aiops.storage.repository import OutboxMessage, Store
@@ -28,6 +30,8 @@ from streams.codecs import decode_alert_or_command, encode_incident, loads
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
 from streams.topics import Topics
+
+log = logging.getLogger(__name__)
 
 INCIDENT_FEED = "topic:incidents"
 
@@ -238,6 +242,8 @@ class CorrelateStage:
             if self._notifications is not None:
                 rows.extend(self._notifications(incident))
             self._store.save_incident(incident, rows)
+            log.info("incident %s v%d %s", incident.id, incident.version,
+                     incident.status.value, extra=incident_event(incident))
 
     def _pending(self) -> list[Record]:
         rows = self._store.pending(INCIDENT_FEED, limit=10_000)

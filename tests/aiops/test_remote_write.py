@@ -48,8 +48,9 @@ def test_decoder_groups_by_service_and_drops_stale_and_nan() -> None:
         ({"__name__": "up"}, [(1.0, -5)]),
     ])
     decoded = rw.RemoteWriteDecoder().decode(body)
-    assert decoded.series == 3 and decoded.samples == 4
+    assert decoded.series == 3 and decoded.samples == 3
     assert decoded.stale == 1 and decoded.non_finite == 2
+    assert decoded.out_of_range == 1  # before the epoch: dropped and counted, never forwarded
     assert set(decoded.by_service) == {"cart", "checkout", "unknown"}
     cart = decoded.by_service["cart"]
     assert [s["value"] for s in cart] == [10.0, 11.0]
@@ -57,10 +58,10 @@ def test_decoder_groups_by_service_and_drops_stale_and_nan() -> None:
     assert cart[0]["ts"] == 1_790_000_000.0
     # the service label wins over job, as everywhere in the engine
     assert decoded.by_service["checkout"][0]["labels"]["job"] == "node"
-    assert decoded.by_service["unknown"][0]["ts"] == -0.005  # negative int64 timestamps
+    assert decoded.by_service["unknown"] == []
     records = rw.records_for(decoded, "m")
     samples = [s for r in records for s in decode_metrics(r.value)]
-    assert all(math.isfinite(s.value) for s in samples) and len(samples) == 4
+    assert all(math.isfinite(s.value) for s in samples) and len(samples) == 3
 
 
 def test_decoder_skips_unknown_fields_and_accepts_any_field_order() -> None:

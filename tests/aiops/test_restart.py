@@ -77,7 +77,8 @@ def _expected(tmp_path: Path, alerts: list[Alert]) -> dict[str, tuple[set[str], 
     settings = Settings.load(None)
     settings.store.url = f"sqlite:///{tmp_path / 'expected.db'}"
     settings.correlation.quiet_period_s = 600
-    incidents, _ = replay_files(settings, alerts=source)
+    # In file order: the order the worker is fed (a firing alert's resolve right after it).
+    incidents, _ = replay_files(settings, alerts=source, order="file")
     return {i.id: (set(i.fingerprints), i.status.value) for i in incidents}
 
 
