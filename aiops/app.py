@@ -220,7 +220,8 @@ class Engine:
             t = self.topics
             # each stage's input topics, as its Stage.topics() lists them
             inputs = {"detect": [t.metrics, t.logs], "correlate": [t.alerts, t.topology],
-                      "act": [t.incidents]}
+                      "act": [t.incidents],
+                      "otlp": [t.otlp_metrics, t.otlp_logs, t.otlp_spans]}
             broker = BrokerView(self.kafka, self.settings.kafka.group_prefix, inputs, t.dlq)
         return ConsoleDeps(TopologyView(self.settings.correlation.topology_file, history),
                            broker)

@@ -17,6 +17,7 @@ import httpx
 import orjson
 import pytest
 
+from aiops.app import STAGES
 from streams.broker import free_port
 from tests.support.polling import eventually
 
@@ -77,8 +78,9 @@ def test_run_stops_cleanly_with_its_broker(tmp_path: Path, started: list[subproc
     proc, base, broker, out = _run_engine(tmp_path, started)
     assert _listening(broker)
     # every stage got its partitions: logged as JSON events and counted on /metrics
-    assert eventually(lambda: 'aiops_events_total{event="worker.assigned"} 3.0' in
-               httpx.get(base + "/metrics", timeout=5).text, timeout=60)
+    assigned = f'aiops_events_total{{event="worker.assigned"}} {float(len(STAGES))}'
+    assert eventually(lambda: assigned in httpx.get(base + "/metrics", timeout=5).text,
+                      timeout=60)
     proc.send_signal(sig)
     assert proc.wait(60) == 0, out.read_text()
     assert not _listening(broker), "the embedded broker outlived the engine"
@@ -86,7 +88,7 @@ def test_run_stops_cleanly_with_its_broker(tmp_path: Path, started: list[subproc
     assert "stopped (stages, API and broker)" in text
     events = [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
     assigned = [e for e in events if e.get("event") == "worker.assigned"]
-    assert {e["stage"] for e in assigned} == {"detect", "correlate", "act"}
+    assert {e["stage"] for e in assigned} == set(STAGES)
     assert all({"ts", "level", "logger", "msg"} <= e.keys() for e in events)
     assert "Traceback" not in text
 

@@ -213,9 +213,10 @@ def test_console_in_a_real_browser(console_engine: LiveEngine, screenshots: Path
         EventProducer(engine.engine.kafka).publish(
             [Record(engine.engine.topics.alerts, b"x", b"{not json")])
         page.goto(engine.url + "/ui/health")
-        assert page.locator("#stages tbody tr").count() == 3  # detect, correlate, act
+        assert page.locator("#stages tbody tr").count() == len(STAGES)
         # the broker's view: every stage's consumer group has committed, none is behind
-        wait_for(lambda: page.locator("#groups tbody tr").count() == 3, 15, "group lag rows")
+        wait_for(lambda: page.locator("#groups tbody tr").count() == len(STAGES), 15,
+                 "group lag rows")
         page.wait_for_function("document.querySelector('#dlq').innerText === '1'",
                                timeout=30_000)
         page.screenshot(path=str(screenshots / "console-health.png"))
