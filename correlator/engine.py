@@ -48,7 +48,9 @@ from aiops.model import (
     IncidentStatus,
     NotFoundError,
 )
+from aiops.model.deviation import Deviation
 from correlator.config import CorrelatorConfig, Silence, classify_alert
+from correlator.diagnosis import DeviationWindow, diagnose
 from correlator.grouping import GLOBAL as _GLOBAL
 from correlator.grouping import Related, distant_cause, find_candidates, related_nodes
 from correlator.inhibition import InhibitionIndex, claimable
@@ -65,8 +67,12 @@ class TopologyCorrelator:
     def __init__(self, config: CorrelatorConfig | None = None,
                  graph: ServiceGraph | None = None,
                  ranking: RankingStrategy | None = None,
-                 mapper: LabelMapper | None = None) -> None:
+                 mapper: LabelMapper | None = None,
+                 deviations: DeviationWindow | None = None) -> None:
         self.config = config or CorrelatorConfig()
+        # recent deviation summaries of every node; ranking reads the incident's
+        # neighbourhood from it (correlator.diagnosis); None: rank on alerts alone
+        self.deviations = deviations
         self.graph = graph
         # explanation reaches further than grouping: an effect may sit several hops above
         # its cause even when each grouping step was one hop
@@ -86,6 +92,7 @@ class TopologyCorrelator:
         self._changes: dict[str, tuple[str, Alert]] = {}
         self._change_nodes: dict[str, int] = {}  # node -> how many of those are on it
         self._last_forget = float("-inf")
+        self._diagnosed = -1  # deviation window version every raised incident was ranked on
         self._kinds: dict[tuple[str, str | None, str | None], str] = {}
         self._kinds_words = self.config.kind_words
         # per inhibition rule: source fingerprint -> (node, incident id), node -> fingerprints
@@ -149,6 +156,12 @@ class TopologyCorrelator:
 
     def process(self, alert: Alert) -> list[Incident]:
         return [self._publish(state) for state in self._fold(alert)]
+
+    def observe(self, deviations: Iterable[Deviation]) -> None:
+        """Take in deviation summaries (the detect stage's ``aiops.deviations`` records);
+        they change no incident by themselves, only what the next ranking sees."""
+        if self.deviations is not None:
+            self.deviations.observe(deviations)
 
     def process_batch(self, alerts: Iterable[Alert]) -> list[Incident]:
         """Fold many alerts in, then publish each changed incident once.
@@ -384,9 +397,35 @@ class TopologyCorrelator:
                 state.note(now, "reranked", f"{len(state.nodes)} nodes")
                 state.version += 1
                 out.append(state.snapshot())
+        if self.deviations and self.deviations.version != self._diagnosed:
+            out.extend(self._rediagnose(now))
         if now - self._last_forget >= 30.0:
             self._last_forget = now
             self._forget(now)
+        return out
+
+    def _rediagnose(self, now: float) -> list[Incident]:
+        """Keep the evidence of raised incidents current as deviations arrive: re-rank each
+        at most every ``rank_interval`` seconds, publishing only when the ranking moved."""
+        assert self.deviations is not None
+        out: list[Incident] = []
+        version = self.deviations.version
+        waiting = False
+        for state in self._incidents.values():
+            if not state.active or not state.raised or state.diag_version == version:
+                continue
+            if now - state.ranked_at < self.config.rank_interval:
+                waiting = True
+                continue
+            before = state.root_causes
+            self._rank(state)
+            state.ranked_at = now
+            if state.root_causes != before:
+                state.note(now, "reranked", "new deviations in its neighbourhood")
+                state.version += 1
+                out.append(state.snapshot())
+        if not waiting:
+            self._diagnosed = version
         return out
 
     # ------------------------------------------------------------------ steps
@@ -608,7 +647,11 @@ class TopologyCorrelator:
         return state.snapshot()
 
     def _rank(self, state: IncidentState) -> None:
-        state.root_causes = tuple(self.ranking.rank(state.nodes, self.graph))
+        evidence = state.nodes if not self.deviations else diagnose(
+            state.nodes, self.graph, self.deviations, at=state.first_ts,
+            until=max(state.last_ts, state.first_ts))
+        state.root_causes = tuple(self.ranking.rank(evidence, self.graph))
+        state.diag_version = self.deviations.version if self.deviations is not None else -1
         state.dirty_rank = False
         state.ranked_nodes = len(state.nodes)
         state.ranked_at = state.updated_at
@@ -618,6 +661,8 @@ class TopologyCorrelator:
         """Drop resolved incidents once they can no longer reopen, old flap history, and
         held change events no incident took in time."""
         stale = now - self.config.linger - self.config.window
+        if self.deviations:
+            self.deviations.expire(now)
         for fp in [f for f, (_, a) in self._changes.items() if a.starts_at < stale]:
             self._drop_change(fp)
         horizon = self.config.reopen_window

@@ -639,5 +639,13 @@ def strategy_by_name(name: str, limit: int = 5) -> RankingStrategy:
         return PageRankRanker(limit=limit)
     if name == "composite":
         return CompositeRanker(limit=limit)
+    if name == "chain":
+        from correlator.rank_chain import ChainRanker
+
+        return ChainRanker(limit=limit)
+    if name == "deepest":
+        from correlator.rank_deepest import DeepestRanker
+
+        return DeepestRanker(limit=limit)
     raise ConfigError(f"unknown ranking strategy {name!r} "
-                      "(one of composite, pagerank, onset, top-score)")
+                      "(one of composite, chain, deepest, pagerank, onset, top-score)")

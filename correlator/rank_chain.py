@@ -1,0 +1,196 @@
+"""Ranking by propagation chains over deviation evidence (strategy ``chain``).
+
+A fault spreads from a callee to its callers, and it spreads *as a kind of signal*: a slow
+callee makes its callers slow, a failing one makes them fail (or slow, when they retry or
+time out), a saturated one makes them slow or fail. So for each node that deviates (see
+:mod:`correlator.diagnosis`):
+
+* it is **explained** when a callee it depends on (within ``hops``) deviated in a kind that
+  can cause its own, no later than ``tolerance`` after it moved: then it is more likely an
+  effect, and its score is discounted by how strong the explanation is;
+* it **covers** the deviating nodes it explains, transitively up the callers (the
+  propagation chain that MicroHECL-style analyses walk, read from the cause's side): a cause
+  that explains the incident's alerting nodes and their deviating neighbours ranks above a
+  leaf that explains one of them;
+* its own **strength** is the log-scaled robust z of its strongest bad-direction family
+  (families count once; traffic moves count only as support);
+* a node that moved more than ``lead`` seconds before the incident's newest alert is a
+  standing condition rather than the cause of what is happening now: its score decays with
+  that age (over ``stale_scale``), and it cannot explain effects that began more than
+  ``lead`` after it.
+
+The deepest deviating node first (:mod:`correlator.rank_deepest`) is the special case with
+no discount weighting and no coverage; this strategy keeps that rule's strength (a node whose
+callees are quiet is preferred) while breaking its ties with coverage, which is what tells a
+real callee from a sibling "remote" view of the same call.
+
+>>> from aiops.model.deviation import Deviation
+>>> from correlator.types import NodeEvidence
+>>> from topology.graph import ServiceGraph
+>>> g = ServiceGraph.from_edges([("web", "catalog"), ("web", "ads"), ("mobile", "catalog")])
+>>> def dev(node, z, since):
+...     return Deviation(node, "latency", "latency p95", "latency", 0.41, 0.03, z, since,
+...                      since)
+>>> ev = {n: NodeEvidence(n, s, 0.5, deviations=(dev(n, z, s),))
+...       for n, z, s in [("web", 30.0, 120.0), ("catalog", 12.0, 60.0),
+...                       ("mobile", 8.0, 120.0), ("ads", 9.0, 120.0)]}
+>>> [c.service for c in ChainRanker().rank(ev, g)][:2]
+['catalog', 'ads']
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from aiops.model import RootCause
+from correlator.diagnosis import describe
+from correlator.types import NodeEvidence
+from topology.graph import ServiceGraph
+
+#: Which kinds of signal on a callee can cause which kinds on its caller.
+CAUSES: dict[str, frozenset[str]] = {
+    "latency": frozenset({"latency"}),
+    "errors": frozenset({"errors", "latency"}),
+    "saturation": frozenset({"latency", "errors", "saturation"}),
+    "other": frozenset({"other"}),
+    "alert": frozenset(),
+}
+
+#: Kinds that count as a problem of the node itself (traffic moves are only support).
+_PROBLEM_KINDS = ("latency", "errors", "saturation", "other", "alert")
+
+
+def profile(ev: NodeEvidence) -> dict[str, float]:
+    """Strength per kind of signal: log-scaled |z| of the strongest bad family of that
+    kind. A node known only from its alerts (its series never deviated the harmful way in
+    the window, or they are not tracked) gets one weak ``alert`` entry: it can be explained
+    by a dependency but explains nothing itself, since nothing says which way it moved."""
+    out: dict[str, float] = {}
+    for d in ev.deviations:
+        kind = d.kind if d.bad else "traffic"
+        s = d.strength
+        if s > out.get(kind, 0.0):
+            out[kind] = s
+    if ev.alerts and not any(k in out for k in _PROBLEM_KINDS):
+        out["alert"] = math.log1p(1.0 + max(0.0, ev.score))
+    return out
+
+
+class ChainRanker:
+    """Deviating callees that explain deviating callers first (see the module docstring)."""
+
+    name = "chain"
+
+    def __init__(self, limit: int = 5, hops: int = 2, tolerance: float = 300.0,
+                 discount: float = 0.7, w_strength: float = 0.5, w_cover: float = 0.5,
+                 member_weight: float = 2.0, lead: float = 900.0,
+                 stale_scale: float = 1800.0) -> None:
+        self.limit = limit
+        self.hops = hops
+        self.tolerance = tolerance
+        self.discount = discount
+        self.w_strength = w_strength
+        self.w_cover = w_cover
+        self.member_weight = member_weight
+        self.lead = lead
+        self.stale_scale = stale_scale
+
+    def _explains(self, cause: NodeEvidence, pc: Mapping[str, float], effect: NodeEvidence,
+                  pe: Mapping[str, float]) -> float:
+        """How strongly ``cause`` (a dependency of ``effect``) explains it: the cause's
+        strength in a kind that can produce one of the effect's kinds, 0 if none or if it
+        moved more than ``tolerance`` after the effect."""
+        if not effect.onset - self.lead <= cause.onset <= effect.onset + self.tolerance:
+            return 0.0
+        best = 0.0
+        for kind, s in pc.items():
+            effects = CAUSES.get(kind)
+            if effects and any(k in pe for k in effects) and s > best:
+                best = s
+        return best
+
+    def rank(self, evidence: Mapping[str, NodeEvidence],
+             graph: ServiceGraph | None) -> list[RootCause]:
+        live = {n: e for n, e in evidence.items() if not e.inhibited} or dict(evidence)
+        prof = {n: profile(e) for n, e in evidence.items()}
+        strength = {n: max((s for k, s in prof[n].items() if k != "traffic"), default=0.0)
+                    for n in live}
+        cands = [n for n in sorted(live) if strength[n] > 0.0] or sorted(live)
+        # explains[c] = effects c explains; explained[e] = strongest explanation of e
+        explains: dict[str, list[str]] = {n: [] for n in evidence}
+        explained: dict[str, tuple[float, str]] = {}
+        if graph is not None:
+            for eff in sorted(evidence):
+                if eff not in graph or not any(k != "traffic" for k in prof[eff]):
+                    continue
+                for cause in sorted(graph.downstream_within(eff, self.hops)):
+                    if cause == eff or cause not in evidence:
+                        continue
+                    s = self._explains(evidence[cause], prof[cause], evidence[eff],
+                                       prof[eff])
+                    if s <= 0.0:
+                        continue
+                    explains[cause].append(eff)
+                    if s > explained.get(eff, (0.0, ""))[0]:
+                        explained[eff] = (s, cause)
+        # the incident's newest symptom: a node that moved long before it (more than
+        # ``lead``) is a standing condition more than part of what is happening now
+        newest = max((e.onset for e in evidence.values() if e.alerts), default=None)
+
+        def fresh(n: str) -> float:
+            if newest is None:
+                return 1.0
+            age = newest - self.lead - evidence[n].onset
+            return math.exp(-age / self.stale_scale) if age > 0 else 1.0
+
+        cover: dict[str, float] = {}
+        chains: dict[str, list[str]] = {}
+        for c in cands:
+            seen: set[str] = set()
+            todo = list(explains[c])
+            while todo:
+                n = todo.pop()
+                if n in seen or n == c:
+                    continue
+                seen.add(n)
+                todo.extend(explains[n])
+            chains[c] = sorted(seen)
+            cover[c] = sum((self.member_weight if evidence[n].alerts else 1.0) * fresh(n)
+                           for n in seen)
+        top_s = max((strength[c] for c in cands), default=0.0) or 1.0
+        top_c = max(cover.values(), default=0.0) or 1.0
+        total: dict[str, float] = {}
+        for c in cands:
+            base = self.w_strength * strength[c] / top_s + self.w_cover * cover[c] / top_c
+            by = explained.get(c)
+            if by is not None and strength[c] > 0:
+                base *= 1.0 - self.discount * min(1.0, by[0] / strength[c])
+            total[c] = base * fresh(c)
+        order = sorted(cands, key=lambda c: (-total[c], evidence[c].onset, c))
+        return [RootCause(c, round(total[c], 4),
+                          self._explain(evidence[c], chains[c], explained.get(c), evidence))
+                for c in order[: self.limit]]
+
+    @staticmethod
+    def _explain(ev: NodeEvidence, chain: list[str], by: tuple[float, str] | None,
+                 evidence: Mapping[str, NodeEvidence]) -> tuple[str, ...]:
+        lines: list[str] = []
+        if ev.deviations:
+            lines.append(describe(ev.deviations[0]))
+            more = [d.series for d in ev.deviations[1:3]]
+            if more:
+                lines.append(f"{ev.node}: also {', '.join(more)}")
+        if ev.alerts:
+            lines.append(f"{ev.node}: alerts {', '.join(sorted(ev.alerts))}")
+        if chain:
+            lags = [evidence[n].onset - ev.onset for n in chain]
+            lo, hi = min(lags) / 60.0, max(lags) / 60.0
+            span = f"{lo:.0f} min" if abs(hi - lo) < 1 else f"{lo:.0f}-{hi:.0f} min"
+            names = ", ".join(chain[:4]) + (", ..." if len(chain) > 4 else "")
+            lines.append(f"its {len(chain)} dependent node(s) deviated {span} later: {names}")
+        if by is None:
+            lines.append(f"no deviating dependency of {ev.node} explains it")
+        else:
+            lines.append(f"partly explained by its dependency {by[1]}")
+        return tuple(lines)
