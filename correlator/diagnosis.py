@@ -125,7 +125,13 @@ def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
     out: dict[str, NodeEvidence] = {}
     for name, ev in evidence.items():
         devs = window.of(name, lo, hi)
-        out[name] = replace(ev, deviations=devs) if devs or ev.deviations else ev
+        if not devs and not ev.deviations:
+            out[name] = ev
+            continue
+        # the time it moved in this episode: an alert on the node may be an older one
+        # (a series that kept firing), its deviations say when this problem began there
+        moved = [d.since for d in devs if d.bad]
+        out[name] = replace(ev, deviations=devs, onset=min(moved) if moved else ev.onset)
     if graph is None or not window:
         return out
     members = [n for n in evidence if n in graph]

@@ -51,6 +51,7 @@ from aiops.model import (
 from aiops.model.deviation import Deviation
 from correlator.config import CorrelatorConfig, Silence, classify_alert
 from correlator.diagnosis import DeviationWindow, diagnose
+from correlator.noise import alert_families, supported
 from correlator.grouping import GLOBAL as _GLOBAL
 from correlator.grouping import Related, distant_cause, find_candidates, related_nodes
 from correlator.inhibition import InhibitionIndex, claimable
@@ -101,7 +102,8 @@ class TopologyCorrelator:
         self.stats: dict[str, int] = {"processed": 0, "duplicates": 0, "silenced": 0,
                                       "inhibited": 0, "merged": 0, "reopened": 0,
                                       "stale": 0, "flapping": 0, "changes_held": 0,
-                                      "pending": 0, "confirmed": 0, "transient": 0}
+                                      "pending": 0, "confirmed": 0, "transient": 0,
+                                      "unsupported": 0}
 
     # ------------------------------------------------------------------ public API
 
@@ -571,7 +573,7 @@ class TopologyCorrelator:
             return
         if kind and kind != "change" and kind not in self.config.confirm_kinds:
             self._confirm(state, ts, "an outage alert joined")
-        elif sum(1 for k in state.member_kind.values() if k != "change") >= 2:
+        elif alert_families(state) >= 2:
             self._confirm(state, ts, "corroborated by a second alert")
 
     def _confirm(self, state: IncidentState, ts: float, why: str) -> None:
@@ -594,7 +596,13 @@ class TopologyCorrelator:
                 continue
             # judged by event time: an alert that resolved after the hold ended lasted
             # longer than a blip, even if its resolution reached us before this tick
-            if state.firing > 0 or state.last_resolved_ts > due:
+            if (state.firing > 0 or state.last_resolved_ts > due) and self.deviations \
+                    and not supported(state, self.graph, self.deviations, hold):
+                self.stats["unsupported"] += 1
+                self._resolve(state, due, "unsupported",
+                              "a lone symptom with no other deviating signal around it")
+                self._release_changes(state)
+            elif state.firing > 0 or state.last_resolved_ts > due:
                 cause = self._distant_cause(state)
                 if cause is not None:  # a far effect of a known problem, not a new one
                     out.append(self._publish(self._merge(cause, state, due)))
@@ -607,12 +615,15 @@ class TopologyCorrelator:
                 self.stats["transient"] += 1
                 self._resolve(state, max(due, state.last_resolved_ts), "transient",
                               f"every alert cleared within {hold:.0f} s")
-                for fp, held in state.members.items():
-                    if state.member_kind.get(fp) == "change" and held.firing:
-                        # context it was holding goes back to wait for another incident
-                        self._hold_change(fp, state.member_node[fp], held)
+                self._release_changes(state)
             out.append(self._publish(state))
         return out
+
+    def _release_changes(self, state: IncidentState) -> None:
+        """Change events a dropped pending incident held go back to wait for another."""
+        for fp, held in state.members.items():
+            if state.member_kind.get(fp) == "change" and held.firing:
+                self._hold_change(fp, state.member_node[fp], held)
 
     def _distant_cause(self, state: IncidentState) -> IncidentState | None:
         if self.graph is None or self.config.confirm_reach <= self.config.k_hops:

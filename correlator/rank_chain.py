@@ -82,10 +82,10 @@ class ChainRanker:
 
     name = "chain"
 
-    def __init__(self, limit: int = 5, hops: int = 2, tolerance: float = 300.0,
-                 discount: float = 0.7, w_strength: float = 0.5, w_cover: float = 0.5,
-                 member_weight: float = 2.0, lead: float = 900.0,
-                 stale_scale: float = 1800.0) -> None:
+    def __init__(self, limit: int = 5, hops: int = 1, tolerance: float = 300.0,
+                 discount: float = 0.0, w_strength: float = 0.5, w_cover: float = 0.5,
+                 member_weight: float = 2.0, lead: float = 600.0,
+                 stale_scale: float = 900.0) -> None:
         self.limit = limit
         self.hops = hops
         self.tolerance = tolerance
@@ -168,13 +168,17 @@ class ChainRanker:
                 base *= 1.0 - self.discount * min(1.0, by[0] / strength[c])
             total[c] = base * fresh(c)
         order = sorted(cands, key=lambda c: (-total[c], evidence[c].onset, c))
-        return [RootCause(c, round(total[c], 4),
-                          self._explain(evidence[c], chains[c], explained.get(c), evidence))
-                for c in order[: self.limit]]
+        out: list[RootCause] = []
+        for c in order[: self.limit]:
+            callers = set(graph.callers(c)) if graph is not None and c in graph else set()
+            out.append(RootCause(c, round(total[c], 4), self._explain(
+                evidence[c], chains[c], explained.get(c), evidence, prof, callers)))
+        return out
 
     @staticmethod
     def _explain(ev: NodeEvidence, chain: list[str], by: tuple[float, str] | None,
-                 evidence: Mapping[str, NodeEvidence]) -> tuple[str, ...]:
+                 evidence: Mapping[str, NodeEvidence], prof: Mapping[str, Mapping[str, float]],
+                 callers: set[str]) -> tuple[str, ...]:
         lines: list[str] = []
         if ev.deviations:
             lines.append(describe(ev.deviations[0]))
@@ -188,7 +192,12 @@ class ChainRanker:
             lo, hi = min(lags) / 60.0, max(lags) / 60.0
             span = f"{lo:.0f} min" if abs(hi - lo) < 1 else f"{lo:.0f}-{hi:.0f} min"
             names = ", ".join(chain[:4]) + (", ..." if len(chain) > 4 else "")
-            lines.append(f"its {len(chain)} dependent node(s) deviated {span} later: {names}")
+            who = "caller" if set(chain) <= callers else "dependent"
+            kinds = {k for n in chain for k in prof[n] if k != "traffic"}
+            verb = "slowed" if kinds == {"latency"} else "failed" if kinds == {"errors"} \
+                else "deviated"
+            plural = "s" if len(chain) > 1 else ""
+            lines.append(f"its {len(chain)} {who}{plural} {verb} {span} later: {names}")
         if by is None:
             lines.append(f"no deviating dependency of {ev.node} explains it")
         else:

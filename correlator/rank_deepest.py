@@ -55,6 +55,6 @@ class DeepestRanker:
             lines = [describe(ev.deviations[0])] if ev.deviations else [
                 f"{n}: alerts {', '.join(sorted(ev.alerts)) or 'none'}"]
             lines.append("no deviating dependency" if deep[n] else "a dependency deviates too")
-            out.append(RootCause(n, round(strength[n] + (10.0 if deep[n] else 0.0), 4),
+            out.append(RootCause(n, round(strength[n] + (1000.0 if deep[n] else 0.0), 4),
                                  tuple(lines)))
         return out

@@ -38,13 +38,13 @@ FAMILY_LABELS = frozenset({
 # Generic metric naming words, in the order they are tried (first match wins): a series
 # name says what kind of signal it is and which way is bad for it.
 _KIND_WORDS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
-    ("errors", -1, re.compile(r"availab|success|uptime|apdex|\bup\b|healthy|ready")),
+    ("errors", -1, re.compile(r"availab|success|uptime|apdex|(^|_)up($|_)|healthy|ready")),
     ("errors", 1, re.compile(r"error|fail|5xx|exception|fault|reject|timeout|panic|crash|"
                              r"restart|oom|kill")),
-    ("latency", 1, re.compile(r"latenc|duration|response_time|_time|delay|\brt\b|_ms\b|"
-                              r"seconds|wait")),
-    ("saturation", 1, re.compile(r"cpu|mem|heap|gc|disk|io|thread|throttl|saturat|load|"
-                                 r"queue|conn|fd|swap|pool|util")),
+    ("saturation", 1, re.compile(r"cpu|mem|heap|(^|_)gc_|disk|(^|_)io(_|$)|thread|throttl|"
+                                 r"saturat|(^|_)load|queue|conn|(^|_)fd|swap|pool|util")),
+    ("latency", 1, re.compile(r"latenc|duration|response_time|_time|delay|(^|_)rt($|_)|"
+                              r"_ms($|_)|seconds|wait")),
     ("traffic", 0, re.compile(r"request|rps|qps|throughput|count|calls|rate|bytes|"
                               r"packets|received|sent|total")),
 )
@@ -52,6 +52,8 @@ _KIND_WORDS: tuple[tuple[str, int, re.Pattern[str]], ...] = (
 
 def _kind_entry(name: str) -> tuple[str, int]:
     low = name.lower().replace(".", "_").replace("-", "_")
+    if low.endswith("_count") and not _KIND_WORDS[1][2].search(low):
+        return "traffic", 0  # a histogram's count is how many, not how slow
     for kind, direction, pattern in _KIND_WORDS:
         if pattern.search(low):
             return kind, direction
