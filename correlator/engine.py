@@ -51,10 +51,10 @@ from aiops.model import (
 from aiops.model.deviation import Deviation
 from correlator.config import CorrelatorConfig, Silence, classify_alert
 from correlator.diagnosis import DeviationWindow, diagnose
-from correlator.noise import alert_families, supported
 from correlator.grouping import GLOBAL as _GLOBAL
 from correlator.grouping import Related, distant_cause, find_candidates, related_nodes
 from correlator.inhibition import InhibitionIndex, claimable
+from correlator.noise import alert_families, supported
 from correlator.ranking import CompositeRanker
 from correlator.state import IncidentState, event_time, incident_id
 from correlator.types import RankingStrategy

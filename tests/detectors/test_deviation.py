@@ -31,7 +31,7 @@ def _noisy(base: float, n: int, seed: int, rel: float = 0.05) -> list[float]:
 
 def test_a_slow_series_is_reported_with_value_expectation_and_since() -> None:
     t = DeviationTracker()
-    values = _noisy(0.03, 60, 1) + [0.41, 0.43, 0.40]
+    values = [*_noisy(0.03, 60, 1), 0.41, 0.43, 0.4]
     devs = _feed(t, _series("latency", {"service": "catalog", "statistic": "p95"}, values))
     assert [d.ts for d in devs] == [3600.0, 3660.0, 3720.0]
     first = devs[0]
@@ -43,8 +43,8 @@ def test_a_slow_series_is_reported_with_value_expectation_and_since() -> None:
 
 def test_harmless_direction_and_gaps_are_not_deviations() -> None:
     t = DeviationTracker()
-    faster = _noisy(0.5, 60, 2) + [0.01, 0.01]  # latency dropping is not a fault
-    up = _noisy(99.0, 60, 3, rel=0.001) + [100.0, 100.0]  # availability rising neither
+    faster = [*_noisy(0.5, 60, 2), 0.01, 0.01]  # latency dropping is not a fault
+    up = [*_noisy(99.0, 60, 3, rel=0.001), 100.0, 100.0]  # availability rising neither
     rows = (_series("latency", {"service": "a"}, faster)
             + _series("availability", {"service": "b"}, up)
             + [MetricSample("latency", {"service": "a"}, 62 * 60.0, math.nan)])
@@ -54,7 +54,7 @@ def test_harmless_direction_and_gaps_are_not_deviations() -> None:
 def test_availability_drop_and_traffic_either_way() -> None:
     t = DeviationTracker()
     rows = (_series("availability", {"service": "pay"}, [100.0] * 60 + [97.0])
-            + _series("requests", {"service": "web"}, _noisy(1000, 60, 4) + [10.0]))
+            + _series("requests", {"service": "web"}, [*_noisy(1000, 60, 4), 10.0]))
     devs = {d.node: d for d in _feed(t, rows)}
     assert devs["pay"].kind == "errors" and devs["pay"].bad and devs["pay"].z < 0
     assert devs["web"].kind == "traffic" and not devs["web"].bad
@@ -65,9 +65,9 @@ def test_a_family_counts_once_per_node_and_at_most_top_n_per_node() -> None:
     rows: list[MetricSample] = []
     for i, stat in enumerate(["p50", "p90", "p95", "p99"]):
         rows += _series("latency", {"service": "db", "statistic": stat, "pod": f"db-{i}"},
-                        _noisy(0.01, 60, 10 + i) + [0.5 + i])
+                        [*_noisy(0.01, 60, 10 + i), 0.5 + i])
     for j, name in enumerate(["cpu_usage", "errors_total", "memory_bytes"]):
-        rows += _series(name, {"service": "db"}, _noisy(10, 60, 20 + j) + [100.0 + j])
+        rows += _series(name, {"service": "db"}, [*_noisy(10, 60, 20 + j), 100.0 + j])
     last = [d for d in _feed(t, rows) if d.ts == 3600.0]
     assert len(last) == 2 and len({d.family for d in last}) == 2
     assert next(d for d in last if d.family == "latency").series.startswith("latency p99")
