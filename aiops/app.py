@@ -109,9 +109,15 @@ class Engine:
 
                 entity = EntityAlerter(s.detection.entity_metrics,
                                        interval=s.detection.entity_interval_s)
+            deviations = None
+            if s.correlation.diagnosis:
+                from detectors.deviation import DeviationTracker
+
+                deviations = DeviationTracker()
             return DetectStage(self.topics, metric_alerter, default_log_alerter(),
                                log_decoder=mapping.decode, entity_alerter=entity,
-                               series_idle_s=s.detection.series_idle_s)
+                               series_idle_s=s.detection.series_idle_s,
+                               deviations=deviations)
         if name == "correlate":
             from aiops.correlation import TopologyUpdater, build_correlator
             from aiops.notify.build import build_notifier
@@ -129,6 +135,7 @@ class Engine:
                 notifications=notifier.messages if notifier is not None else None,
                 silences=lambda after: map(correlator_silence, silence_store.in_force(after)),
                 reopen_window=correlator.config.reopen_window,
+                deviations=correlator.observe if correlator.deviations is not None else None,
                 topology=TopologyUpdater(correlator),
                 # Without a cluster (replay) there is no topic history to replay.
                 topology_history=(

@@ -41,6 +41,7 @@ class TopicSettings(BaseModel):
     actions: str = "aiops.actions"
     dlq: str = "aiops.dlq"
     topology: str = "aiops.topology"
+    deviations: str = "aiops.deviations"
     data_partitions: int = 3
     alert_partitions: int = 1
 
@@ -109,6 +110,15 @@ class CorrelationSettings(BaseModel):
         "long; dropped as transient if it clears. 0 raises at once.",
     )
     topology_file: str = Field("", description="YAML/JSON service graph.")
+    diagnosis: bool = Field(
+        True,
+        description="The detect stage publishes per-node deviation summaries and the "
+        "correlator ranks every deviating node around an incident, alerting or not.",
+    )
+    ranking: str = Field(
+        "chain", description="Root-cause ranking: chain, composite, deepest, pagerank, onset, "
+        "top-score."
+    )
 
 
 class RemediationSettings(BaseModel):

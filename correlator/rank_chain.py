@@ -19,6 +19,9 @@ time out), a saturated one makes them slow or fail. So for each node that deviat
   that age (over ``stale_scale``), and it cannot explain effects that began more than
   ``lead`` after it.
 
+Without any deviation evidence (alerts only, e.g. from Alertmanager with no metrics stream)
+it ranks as :class:`correlator.ranking.CompositeRanker` does.
+
 The deepest deviating node first (:mod:`correlator.rank_deepest`) is the special case with
 no discount weighting and no coverage; this strategy keeps that rule's strength (a node whose
 callees are quiet is preferred) while breaking its ties with coverage, which is what tells a
@@ -45,6 +48,7 @@ from collections.abc import Mapping
 
 from aiops.model import RootCause
 from correlator.diagnosis import describe
+from correlator.ranking import CompositeRanker
 from correlator.types import NodeEvidence
 from topology.graph import ServiceGraph
 
@@ -95,6 +99,7 @@ class ChainRanker:
         self.member_weight = member_weight
         self.lead = lead
         self.stale_scale = stale_scale
+        self._alerts_only = CompositeRanker(limit=limit)
 
     def _explains(self, cause: NodeEvidence, pc: Mapping[str, float], effect: NodeEvidence,
                   pe: Mapping[str, float]) -> float:
@@ -112,6 +117,10 @@ class ChainRanker:
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
              graph: ServiceGraph | None) -> list[RootCause]:
+        if not any(e.deviations for e in evidence.values()):
+            # alerts alone (no deviation summaries reach the correlator): nothing says which
+            # way a series moved, so the alert-based blend ranks
+            return self._alerts_only.rank(evidence, graph)
         live = {n: e for n, e in evidence.items() if not e.inhibited} or dict(evidence)
         prof = {n: profile(e) for n, e in evidence.items()}
         strength = {n: max((s for k, s in prof[n].items() if k != "traffic"), default=0.0)

@@ -27,6 +27,7 @@ class Topics:
     actions: str = "aiops.actions"
     dlq: str = "aiops.dlq"
     topology: str = "aiops.topology"
+    deviations: str = "aiops.deviations"
     data_partitions: int = 3
     alert_partitions: int = 1
 
@@ -40,4 +41,6 @@ class Topics:
             TopicSpec(self.dlq, 1),
             # One partition: updates apply in the order they were made.
             TopicSpec(self.topology, 1),
+            # Deviation summaries meet the alerts on the correlator: partitioned alike.
+            TopicSpec(self.deviations, self.alert_partitions),
         ]

@@ -21,8 +21,10 @@ labels that only tell them apart, so a family counts once as evidence.
 
 from __future__ import annotations
 
+import json
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,8 +119,6 @@ class Deviation:
         >>> round(Deviation("a", "f", "f", "latency", 2, 1, 100.0, 0, 0).strength, 3)
         4.615
         """
-        import math
-
         return math.log1p(abs(self.z))
 
     def ratio(self) -> float | None:
@@ -143,3 +143,31 @@ class Deviation:
                        bad=bool(raw.get("bad", True)))
         except (KeyError, TypeError, ValueError) as exc:
             raise DecodeError(f"bad deviation record: {exc!r}") from exc
+
+
+def encode_deviations(deviations: Sequence[Deviation]) -> bytes:
+    """One ``aiops.deviations`` message: ``{"deviations": [...]}``, compact JSON.
+
+    >>> d = Deviation("db", "latency", "latency p95", "latency", 0.4, 0.03, 40.0, 1.0, 2.0)
+    >>> decode_deviations(encode_deviations([d])) == [d]
+    True
+    """
+    return json.dumps({"deviations": [d.to_dict() for d in deviations]},
+                      separators=(",", ":")).encode()
+
+
+def decode_deviations(value: bytes) -> list[Deviation]:
+    """The inverse of :func:`encode_deviations`; :class:`DecodeError` says what is wrong."""
+    try:
+        raw = json.loads(value)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DecodeError(f"deviations message is not JSON: {exc}") from exc
+    items = raw.get("deviations") if isinstance(raw, dict) else None
+    if not isinstance(items, list):
+        raise DecodeError("deviations message needs a 'deviations' list")
+    return [Deviation.from_dict(item) if isinstance(item, dict) else _bad(item)
+            for item in items]
+
+
+def _bad(item: object) -> Deviation:
+    raise DecodeError(f"deviation is not an object: {item!r}"[:200])

@@ -164,16 +164,3 @@ def step_of(rows: list[tuple[float, str, dict[str, str], float]]) -> float:
     stamps = sorted({r[0] for r in rows})
     gaps = sorted(b - a for a, b in itertools.pairwise(stamps) if b > a)
     return gaps[len(gaps) // 2] if gaps else 60.0
-
-
-def shifted_normal(scenario: RecordedScenario, case: RecordedCase
-                   ) -> list[tuple[float, str, dict[str, str], float]]:
-    """The scenario's fault-free metrics moved in time to end one interval before the
-    case's first point (the README's way to warm up on data recorded at another time)."""
-    rows = metric_rows(scenario.normal_metrics)
-    if not rows:
-        return rows
-    step = step_of(rows)
-    last = max(r[0] for r in rows)
-    shift = case.window_start - step - last
-    return [(ts + shift, n, lab, v) for ts, n, lab, v in rows]

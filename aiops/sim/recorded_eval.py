@@ -1,7 +1,8 @@
 """Root-cause evaluation on recorded telemetry, online, through the engine's own parts.
 
-Per case: the scenario's fault-free metrics, shifted to end just before the case, warm the
-metric alerter and the deviation tracker up; then the case's metrics stream in, one batch
+Per case: the scenario's fault-free metrics warm the metric alerter and the deviation tracker
+up (once per scenario; each case continues a copy), the case is moved in time to follow them
+by one interval; then the case's metrics stream in, one batch
 per timestamp, exactly as the detect stage would see them, and its alerts and deviation
 summaries go to the correlator, whose timers tick in event time between batches. Nobody tells
 the engine when the fault starts.
@@ -12,11 +13,12 @@ PetShop's SLO violation at its front end: the incident a responder would open), 
 one holding most of them, then the earliest opened; its ranking when the data ends is scored against
 the truth (AC@k, Avg@5). Time to incident is from ``inject_ts`` (when the fault was seen) to
 the first raised version holding one of those alerts. False incidents per hour are counted
-over each scenario's fault-free data after a warm-up, in a separate run.
+over each scenario's fault-free data after a warm-up (the same run that warms up).
 """
 
 from __future__ import annotations
 
+import copy
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -138,20 +140,31 @@ class _Run:
         return alerts
 
 
-def run_case(scenario: RecordedScenario, case: RecordedCase, normal: Sequence[Row],
-             pipe: Pipeline, graph: ServiceGraph) -> CaseResult:
-    """Warm up on ``normal`` shifted to end just before the case, then stream the case."""
-    step = step_of(list(normal))
-    shift = case.window_start - step - max(r[0] for r in normal)
-    run = _Run(pipe, graph, tick_every=min(60.0, step))
-    for ts, rows in _batches((t + shift, n, lab, v) for t, n, lab, v in normal):
+def warm_up(normal: Sequence[Row], pipe: Pipeline, graph: ServiceGraph) -> _Run:
+    """A pipeline that has seen the scenario's fault-free data, in its own time."""
+    run = _Run(pipe, graph, tick_every=min(60.0, step_of(list(normal))))
+    for ts, rows in _batches(normal):
         run.feed(ts, rows)
+    return run
+
+
+def run_case(case: RecordedCase, warm: _Run, normal_end: float, step: float) -> CaseResult:
+    """Continue a copy of the warmed pipeline with the case, moved in time to start one
+    interval after the fault-free data ends.
+
+    The README's recipe shifts the fault-free data to end just before the case; moving the
+    case instead keeps every time difference the same (the engine runs in event time), and
+    lets one warm-up serve every case of a scenario.
+    """
+    shift = normal_end + step - case.window_start
+    run = copy.deepcopy(warm)
     case_alerts: set[str] = set()
-    for ts, rows in _batches(metric_rows(case.metrics_path)):
-        for alert in run.feed(ts, rows):
-            if alert.firing and alert.starts_at >= case.window_start:
+    rows = [(t + shift, n, lab, v) for t, n, lab, v in metric_rows(case.metrics_path)]
+    for ts, batch in _batches(rows):
+        for alert in run.feed(ts, batch):
+            if alert.firing and alert.starts_at >= case.window_start + shift:
                 case_alerts.add(alert.fingerprint)
-    run.advance(case.window_end + step)  # the case's last interval ends
+    run.advance(case.window_end + shift + step)  # the case's last interval ends
     holding: Counter[str] = Counter()
     on_target: set[str] = set()
     for inc in run.latest.values():
@@ -169,23 +182,15 @@ def run_case(scenario: RecordedScenario, case: RecordedCase, normal: Sequence[Ro
     inc = run.latest[best]
     top = [rc.service for rc in inc.root_causes]
     rank = next((i for i, s in enumerate(top, 1) if s == case.root), None)
-    return CaseResult(case, rank, True, run.first_raised[best] - case.inject_ts, top,
-                      len(holding))
+    return CaseResult(case, rank, True, run.first_raised[best] - (case.inject_ts + shift),
+                      top, len(holding))
 
 
-def fault_free(scenario: RecordedScenario, normal: Sequence[Row], pipe: Pipeline,
-               graph: ServiceGraph, warmup: float) -> tuple[int, float]:
-    """Raised incidents opened after ``warmup`` seconds of the fault-free data, and the
-    hours they were counted over."""
-    batches = _batches(normal)
-    if not batches:
-        return 0, 0.0
-    start, end = batches[0][0], batches[-1][0]
-    run = _Run(pipe, graph, tick_every=min(60.0, step_of(list(normal))))
-    for ts, rows in batches:
-        run.feed(ts, rows)
-    run.advance(end + 900.0)
-    count = sum(1 for i in run.latest.values()
+def false_incidents(warm: _Run, start: float, end: float, warmup: float
+                    ) -> tuple[int, float]:
+    """Raised incidents the warm-up opened after its first ``warmup`` seconds, and the hours
+    they were counted over: the fault-free data is the false-alarm test."""
+    count = sum(1 for i in warm.latest.values()
                 if i.raised and i.opened_at >= start + warmup)
     return count, max(0.0, end - start - warmup) / 3600.0
 
@@ -198,17 +203,21 @@ def evaluate_recorded(scenarios: Sequence[RecordedScenario], pipes: dict[str, Pi
     for sc in scenarios:
         graph = ServiceGraph.from_edges(sc.edges)
         normal = metric_rows(sc.normal_metrics)
-        for case in sc.cases:
-            if splits and case.split not in splits:
-                continue
-            for name, pipe in pipes.items():
-                result = run_case(sc, case, normal, pipe, graph)
+        if not normal:
+            continue
+        step = step_of(normal)
+        start, end = min(r[0] for r in normal), max(r[0] for r in normal)
+        cases = [c for c in sc.cases if not splits or c.split in splits]
+        for name, pipe in pipes.items():
+            warm = warm_up(normal, pipe, graph)
+            warm.advance(end + step / 2)  # timers of the last interval, before any case
+            reports[name].false_incidents[sc.name] = false_incidents(warm, start, end,
+                                                                     warmup)
+            for case in cases:
+                result = run_case(case, warm, end, step)
                 reports[name].cases.append(result)
                 if progress is not None:
                     progress(name, result)
-        for name, pipe in pipes.items():
-            reports[name].false_incidents[sc.name] = fault_free(sc, normal, pipe, graph,
-                                                                warmup)
     return reports
 
 

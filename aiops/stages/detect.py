@@ -10,6 +10,7 @@ import numpy as np
 
 from aiops.model import Alert, DecodeError, LogRecord, MetricSample
 from aiops.model.columns import MetricColumns
+from aiops.model.deviation import Deviation, encode_deviations
 from streams.codecs import alert_key, decode_logs, decode_metric_columns, encode_alert
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
@@ -27,6 +28,10 @@ class EntityAlerterLike(Protocol):
     def metrics(self) -> Sequence[str]: ...
 
     def process(self, samples: Sequence[MetricSample]) -> list[Alert]: ...
+
+
+class DeviationTrackerLike(Protocol):
+    def process_columns(self, batch: MetricColumns) -> list[Deviation]: ...
 
 
 class LogAlerterLike(Protocol):
@@ -48,7 +53,9 @@ class DetectStage:
         series_idle_s: float = 900.0,
         wall_clock: Callable[[], float] = time.time,
         entity_alerter: EntityAlerterLike | None = None,
+        deviations: DeviationTrackerLike | None = None,
     ) -> None:
+        self._deviations = deviations
         self._entity = entity_alerter
         self._entity_metrics = frozenset(entity_alerter.metrics) if entity_alerter else frozenset()
         self._series_idle_s = series_idle_s
@@ -94,7 +101,18 @@ class DetectStage:
         if records:
             alerts.extend(self._logs.process(records))
         outputs = [Record(self._topics.alerts, alert_key(a), encode_alert(a)) for a in alerts]
+        if parts and self._deviations is not None:
+            outputs.extend(self._deviation_records(columns))
         return StageResult(outputs=outputs, dead=dead)
+
+    def _deviation_records(self, columns: MetricColumns) -> list[Record]:
+        """The batch's deviating families, one message per node (see detectors.deviation)."""
+        assert self._deviations is not None
+        by_node: dict[str, list[Deviation]] = {}
+        for dev in self._deviations.process_columns(columns):
+            by_node.setdefault(dev.node, []).append(dev)
+        return [Record(self._topics.deviations, node.encode(), encode_deviations(devs))
+                for node, devs in by_node.items()]
 
     def _entity_samples(self, columns: MetricColumns) -> list[MetricSample]:
         wanted = [i for i, name in enumerate(columns.names) if name in self._entity_metrics]
