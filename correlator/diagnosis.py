@@ -112,8 +112,8 @@ def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
              ) -> dict[str, NodeEvidence]:
     """``evidence`` widened to the incident's deviating neighbourhood.
 
-    Candidates are the incident's nodes and every node they depend on within ``reach`` hops
-    that deviated between ``at - lookback`` and ``until + lookahead`` (``at``: the
+    Candidates are the incident's nodes and every node they, or their direct callers, depend
+    on within ``reach`` hops that deviated between ``at - lookback`` and ``until + lookahead`` (``at``: the
     incident's first alert, ``until``: its latest, default ``at``); the direct callers of a
     deviating candidate come along as context (they are what it explains). Alerting nodes
     keep their alert evidence and gain their deviations; quiet ones get evidence built from
@@ -134,13 +134,16 @@ def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
         out[name] = replace(ev, deviations=devs, onset=min(moved) if moved else ev.onset)
     if graph is None or not window:
         return out
-    members = [n for n in evidence if n in graph]
-    reachable: set[str] = set()
-    for name in members:
-        reachable |= graph.downstream_within(name, reach)
+    # what the incident's nodes depend on, and what their direct callers depend on: a
+    # fault is often seen first on a caller-side view of a call (a load balancer, a client
+    # span) that sits beside the service at fault, not above it
+    anchors = {n for n in evidence if n in graph}
+    for name in list(anchors):
+        anchors.update(graph.callers(name))
     extra: set[str] = set()
-    for name in sorted(reachable - out.keys()):
-        if window.of(name, lo, hi):
+    for name in sorted(set(window.nodes()) - out.keys()):
+        if name in graph and window.of(name, lo, hi) \
+                and not anchors.isdisjoint(graph.upstream_within(name, reach)):
             extra.add(name)
     context: set[str] = set()
     for name in extra:

@@ -1,17 +1,20 @@
 """Ranking by propagation chains over deviation evidence (strategy ``chain``).
 
 A fault spreads from a callee to its callers, and it spreads *as a kind of signal*: a slow
-callee makes its callers slow, a failing one makes them fail (or slow, when they retry or
-time out), a saturated one makes them slow or fail. So for each node that deviates (see
+callee makes its callers slow, a failing one makes them fail, a saturated one makes them slow
+or fail. (A failing callee can slow callers that retry, but taking that link let every
+chronic error on a leaf "explain" any slow caller on PetShop's development split.) So for each
+node that deviates (see
 :mod:`correlator.diagnosis`):
 
 * it is **explained** when a callee it depends on (within ``hops``) deviated in a kind that
   can cause its own, no later than ``tolerance`` after it moved: then it is more likely an
   effect, and its score is discounted by how strong the explanation is;
-* it **covers** the deviating nodes it explains, transitively up the callers (the
-  propagation chain that MicroHECL-style analyses walk, read from the cause's side): a cause
-  that explains the incident's alerting nodes and their deviating neighbours ranks above a
-  leaf that explains one of them;
+* it **covers** the deviating nodes it explains, transitively up the callers and carrying
+  the kind of signal along (the propagation chain that MicroHECL-style analyses walk, read
+  from the cause's side): a cause that explains the incident's alerting nodes (each worth
+  ``member_weight`` quiet ones: they are what the responder is looking at) and their
+  deviating neighbours ranks above a leaf that explains one of them;
 * its own **strength** is the log-scaled robust z of its strongest bad-direction family
   (families count once; traffic moves count only as support);
 * a node that moved more than ``lead`` seconds before the incident's newest alert is a
@@ -55,7 +58,7 @@ from topology.graph import ServiceGraph
 #: Which kinds of signal on a callee can cause which kinds on its caller.
 CAUSES: dict[str, frozenset[str]] = {
     "latency": frozenset({"latency"}),
-    "errors": frozenset({"errors", "latency"}),
+    "errors": frozenset({"errors"}),
     "saturation": frozenset({"latency", "errors", "saturation"}),
     "other": frozenset({"other"}),
     "alert": frozenset(),
@@ -88,7 +91,7 @@ class ChainRanker:
 
     def __init__(self, limit: int = 5, hops: int = 1, tolerance: float = 300.0,
                  discount: float = 0.0, w_strength: float = 0.5, w_cover: float = 0.5,
-                 member_weight: float = 2.0, lead: float = 600.0,
+                 member_weight: float = 4.0, lead: float = 600.0,
                  stale_scale: float = 900.0) -> None:
         self.limit = limit
         self.hops = hops
@@ -156,14 +159,7 @@ class ChainRanker:
         cover: dict[str, float] = {}
         chains: dict[str, list[str]] = {}
         for c in cands:
-            seen: set[str] = set()
-            todo = list(explains[c])
-            while todo:
-                n = todo.pop()
-                if n in seen or n == c:
-                    continue
-                seen.add(n)
-                todo.extend(explains[n])
+            seen = self._walk(c, explains, prof)
             chains[c] = sorted(seen)
             cover[c] = sum((self.member_weight if evidence[n].alerts else 1.0) * fresh(n)
                            for n in seen)
@@ -183,6 +179,27 @@ class ChainRanker:
             out.append(RootCause(c, round(total[c], 4), self._explain(
                 evidence[c], chains[c], explained.get(c), evidence, prof, callers)))
         return out
+
+    @staticmethod
+    def _walk(cause: str, explains: Mapping[str, list[str]],
+              prof: Mapping[str, Mapping[str, float]]) -> set[str]:
+        """The deviating nodes ``cause`` explains, transitively up the callers, carrying the
+        kinds of signal along: a slow callee explains a caller's latency, and through it
+        its callers' latency, never a failure further up."""
+        reached: dict[str, set[str]] = {}
+        todo = [(cause, {k for k in prof[cause] if k in CAUSES})]
+        while todo:
+            node, kinds = todo.pop()
+            caused = set().union(*(CAUSES[k] for k in kinds)) if kinds else set()
+            for eff in explains[node]:
+                if eff == cause:
+                    continue
+                got = {k for k in prof[eff] if k in caused}
+                have = reached.setdefault(eff, set())
+                if got - have:
+                    have |= got
+                    todo.append((eff, got))
+        return {n for n, kinds in reached.items() if kinds}
 
     @staticmethod
     def _explain(ev: NodeEvidence, chain: list[str], by: tuple[float, str] | None,
