@@ -113,8 +113,9 @@ def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
     """``evidence`` widened to the incident's deviating neighbourhood.
 
     Candidates are the incident's nodes and every node they, or their direct callers, depend
-    on within ``reach`` hops that deviated between ``at - lookback`` and ``until + lookahead`` (``at``: the
-    incident's first alert, ``until``: its latest, default ``at``); the direct callers of a
+    on within ``reach`` hops that deviated between ``at - lookback`` and ``until +
+    lookahead`` (``at``: the incident's first alert, ``until``: its latest, default
+    ``at``); the direct callers of a
     deviating candidate come along as context (they are what it explains). Alerting nodes
     keep their alert evidence and gain their deviations; quiet ones get evidence built from
     their deviations alone. Nodes folded in this way are never members: the incident's
