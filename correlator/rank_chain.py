@@ -84,6 +84,18 @@ def profile(ev: NodeEvidence) -> dict[str, float]:
     return out
 
 
+def kind_onsets(ev: NodeEvidence) -> dict[str, float]:
+    """When each kind of signal of the node first moved (its ``alert`` entry: the node's
+    onset), so that explanations are timed kind by kind."""
+    out: dict[str, float] = {}
+    for d in ev.deviations:
+        kind = d.kind if d.bad else "traffic"
+        if d.since < out.get(kind, math.inf):
+            out[kind] = d.since
+    out.setdefault("alert", ev.onset)
+    return out
+
+
 class ChainRanker:
     """Deviating callees that explain deviating callers first (see the module docstring)."""
 
@@ -104,19 +116,24 @@ class ChainRanker:
         self.stale_scale = stale_scale
         self._alerts_only = CompositeRanker(limit=limit)
 
-    def _explains(self, cause: NodeEvidence, pc: Mapping[str, float], effect: NodeEvidence,
-                  pe: Mapping[str, float]) -> float:
-        """How strongly ``cause`` (a dependency of ``effect``) explains it: the cause's
-        strength in a kind that can produce one of the effect's kinds, 0 if none or if it
-        moved more than ``tolerance`` after the effect."""
-        if not effect.onset - self.lead <= cause.onset <= effect.onset + self.tolerance:
-            return 0.0
+    def _explains(self, pc: Mapping[str, float], mc: Mapping[str, float],
+                  pe: Mapping[str, float], me: Mapping[str, float]
+                  ) -> tuple[float, frozenset[tuple[str, str]]]:
+        """How strongly a cause (a dependency of the effect) explains it, and which of its
+        kinds explain which of the effect's: a kind of the cause that can produce a kind of
+        the effect, having moved between ``lead`` before and ``tolerance`` after it (each
+        kind timed on its own: a node's errors may be older than its latency)."""
         best = 0.0
-        for kind, s in pc.items():
-            effects = CAUSES.get(kind)
-            if effects and any(k in pe for k in effects) and s > best:
-                best = s
-        return best
+        pairs: set[tuple[str, str]] = set()
+        for kc, s in pc.items():
+            effects = CAUSES.get(kc)
+            if not effects:
+                continue
+            for ke in effects:
+                if ke in pe and me[ke] - self.lead <= mc[kc] <= me[ke] + self.tolerance:
+                    pairs.add((kc, ke))
+                    best = max(best, s)
+        return best, frozenset(pairs)
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
              graph: ServiceGraph | None) -> list[RootCause]:
@@ -130,7 +147,9 @@ class ChainRanker:
                     for n in live}
         cands = [n for n in sorted(live) if strength[n] > 0.0] or sorted(live)
         # explains[c] = effects c explains; explained[e] = strongest explanation of e
-        explains: dict[str, list[str]] = {n: [] for n in evidence}
+        moved = {n: kind_onsets(e) for n, e in evidence.items()}
+        explains: dict[str, list[tuple[str, frozenset[tuple[str, str]]]]] = {
+            n: [] for n in evidence}
         explained: dict[str, tuple[float, str]] = {}
         if graph is not None:
             for eff in sorted(evidence):
@@ -139,11 +158,11 @@ class ChainRanker:
                 for cause in sorted(graph.downstream_within(eff, self.hops)):
                     if cause == eff or cause not in evidence:
                         continue
-                    s = self._explains(evidence[cause], prof[cause], evidence[eff],
-                                       prof[eff])
-                    if s <= 0.0:
+                    s, pairs = self._explains(prof[cause], moved[cause], prof[eff],
+                                              moved[eff])
+                    if not pairs:
                         continue
-                    explains[cause].append(eff)
+                    explains[cause].append((eff, pairs))
                     if s > explained.get(eff, (0.0, ""))[0]:
                         explained[eff] = (s, cause)
         # the incident's newest symptom: a node that moved long before it (more than
@@ -181,7 +200,7 @@ class ChainRanker:
         return out
 
     @staticmethod
-    def _walk(cause: str, explains: Mapping[str, list[str]],
+    def _walk(cause: str, explains: Mapping[str, list[tuple[str, frozenset[tuple[str, str]]]]],
               prof: Mapping[str, Mapping[str, float]]) -> set[str]:
         """The deviating nodes ``cause`` explains, transitively up the callers, carrying the
         kinds of signal along: a slow callee explains a caller's latency, and through it
@@ -190,11 +209,10 @@ class ChainRanker:
         todo = [(cause, {k for k in prof[cause] if k in CAUSES})]
         while todo:
             node, kinds = todo.pop()
-            caused = set().union(*(CAUSES[k] for k in kinds)) if kinds else set()
-            for eff in explains[node]:
+            for eff, pairs in explains[node]:
                 if eff == cause:
                     continue
-                got = {k for k in prof[eff] if k in caused}
+                got = {ke for kc, ke in pairs if kc in kinds}
                 have = reached.setdefault(eff, set())
                 if got - have:
                     have |= got
