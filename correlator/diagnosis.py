@@ -24,6 +24,7 @@ deviations. A slow callee that never alerted can then be named as the cause.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
@@ -95,6 +96,15 @@ class DeviationWindow:
             if not fams:
                 del self._nodes[node]
 
+    def peak(self, node: str, lo: float = float("-inf"), hi: float = float("inf")) -> float:
+        """The largest |z| among the node's deviations live between ``lo`` and ``hi``
+        (0 if none): :meth:`of` without building and sorting the list."""
+        fams = self._nodes.get(node)
+        if not fams:
+            return 0.0
+        return max((abs(d.z) for d, last in fams.values() if last >= lo and d.since <= hi),
+                   default=0.0)
+
     def of(self, node: str, lo: float = float("-inf"), hi: float = float("inf")
            ) -> tuple[Deviation, ...]:
         """The node's deviations that were live between ``lo`` and ``hi``, strongest first."""
@@ -108,18 +118,19 @@ class DeviationWindow:
 
 def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
              window: DeviationWindow, at: float, until: float | None = None, *,
-             reach: int = 6, lookback: float = 900.0, lookahead: float = 900.0
-             ) -> dict[str, NodeEvidence]:
+             reach: int = 6, lookback: float = 900.0, lookahead: float = 900.0,
+             max_extra: int = 32) -> dict[str, NodeEvidence]:
     """``evidence`` widened to the incident's deviating neighbourhood.
 
-    Candidates are the incident's nodes and every node they, or their direct callers, depend
-    on within ``reach`` hops that deviated between ``at - lookback`` and ``until +
+    Candidates are the incident's nodes, their siblings (other callees of their callers) and
+    every node these depend on within ``reach`` hops that deviated between ``at - lookback`` and ``until +
     lookahead`` (``at``: the incident's first alert, ``until``: its latest, default
     ``at``); the direct callers of a
     deviating candidate come along as context (they are what it explains). Alerting nodes
     keep their alert evidence and gain their deviations; quiet ones get evidence built from
-    their deviations alone. Nodes folded in this way are never members: the incident's
-    grouping is untouched.
+    their deviations alone; at most ``max_extra`` of them (the strongest, then callers of
+    those for context). Nodes folded in
+    this way are never members: the incident's grouping is untouched.
     """
 
     lo, hi = at - lookback, (at if until is None else until) + lookahead
@@ -135,36 +146,49 @@ def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
         out[name] = replace(ev, deviations=devs, onset=min(moved) if moved else ev.onset)
     if graph is None or not window:
         return out
-    # what the incident's nodes depend on, and what their direct callers depend on: a
-    # fault is often seen first on a caller-side view of a call (a load balancer, a client
-    # span) that sits beside the service at fault, not above it
-    anchors = {n for n in evidence if n in graph}
-    for name in list(anchors):
-        anchors.update(graph.callers(name))
-    extra: set[str] = set()
-    for name in sorted(set(window.nodes()) - out.keys()):
-        if name in graph and window.of(name, lo, hi) \
-                and not anchors.isdisjoint(graph.upstream_within(name, reach)):
-            extra.add(name)
-    context: set[str] = set()
-    for name in extra:
-        context.update(c for c in graph.callers(name) if c not in out and c not in extra)
-    for name in sorted(extra | context):
+    # what the incident's nodes depend on, and what sits beside them: a fault is often
+    # seen first on a caller-side view of a call (a load balancer, a client span) that is
+    # a sibling of the service at fault (another callee of the same caller), not above it
+    members = {n for n in evidence if n in graph}
+    siblings: set[str] = set()
+    for name in members:
+        for caller in graph.callers(name):
+            siblings.update(graph.callees(caller))
+    deviating = set(window.nodes()) - out.keys()
+    if len(members) * 8 < len(deviating):  # walk down from the few members
+        near = set(siblings)
+        for name in members | siblings:
+            near.update(graph.downstream_within(name, reach))
+        found = sorted(deviating & near)
+    else:  # walk up from the few deviating nodes
+        anchors = members | siblings
+        found = sorted(n for n in deviating if n in graph and (
+            n in siblings or not anchors.isdisjoint(graph.upstream_within(n, reach))))
+    peaks = {n: p for n in found if (p := window.peak(n, lo, hi)) > 0.0}
+    if len(peaks) > max_extra:  # the strongest first: ranking cost stays bounded
+        peaks = dict(heapq.nsmallest(max_extra, peaks.items(), key=lambda kv: (-kv[1], kv[0])))
+    extra = {n: window.of(n, lo, hi) for n in sorted(peaks)}
+    room = max_extra - len(extra)
+    for name in sorted({c for n in extra for c in graph.callers(n)} - out.keys() - set(extra)):
+        if room <= 0:
+            break
         devs = window.of(name, lo, hi)
-        if not devs:
-            continue
+        if devs:
+            out[name] = quiet_evidence(name, devs)
+            room -= 1
+    for name, devs in extra.items():
         out[name] = quiet_evidence(name, devs)
     return out
 
 
 def quiet_evidence(node: str, devs: tuple[Deviation, ...]) -> NodeEvidence:
-    """Evidence of a node that raised no alert, from its deviations alone."""
+    """Evidence of a node that raised no alert, from its deviations alone (rankings that
+    read deviations describe them with :func:`describe` when they report the node)."""
     onset = min(d.since for d in devs)
     top = devs[0]
     return NodeEvidence(node=node, onset=onset, score=min(1.0, top.strength / 10.0),
                         kinds={"resource" if top.kind == "saturation" else "symptom"},
-                        summary=describe(top), firing=0, last_change=onset,
-                        last_onset=onset, deviations=devs)
+                        firing=0, last_change=onset, last_onset=onset, deviations=devs)
 
 
 def fmt_value(x: float) -> str:

@@ -94,6 +94,7 @@ class TopologyCorrelator:
         self._change_nodes: dict[str, int] = {}  # node -> how many of those are on it
         self._last_forget = float("-inf")
         self._diagnosed = -1  # deviation window version every raised incident was ranked on
+        self._next_diagnosis = float("-inf")  # event time of the next re-diagnosis pass
         self._kinds: dict[tuple[str, str | None, str | None], str] = {}
         self._kinds_words = self.config.kind_words
         # per inhibition rule: source fingerprint -> (node, incident id), node -> fingerprints
@@ -399,7 +400,9 @@ class TopologyCorrelator:
                 state.note(now, "reranked", f"{len(state.nodes)} nodes")
                 state.version += 1
                 out.append(state.snapshot())
-        if self.deviations and self.deviations.version != self._diagnosed:
+        if self.deviations and self.deviations.version != self._diagnosed \
+                and now >= self._next_diagnosis:
+            self._next_diagnosis = now + self.config.rank_interval
             out.extend(self._rediagnose(now))
         if now - self._last_forget >= 30.0:
             self._last_forget = now
@@ -407,8 +410,9 @@ class TopologyCorrelator:
         return out
 
     def _rediagnose(self, now: float) -> list[Incident]:
-        """Keep the evidence of raised incidents current as deviations arrive: re-rank each
-        at most every ``rank_interval`` seconds, publishing only when the ranking moved."""
+        """Keep the evidence of raised incidents current as deviations arrive: one pass at
+        most every ``rank_interval`` seconds of event time re-ranks the active raised
+        incidents not ranked since, publishing only those whose ranking moved."""
         assert self.deviations is not None
         out: list[Incident] = []
         version = self.deviations.version
@@ -580,6 +584,8 @@ class TopologyCorrelator:
         self.stats["confirmed"] += 1
         state.status = IncidentStatus.OPEN
         state.raised = True
+        if self.deviations:
+            state.dirty_rank = True  # ranked on its neighbourhood now that it is shown
         state.note(ts, "opened", why)
 
     def _settle_pending(self, now: float) -> list[Incident]:
@@ -658,7 +664,8 @@ class TopologyCorrelator:
         return state.snapshot()
 
     def _rank(self, state: IncidentState) -> None:
-        evidence = state.nodes if not self.deviations else diagnose(
+        # a pending incident is shown to no one: its neighbourhood is read once it is raised
+        evidence = state.nodes if not self.deviations or not state.raised else diagnose(
             state.nodes, self.graph, self.deviations, at=state.first_ts,
             until=max(state.last_ts, state.first_ts))
         state.root_causes = tuple(self.ranking.rank(evidence, self.graph))

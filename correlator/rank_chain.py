@@ -46,6 +46,7 @@ real callee from a sibling "remote" view of the same call.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Mapping
 
@@ -104,7 +105,7 @@ class ChainRanker:
     def __init__(self, limit: int = 5, hops: int = 1, tolerance: float = 300.0,
                  discount: float = 0.0, w_strength: float = 0.5, w_cover: float = 0.5,
                  member_weight: float = 4.0, lead: float = 600.0,
-                 stale_scale: float = 900.0) -> None:
+                 stale_scale: float = 900.0, walk_limit: int = 32) -> None:
         self.limit = limit
         self.hops = hops
         self.tolerance = tolerance
@@ -114,6 +115,7 @@ class ChainRanker:
         self.member_weight = member_weight
         self.lead = lead
         self.stale_scale = stale_scale
+        self.walk_limit = walk_limit
         self._alerts_only = CompositeRanker(limit=limit)
 
     def _explains(self, pc: Mapping[str, float], mc: Mapping[str, float],
@@ -175,13 +177,24 @@ class ChainRanker:
             age = newest - self.lead - evidence[n].onset
             return math.exp(-age / self.stale_scale) if age > 0 else 1.0
 
-        cover: dict[str, float] = {}
-        chains: dict[str, list[str]] = {}
-        for c in cands:
+        freshness = {n: fresh(n) for n in evidence}
+        weight = {n: (self.member_weight if e.alerts else 1.0) * freshness[n]
+                  for n, e in evidence.items()}
+        # what each candidate explains directly; the transitive walk for the most promising
+        # ones only (a big incident has hundreds of deviating nodes; the walks are quadratic)
+        cover = {c: sum(weight[e] for e, _ in explains[c]) for c in cands}
+        chains: dict[str, list[str]] = {c: sorted({e for e, _ in explains[c]}) for c in cands}
+        walked = cands
+        if len(cands) > self.walk_limit:
+            top_s0 = max(strength[c] for c in cands) or 1.0
+            top_c0 = max(cover.values()) or 1.0
+            walked = heapq.nsmallest(self.walk_limit, cands, key=lambda c: (
+                -(self.w_strength * strength[c] / top_s0 + self.w_cover * cover[c] / top_c0)
+                * freshness[c], c))
+        for c in walked:
             seen = self._walk(c, explains, prof)
             chains[c] = sorted(seen)
-            cover[c] = sum((self.member_weight if evidence[n].alerts else 1.0) * fresh(n)
-                           for n in seen)
+            cover[c] = sum(weight[n] for n in seen)
         top_s = max((strength[c] for c in cands), default=0.0) or 1.0
         top_c = max(cover.values(), default=0.0) or 1.0
         total: dict[str, float] = {}
@@ -190,7 +203,7 @@ class ChainRanker:
             by = explained.get(c)
             if by is not None and strength[c] > 0:
                 base *= 1.0 - self.discount * min(1.0, by[0] / strength[c])
-            total[c] = base * fresh(c)
+            total[c] = base * freshness[c]
         order = sorted(cands, key=lambda c: (-total[c], evidence[c].onset, c))
         out: list[RootCause] = []
         for c in order[: self.limit]:
