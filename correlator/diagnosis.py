@@ -123,14 +123,13 @@ def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
     """``evidence`` widened to the incident's deviating neighbourhood.
 
     Candidates are the incident's nodes, their siblings (other callees of their callers) and
-    every node these depend on within ``reach`` hops that deviated between ``at - lookback`` and ``until +
-    lookahead`` (``at``: the incident's first alert, ``until``: its latest, default
-    ``at``); the direct callers of a
-    deviating candidate come along as context (they are what it explains). Alerting nodes
-    keep their alert evidence and gain their deviations; quiet ones get evidence built from
-    their deviations alone; at most ``max_extra`` of them (the strongest, then callers of
-    those for context). Nodes folded in
-    this way are never members: the incident's grouping is untouched.
+    every node these depend on within ``reach`` hops that deviated between ``at - lookback``
+    and ``until + lookahead`` (``at``: the incident's first alert, ``until``: its latest,
+    default ``at``); the direct callers of a deviating candidate come along as context (they
+    are what it explains). Alerting nodes keep their alert evidence and gain their
+    deviations; quiet ones get evidence built from their deviations alone; at most
+    ``max_extra`` of them (the strongest, then callers of those for context). Nodes folded
+    in this way are never members: the incident's grouping is untouched.
     """
 
     lo, hi = at - lookback, (at if until is None else until) + lookahead
