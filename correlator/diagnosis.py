@@ -131,7 +131,6 @@ def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
     ``max_extra`` of them (the strongest, then callers of those for context). Nodes folded
     in this way are never members: the incident's grouping is untouched.
     """
-
     lo, hi = at - lookback, (at if until is None else until) + lookahead
     out: dict[str, NodeEvidence] = {}
     for name, ev in evidence.items():
