@@ -24,6 +24,7 @@ deviations. A slow callee that never alerted can then be named as the cause.
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -119,7 +120,8 @@ class DeviationWindow:
 def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
              window: DeviationWindow, at: float, until: float | None = None, *,
              reach: int = 6, lookback: float = 900.0, lookahead: float = 900.0,
-             max_extra: int = 32) -> dict[str, NodeEvidence]:
+             max_extra: int = 32, neighbours: Mapping[str, NodeEvidence] | None = None
+             ) -> dict[str, NodeEvidence]:
     """``evidence`` widened to the incident's deviating neighbourhood.
 
     Candidates are the incident's nodes, their siblings (other callees of their callers) and
@@ -129,7 +131,9 @@ def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
     are what it explains). Alerting nodes keep their alert evidence and gain their
     deviations; quiet ones get evidence built from their deviations alone; at most
     ``max_extra`` of them (the strongest, then callers of those for context). Nodes folded
-    in this way are never members: the incident's grouping is untouched.
+    in this way are never members: the incident's grouping is untouched. ``neighbours``
+    (the quiet nodes of an earlier call) skips the search: a caller re-ranking often reuses
+    them for a while.
     """
     lo, hi = at - lookback, (at if until is None else until) + lookahead
     out: dict[str, NodeEvidence] = {}
@@ -141,8 +145,15 @@ def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
         # the time it moved in this episode: an alert on the node may be an older one
         # (a series that kept firing), its deviations say when this problem began there
         moved = [d.since for d in devs if d.bad]
-        out[name] = replace(ev, deviations=devs, onset=min(moved) if moved else ev.onset)
+        widened = copy.copy(ev)  # the incident's own evidence is never changed
+        widened.deviations = devs
+        if moved:
+            widened.onset = min(moved)
+        out[name] = widened
     if graph is None or not window:
+        return out
+    if neighbours is not None:
+        out.update((n, e) for n, e in neighbours.items() if n not in out)
         return out
     # what the incident's nodes depend on, and what sits beside them: a fault is often
     # seen first on a caller-side view of a call (a load balancer, a client span) that is

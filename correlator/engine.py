@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from aiops.model import (
@@ -57,7 +57,7 @@ from correlator.inhibition import InhibitionIndex, claimable
 from correlator.noise import alert_families, supported
 from correlator.ranking import CompositeRanker
 from correlator.state import IncidentState, event_time, incident_id
-from correlator.types import RankingStrategy
+from correlator.types import NodeEvidence, RankingStrategy
 from topology.graph import ServiceGraph
 from topology.mapping import LabelMapper
 
@@ -95,6 +95,8 @@ class TopologyCorrelator:
         self._last_forget = float("-inf")
         self._diagnosed = -1  # deviation window version every raised incident was ranked on
         self._next_diagnosis = float("-inf")  # event time of the next re-diagnosis pass
+        # incident id -> (when, node count, quiet neighbours) of its last diagnosis
+        self._neighbours: dict[str, tuple[float, int, dict[str, NodeEvidence]]] = {}
         self._kinds: dict[tuple[str, str | None, str | None], str] = {}
         self._kinds_words = self.config.kind_words
         # per inhibition rule: source fingerprint -> (node, incident id), node -> fingerprints
@@ -424,6 +426,7 @@ class TopologyCorrelator:
                 waiting = True
                 continue
             before = state.root_causes
+            self._neighbours.pop(state.id, None)  # look around afresh
             self._rank(state)
             state.ranked_at = now
             if state.root_causes != before:
@@ -664,16 +667,32 @@ class TopologyCorrelator:
         return state.snapshot()
 
     def _rank(self, state: IncidentState) -> None:
-        # a pending incident is shown to no one: its neighbourhood is read once it is raised
-        evidence = state.nodes if not self.deviations or not state.raised else diagnose(
-            state.nodes, self.graph, self.deviations, at=state.first_ts,
-            until=max(state.last_ts, state.first_ts))
+        evidence = self._evidence(state)
         state.root_causes = tuple(self.ranking.rank(evidence, self.graph))
         state.diag_version = self.deviations.version if self.deviations is not None else -1
         state.dirty_rank = False
         state.ranked_nodes = len(state.nodes)
         state.ranked_at = state.updated_at
         self._deferred.discard(state.id)
+
+    def _evidence(self, state: IncidentState) -> Mapping[str, NodeEvidence]:
+        """What the ranking sees: the incident's nodes, widened by diagnosis to its deviating
+        neighbourhood once it is raised (a pending incident is shown to no one). The quiet
+        neighbours found are reused until ``rank_interval`` passed or the incident doubled;
+        the members' own deviations are always read afresh."""
+        if not self.deviations or not state.raised:
+            return state.nodes
+        cached = self._neighbours.get(state.id)
+        now, size = state.updated_at, len(state.nodes)
+        reuse = cached is not None and now - cached[0] < self.config.rank_interval \
+            and size < 2 * cached[1]
+        evidence = diagnose(state.nodes, self.graph, self.deviations, at=state.first_ts,
+                            until=max(state.last_ts, state.first_ts),
+                            neighbours=cached[2] if reuse and cached is not None else None)
+        if not reuse:
+            self._neighbours[state.id] = (now, size, {
+                n: e for n, e in evidence.items() if n not in state.nodes})
+        return evidence
 
     def _forget(self, now: float) -> None:
         """Drop resolved incidents once they can no longer reopen, old flap history, and
@@ -688,6 +707,7 @@ class TopologyCorrelator:
                 if not s.active and s.resolved_at is not None and now - s.resolved_at > horizon]
         for ident in gone:
             state = self._incidents.pop(ident)
+            self._neighbours.pop(ident, None)
             self._deferred.discard(ident)
             for fp in state.members:
                 if self._by_fp.get(fp) == ident:

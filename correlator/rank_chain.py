@@ -66,7 +66,7 @@ CAUSES: dict[str, frozenset[str]] = {
 }
 
 #: Kinds that count as a problem of the node itself (traffic moves are only support).
-_PROBLEM_KINDS = ("latency", "errors", "saturation", "other", "alert")
+_PROBLEM_KINDS = frozenset(("latency", "errors", "saturation", "other", "alert"))
 
 
 def profile(ev: NodeEvidence) -> dict[str, float]:
@@ -80,7 +80,7 @@ def profile(ev: NodeEvidence) -> dict[str, float]:
         s = d.strength
         if s > out.get(kind, 0.0):
             out[kind] = s
-    if ev.alerts and not any(k in out for k in _PROBLEM_KINDS):
+    if ev.alerts and out.keys().isdisjoint(_PROBLEM_KINDS):
         out["alert"] = math.log1p(1.0 + max(0.0, ev.score))
     return out
 
