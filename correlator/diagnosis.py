@@ -37,7 +37,8 @@ from topology.graph import ServiceGraph
 class DeviationWindow:
     """The strongest recent deviation per (node, family), for ``horizon`` seconds.
 
-    A family that keeps deviating keeps the time it first moved (``since``) and its peak;
+    A family that keeps deviating keeps the time it first moved (``since``) and its peak; a
+    new run of it (it came back to normal, then moved again) replaces the old one;
     entries not refreshed for ``horizon`` seconds of event time are dropped by
     :meth:`expire`; beyond ``max_entries`` the stalest entries go first, so memory is bounded
     whatever the input.
@@ -65,14 +66,16 @@ class DeviationWindow:
             self.version += 1
             fams = self._nodes.setdefault(dev.node, {})
             held = fams.get(dev.family)
-            if held is None:
+            if held is None or dev.since > held[1]:
+                # a family seen for the first time, or a new run of it (the tracker starts
+                # ``since`` afresh after the series came back): the old run is history
+                if held is None:
+                    self._size += 1
                 fams[dev.family] = (dev, dev.ts)
-                self._size += 1
             else:
                 old, last = held
                 peak = dev if abs(dev.z) >= abs(old.z) else old
-                since = min(old.since, dev.since) if dev.since <= last + self.horizon \
-                    else dev.since
+                since = min(old.since, dev.since)
                 if peak.since != since:
                     peak = replace(peak, since=since)
                 fams[dev.family] = (peak, max(last, dev.ts))

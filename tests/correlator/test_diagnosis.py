@@ -135,3 +135,11 @@ def test_a_lone_symptom_without_support_is_not_raised() -> None:
     # a harmless move (traffic) is not
     assert run([_dev("catalog", 9.0, T0, family="requests", kind="traffic",
                      bad=False)]) == "unsupported"
+
+
+def test_a_new_run_of_a_family_replaces_the_old_one() -> None:
+    w = DeviationWindow()
+    w.observe([_dev("db", 40.0, T0 - 1200, T0 - 1140)])  # an earlier blip, now over
+    w.observe([_dev("db", 9.0, T0, T0), _dev("db", 12.0, T0, T0 + 60)])
+    (latest,) = w.of("db")
+    assert (latest.since, latest.z) == (T0, 12.0)
