@@ -55,7 +55,7 @@ from correlator.grouping import GLOBAL as _GLOBAL
 from correlator.grouping import Related, distant_cause, find_candidates, related_nodes
 from correlator.inhibition import InhibitionIndex, claimable
 from correlator.noise import alert_families, supported
-from correlator.ranking import CompositeRanker
+from correlator.rank_composite import CompositeRanker
 from correlator.state import IncidentState, event_time, incident_id
 from correlator.types import NodeEvidence, RankingStrategy
 from topology.graph import ServiceGraph

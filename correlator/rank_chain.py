@@ -52,7 +52,7 @@ from collections.abc import Mapping
 
 from aiops.model import RootCause
 from correlator.diagnosis import describe
-from correlator.ranking import CompositeRanker
+from correlator.rank_composite import CompositeRanker
 from correlator.types import NodeEvidence
 from topology.graph import ServiceGraph
 
