@@ -95,8 +95,8 @@ class TopologyCorrelator:
         self._last_forget = float("-inf")
         self._diagnosed = -1  # deviation window version every raised incident was ranked on
         self._next_diagnosis = float("-inf")  # event time of the next re-diagnosis pass
-        # incident id -> (when, node count, quiet neighbours) of its last diagnosis
-        self._neighbours: dict[str, tuple[float, int, dict[str, NodeEvidence]]] = {}
+        # incident id -> (node count, quiet neighbours) of its last diagnosis
+        self._neighbours: dict[str, tuple[int, dict[str, NodeEvidence]]] = {}
         self._kinds: dict[tuple[str, str | None, str | None], str] = {}
         self._kinds_words = self.config.kind_words
         # per inhibition rule: source fingerprint -> (node, incident id), node -> fingerprints
@@ -678,19 +678,19 @@ class TopologyCorrelator:
     def _evidence(self, state: IncidentState) -> Mapping[str, NodeEvidence]:
         """What the ranking sees: the incident's nodes, widened by diagnosis to its deviating
         neighbourhood once it is raised (a pending incident is shown to no one). The quiet
-        neighbours found are reused until ``rank_interval`` passed or the incident doubled;
-        the members' own deviations are always read afresh."""
+        neighbours found are reused until the timer's re-diagnosis pass (at most every
+        ``rank_interval``) looks again, or the incident doubled; the members' own deviations
+        are always read afresh."""
         if not self.deviations or not state.raised:
             return state.nodes
         cached = self._neighbours.get(state.id)
-        now, size = state.updated_at, len(state.nodes)
-        reuse = cached is not None and now - cached[0] < self.config.rank_interval \
-            and size < 2 * cached[1]
+        size = len(state.nodes)
+        reuse = cached if cached is not None and size < 2 * cached[0] else None
         evidence = diagnose(state.nodes, self.graph, self.deviations, at=state.first_ts,
                             until=max(state.last_ts, state.first_ts),
-                            neighbours=cached[2] if reuse and cached is not None else None)
-        if not reuse:
-            self._neighbours[state.id] = (now, size, {
+                            neighbours=reuse[1] if reuse is not None else None)
+        if reuse is None:
+            self._neighbours[state.id] = (size, {
                 n: e for n, e in evidence.items() if n not in state.nodes})
         return evidence
 
