@@ -63,15 +63,20 @@ CAUSES: dict[str, frozenset[str]] = {
     "saturation": frozenset({"latency", "errors", "saturation"}),
     "other": frozenset({"other"}),
     "alert": frozenset(),
+    # an outage or a change known only from its alert (a host down, a rollout) can break
+    # anything that depends on it
+    "outage": frozenset({"latency", "errors", "saturation", "other", "alert", "outage"}),
 }
 
 #: Kinds that count as a problem of the node itself (traffic moves are only support).
-_PROBLEM_KINDS = frozenset(("latency", "errors", "saturation", "other", "alert"))
+_PROBLEM_KINDS = frozenset(("latency", "errors", "saturation", "other", "alert", "outage"))
 
 
 def profile(ev: NodeEvidence) -> dict[str, float]:
     """Strength per kind of signal: log-scaled |z| of the strongest bad family of that
-    kind. A node known only from its alerts (its series never deviated the harmful way in
+    kind. Alert classes count too: an outage or change alert is the strongest ``outage``
+    entry (it explains anything depending on the node), a saturation alert a ``saturation``
+    one. A node known only from symptom alerts (its series never deviated the harmful way in
     the window, or they are not tracked) gets one weak ``alert`` entry: it can be explained
     by a dependency but explains nothing itself, since nothing says which way it moved."""
     out: dict[str, float] = {}
@@ -80,6 +85,12 @@ def profile(ev: NodeEvidence) -> dict[str, float]:
         s = d.strength
         if s > out.get(kind, 0.0):
             out[kind] = s
+    if "availability" in ev.kinds or "change" in ev.kinds:
+        # an outage alert (down, crash, not ready) or a change event says more than any
+        # series could: the strongest cause evidence there is
+        out["outage"] = math.log1p(1000.0)
+    elif ev.alerts and "resource" in ev.kinds and "saturation" not in out:
+        out["saturation"] = math.log1p(4.0 + 10.0 * max(0.0, ev.score))
     if ev.alerts and out.keys().isdisjoint(_PROBLEM_KINDS):
         out["alert"] = math.log1p(1.0 + max(0.0, ev.score))
     return out
@@ -131,8 +142,12 @@ class ChainRanker:
             effects = CAUSES.get(kc)
             if not effects:
                 continue
+            moved_c = mc.get(kc, mc["alert"])  # kinds read from alerts: the node's onset
             for ke in effects:
-                if ke in pe and me[ke] - self.lead <= mc[kc] <= me[ke] + self.tolerance:
+                if ke not in pe:
+                    continue
+                moved_e = me.get(ke, me["alert"])
+                if moved_e - self.lead <= moved_c <= moved_e + self.tolerance:
                     pairs.add((kc, ke))
                     best = max(best, s)
         return best, frozenset(pairs)

@@ -143,3 +143,14 @@ def test_a_new_run_of_a_family_replaces_the_old_one() -> None:
     w.observe([_dev("db", 9.0, T0, T0), _dev("db", 12.0, T0, T0 + 60)])
     (latest,) = w.of("db")
     assert (latest.since, latest.z) == (T0, 12.0)
+
+
+def test_an_outage_alert_explains_what_depends_on_it() -> None:
+    g = ServiceGraph.from_edges([("web", "api"), ("api", "host-0")])
+    ev = {"host-0": NodeEvidence("host-0", T0, 1.0, kinds={"availability"},
+                                 alerts={"HostDown"}),
+          "api": NodeEvidence("api", T0 + 30, 0.9, alerts={"A"},
+                              deviations=(_dev("api", 60.0, T0 + 30),)),
+          "web": NodeEvidence("web", T0 + 60, 0.9, alerts={"A"},
+                              deviations=(_dev("web", 30.0, T0 + 60),))}
+    assert [r.service for r in ChainRanker().rank(ev, g)][:2] == ["host-0", "api"]
