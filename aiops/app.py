@@ -114,6 +114,11 @@ class Engine:
 
                 entity = partial(EntityAlerter, det.entity_metrics,
                                  interval=det.entity_interval_s)
+            deviations = None
+            if s.correlation.diagnosis:
+                from detectors.deviation import DeviationTracker
+
+                deviations = DeviationTracker
             # Only workers of a consumer group move partitions; replays keep state in memory.
             checkpoints = (CheckpointStore(self.store.engine,
                                            f"{s.kafka.group_prefix}.detect")
@@ -123,7 +128,8 @@ class Engine:
                                default_log_alerter, log_decoder=mapping.decode,
                                entity_alerter=entity, series_idle_s=det.series_idle_s,
                                checkpoints=checkpoints,
-                               checkpoint_interval_s=det.checkpoint_interval_s)
+                               checkpoint_interval_s=det.checkpoint_interval_s,
+                               deviations=deviations)
         if name == "correlate":
             from aiops.correlation import TopologyUpdater, build_correlator
             from aiops.notify.build import build_notifier
@@ -141,6 +147,7 @@ class Engine:
                 notifications=notifier.messages if notifier is not None else None,
                 silences=lambda after: map(correlator_silence, silence_store.in_force(after)),
                 reopen_window=correlator.config.reopen_window,
+                deviations=correlator.observe if correlator.deviations is not None else None,
                 topology=TopologyUpdater(correlator),
                 # Without a cluster (replay) there is no topic history to replay.
                 topology_history=(

@@ -52,10 +52,20 @@ def eval_rca(
     sizes: Annotated[str, typer.Option(help="Comma-separated service counts to cycle.")] =
         "10,30,100,300",
     dataset: Annotated[list[Path] | None, typer.Option(
-        help="Recorded dataset directory (topology.json, alerts.jsonl, truth.json); "
+        help="Recorded dataset directory: alerts (topology.json, alerts.jsonl, truth.json) "
+             "or telemetry cases (topology.csv, normal/, <split>/<case>/, as PetShop); "
              "repeatable. When given, no scenarios are simulated.")] = None,
-    ranking: Annotated[str, typer.Option(help="composite, pagerank, onset or top-score.")] =
-        "composite",
+    ranking: Annotated[str, typer.Option(
+        help="composite, chain, deepest, pagerank, onset or top-score (telemetry cases: "
+             "chain by default).")] = "",
+    split: Annotated[list[str] | None, typer.Option(
+        help="Telemetry cases: only these splits (e.g. train); repeatable.")] = None,
+    warmup_hours: Annotated[float, typer.Option(
+        help="Telemetry cases: hours of fault-free data before false incidents count.")] =
+        12.0,
+    baro_python: Annotated[str, typer.Option(
+        help="Telemetry cases: a Python with RCAEval installed, to run BARO in the same "
+             "report (benchmarks/baro_recorded.py).")] = "",
     baseline: Annotated[bool, typer.Option(help="Also run the naive baseline.")] = True,
     k_hops: Annotated[int, typer.Option(min=0)] = 1,
     window: Annotated[float, typer.Option(help="Grouping window, seconds.")] = 300.0,
@@ -66,6 +76,7 @@ def eval_rca(
     precision/recall, time to first incident) over simulated or recorded scenarios."""
     from aiops.sim.evaluate import EvalReport, evaluate_events, evaluate_suite, standard_suite
     from aiops.sim.files import read_dataset
+    from aiops.sim.recorded import is_recorded
     from correlator.baseline import NaiveCorrelator
     from correlator.config import CorrelatorConfig, host_down_inhibition
     from correlator.engine import TopologyCorrelator
@@ -73,6 +84,11 @@ def eval_rca(
     from correlator.types import Correlator
     from topology.graph import ServiceGraph
 
+    if dataset and all(is_recorded(d) for d in dataset):
+        _eval_recorded(dataset, ranking or "chain", baseline, split or [], warmup_hours,
+                       baro_python, json_out)
+        return
+    ranking = ranking or "composite"
     config = CorrelatorConfig(window=window, k_hops=k_hops,
                               inhibitions=(host_down_inhibition(),))
 
@@ -99,6 +115,41 @@ def eval_rca(
     reports: dict[str, object] = {name: r.summary() for name, r in results.items()}
     reports["seconds"] = round(time.perf_counter() - started, 1)
     text = json.dumps(reports, indent=1)
+    if json_out is not None:
+        json_out.write_text(text, encoding="utf-8")
+    typer.echo(text)
+
+
+def _eval_recorded(dataset: list[Path], ranking: str, baselines: bool, splits: list[str],
+                   warmup_hours: float, baro_python: str, json_out: Path | None) -> None:
+    """``eval rca`` over recorded telemetry cases (see :mod:`aiops.sim.recorded_eval`)."""
+    import subprocess
+
+    from aiops.sim.recorded import load_recorded
+    from aiops.sim.recorded_eval import CaseResult, evaluate_recorded, standard_pipelines
+
+    started = time.perf_counter()
+    scenarios = [sc for d in dataset for sc in load_recorded(d)]
+    pipes = standard_pipelines(ranking, baselines)
+
+    def progress(name: str, r: CaseResult) -> None:
+        typer.echo(f"{name} {r.case.name}: rank {r.rank} top {r.top[:3]}", err=True)
+
+    reports = evaluate_recorded(scenarios, pipes, splits=splits,
+                                warmup=warmup_hours * 3600.0, progress=progress)
+    out: dict[str, object] = {name: r.summary() for name, r in reports.items()}
+    if baro_python:
+        script = Path(__file__).resolve().parent.parent / "benchmarks" / "baro_recorded.py"
+        args = [baro_python, str(script), *[str(d) for d in dataset]]
+        for s in splits:
+            args += ["--split", s]
+        done = subprocess.run(args, capture_output=True, text=True, check=False,
+                              env={"PYTHONPATH": str(script.parent.parent)})
+        if done.returncode != 0:
+            raise ConfigError(f"BARO run failed: {done.stderr.strip()[-500:]}")
+        out["baseline/BARO (RCAEval, told the fault time)"] = json.loads(done.stdout)
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    text = json.dumps(out, indent=1)
     if json_out is not None:
         json_out.write_text(text, encoding="utf-8")
     typer.echo(text)

@@ -8,7 +8,9 @@ from typing import Any
 
 from aiops.settings import CorrelationSettings
 from correlator.config import CorrelatorConfig, host_down_inhibition
+from correlator.diagnosis import DeviationWindow
 from correlator.engine import TopologyCorrelator
+from correlator.ranking import strategy_by_name
 from topology.graph import ServiceGraph
 from topology.loaders import load_topology
 from topology.updates import apply_update
@@ -23,7 +25,9 @@ def build_correlator(settings: CorrelationSettings) -> TopologyCorrelator:
         confirm_after=settings.confirm_after_s,
         inhibitions=(host_down_inhibition(),),
     )
-    return TopologyCorrelator(config=config, graph=graph)
+    return TopologyCorrelator(config=config, graph=graph,
+                              ranking=strategy_by_name(settings.ranking),
+                              deviations=DeviationWindow() if settings.diagnosis else None)
 
 
 class TopologyUpdater:

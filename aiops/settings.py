@@ -55,6 +55,7 @@ class TopicSettings(_Section):
                               "Kafka exporter writes them (otlp_proto or otlp_json).")
     otlp_logs: str = Field("otlp_logs", description="OTLP logs (Collector Kafka exporter).")
     otlp_spans: str = Field("otlp_spans", description="OTLP spans (Collector Kafka exporter).")
+    deviations: str = "aiops.deviations"
     data_partitions: int = 3
     alert_partitions: int = 1
 
@@ -182,6 +183,15 @@ class CorrelationSettings(_Section):
         "long; dropped as transient if it clears. 0 raises at once.",
     )
     topology_file: str = Field("", description="YAML/JSON service graph.")
+    diagnosis: bool = Field(
+        True,
+        description="The detect stage publishes per-node deviation summaries and the "
+        "correlator ranks every deviating node around an incident, alerting or not.",
+    )
+    ranking: str = Field(
+        "chain", description="Root-cause ranking: chain, composite, deepest, pagerank, onset, "
+        "top-score."
+    )
 
 
 class RemediationSettings(_Section):

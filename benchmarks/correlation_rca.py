@@ -36,7 +36,7 @@ def main() -> None:
         return lambda g: TopologyCorrelator(config, graph=g, ranking=strategy_by_name(name))
 
     makers: dict[str, Callable[[ServiceGraph], Correlator]] = {
-        f"engine/{name}": engine(name) for name in ("composite", "pagerank", "onset",
+        f"engine/{name}": engine(name) for name in ("chain", "composite", "pagerank", "onset",
                                                      "top-score")}
     # for comparison: every incident raised at once, no hold for lone alerts
     eager = CorrelatorConfig(inhibitions=config.inhibitions, confirm_after=0.0)

@@ -18,6 +18,7 @@ topology change); the ``warm-graph`` runs repeat the composite engine on a topol
 walks are already memoised, the steady state of a long-running correlator.
 
     python benchmarks/correlation_throughput.py --services 2000 --alerts 10000
+    python benchmarks/correlation_throughput.py --diagnosis-only   # diagnosis and its peer
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiops.model import Alert
+from aiops.model.deviation import Deviation
 from aiops.sim.storm import build_storm
 from correlator.baseline import NaiveCorrelator
 from correlator.config import CorrelatorConfig, host_down_inhibition
+from correlator.diagnosis import DeviationWindow
 from correlator.engine import TopologyCorrelator
 from correlator.ranking import strategy_by_name
 from correlator.types import Correlator
@@ -105,6 +108,58 @@ def run_batched(make: Callable[[], TopologyCorrelator], events: Sequence[tuple[f
     }
 
 
+def deviations_for(events: Sequence[tuple[float, Alert]], graph: ServiceGraph
+                   ) -> list[list[Deviation]]:
+    """What the detect stage would publish alongside each firing notification: a deviation
+    summary on the alert's node and one on a quiet dependency of it (a callee that never
+    alerted), so that diagnosis has non-alerting nodes to bring in and rank."""
+    mapper = TopologyCorrelator(graph=graph).mapper
+    out: list[list[Deviation]] = []
+    for ts, alert in events:
+        if not alert.firing:
+            out.append([])
+            continue
+        node = mapper.node_for(alert.labels)
+        devs = [Deviation(node, "latency", "latency p95", "latency", 0.9, 0.1, 25.0,
+                          alert.starts_at, ts)]
+        callees = graph.callees(node) if node in graph else []
+        if callees:
+            devs.append(Deviation(callees[0], "latency", "latency p95", "latency", 0.5, 0.05,
+                                  40.0, alert.starts_at - 30.0, ts))
+        out.append(devs)
+    return out
+
+
+def run_diagnosis(make: Callable[[], TopologyCorrelator], events: Sequence[tuple[float, Alert]],
+                  devs: Sequence[list[Deviation]], batch: int) -> dict[str, Any]:
+    """Like :func:`run` (``batch`` 0) or :func:`run_batched`, with the deviation summaries
+    observed before each notification: diagnosis and its re-ranking included in the time."""
+    correlator = make()
+    index = {id(e): i for i, e in enumerate(events)}
+
+    def feed(chunk: Sequence[tuple[float, Alert]]) -> int:
+        for e in chunk:
+            correlator.observe(devs[index[id(e)]])
+        if batch:
+            out = correlator.process_batch([a for _, a in chunk])
+            return len(out) + len(correlator.tick(chunk[-1][0]))
+        ts, alert = chunk[0]
+        return len(correlator.process(alert)) + len(correlator.tick(ts))
+
+    chunks = [events[i:i + batch] for i in range(0, len(events), batch)] if batch \
+        else [[e] for e in events]
+    lat_ms, produced, _, total, cpu = _timed(feed, chunks, float("inf"))
+    n = len(lat_ms)
+    return {
+        "alerts": len(events), "batch": batch, "seconds": round(total, 3),
+        "alerts_per_s": round(len(events) / total, 1),
+        "alerts_per_cpu_s": round(len(events) / cpu, 1),
+        "p50_ms": round(lat_ms[n // 2], 4),
+        "p99_ms": round(lat_ms[max(0, int(n * 0.99) - 1)], 4),
+        "deviations": sum(len(d) for d in devs), "incident_versions": produced,
+    }
+
+
 def peak_memory(make: Callable[[], Correlator], events: Sequence[tuple[float, Alert]],
                 limit: int) -> float:
     """Peak Python heap (MiB) allocated while processing, including the correlator."""
@@ -128,6 +183,8 @@ def main() -> None:
                     help="Stop the naive baseline after this many seconds.")
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--json", default="")
+    ap.add_argument("--diagnosis-only", action="store_true",
+                    help="Only the chain + diagnosis runs, next to the composite engine.")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -142,23 +199,40 @@ def main() -> None:
         return lambda: TopologyCorrelator(config, graph=warm or graph.copy(),
                                           ranking=strategy_by_name(name))
 
-    # the shared topology is walked once up front: memory peaks and warm runs use it
-    primer = engine("composite", graph)()
-    for ts, alert in events:
-        primer.process(alert)
-        primer.tick(ts)
     runs: dict[str, Any] = {}
-    for name in ("composite", "pagerank", "top-score"):
-        runs[f"engine/{name}"] = run(engine(name), events, budget_s=600)
-        runs[f"engine/{name}"]["peak_mib"] = peak_memory(engine(name, graph), events,
-                                                         len(events))
-    for name in ("composite", "top-score"):
-        runs[f"engine/{name}/batch{args.batch}"] = run_batched(engine(name), events,
-                                                                args.batch)
-    runs["engine/composite/warm-graph"] = run(engine("composite", graph), events,
-                                              budget_s=600)
-    runs[f"engine/composite/batch{args.batch}/warm-graph"] = run_batched(
-        engine("composite", graph), events, args.batch)
+    devs = deviations_for(events, graph)
+    if args.diagnosis_only:  # the composite engine as the peer in the same run
+        runs["engine/composite"] = run(engine("composite"), events, budget_s=600)
+        runs[f"engine/composite/batch{args.batch}"] = run_batched(engine("composite"), events,
+                                                                   args.batch)
+    else:
+        # the shared topology is walked once up front: memory peaks and warm runs use it
+        primer = engine("composite", graph)()
+        for ts, alert in events:
+            primer.process(alert)
+            primer.tick(ts)
+        for name in ("composite", "pagerank", "top-score"):
+            runs[f"engine/{name}"] = run(engine(name), events, budget_s=600)
+            runs[f"engine/{name}"]["peak_mib"] = peak_memory(engine(name, graph), events,
+                                                             len(events))
+        for name in ("composite", "top-score"):
+            runs[f"engine/{name}/batch{args.batch}"] = run_batched(engine(name), events,
+                                                                    args.batch)
+        runs["engine/composite/warm-graph"] = run(engine("composite", graph), events,
+                                                  budget_s=600)
+        runs[f"engine/composite/batch{args.batch}/warm-graph"] = run_batched(
+            engine("composite", graph), events, args.batch)
+
+    def diagnosing() -> TopologyCorrelator:
+        return TopologyCorrelator(config, graph=graph.copy(), ranking=strategy_by_name("chain"),
+                                  deviations=DeviationWindow())
+
+    runs["engine/chain+diagnosis"] = run_diagnosis(diagnosing, events, devs, 0)
+    runs[f"engine/chain+diagnosis/batch{args.batch}"] = run_diagnosis(diagnosing, events, devs,
+                                                                      args.batch)
+    if args.diagnosis_only:
+        print(json.dumps(runs, indent=1))
+        return
     naive = lambda: NaiveCorrelator(window=config.window, graph=graph)  # noqa: E731
     runs["naive-baseline"] = run(naive, events, budget_s=args.baseline_budget)
     runs["naive-baseline"]["peak_mib"] = peak_memory(naive, events,
@@ -177,6 +251,13 @@ def main() -> None:
         f"warm_graph_batch{args.batch}_alerts_per_cpu_s":
             runs[f"engine/composite/batch{args.batch}/warm-graph"]["alerts_per_cpu_s"],
         "naive_alerts_per_cpu_s": base,
+        "diagnosis_per_alert_alerts_per_cpu_s":
+            runs["engine/chain+diagnosis"]["alerts_per_cpu_s"],
+        "diagnosis_per_alert_p99_ms": runs["engine/chain+diagnosis"]["p99_ms"],
+        f"diagnosis_batch{args.batch}_alerts_per_cpu_s":
+            runs[f"engine/chain+diagnosis/batch{args.batch}"]["alerts_per_cpu_s"],
+        f"diagnosis_batch{args.batch}_p99_ms":
+            runs[f"engine/chain+diagnosis/batch{args.batch}"]["p99_ms"],
     }
     report = {
         "date": time.strftime("%Y-%m-%d"), "python": platform.python_version(),

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from aiops.model import (
@@ -48,13 +48,16 @@ from aiops.model import (
     IncidentStatus,
     NotFoundError,
 )
+from aiops.model.deviation import Deviation
 from correlator.config import CorrelatorConfig, Silence, classify_alert
+from correlator.diagnosis import DeviationWindow, diagnose
 from correlator.grouping import GLOBAL as _GLOBAL
 from correlator.grouping import Related, distant_cause, find_candidates, related_nodes
 from correlator.inhibition import InhibitionIndex, claimable
-from correlator.ranking import CompositeRanker
+from correlator.noise import alert_families, supported
+from correlator.rank_composite import CompositeRanker
 from correlator.state import IncidentState, event_time, incident_id
-from correlator.types import RankingStrategy
+from correlator.types import NodeEvidence, RankingStrategy
 from topology.graph import ServiceGraph
 from topology.mapping import LabelMapper
 
@@ -65,8 +68,12 @@ class TopologyCorrelator:
     def __init__(self, config: CorrelatorConfig | None = None,
                  graph: ServiceGraph | None = None,
                  ranking: RankingStrategy | None = None,
-                 mapper: LabelMapper | None = None) -> None:
+                 mapper: LabelMapper | None = None,
+                 deviations: DeviationWindow | None = None) -> None:
         self.config = config or CorrelatorConfig()
+        # recent deviation summaries of every node; ranking reads the incident's
+        # neighbourhood from it (correlator.diagnosis); None: rank on alerts alone
+        self.deviations = deviations
         self.graph = graph
         # explanation reaches further than grouping: an effect may sit several hops above
         # its cause even when each grouping step was one hop
@@ -86,6 +93,10 @@ class TopologyCorrelator:
         self._changes: dict[str, tuple[str, Alert]] = {}
         self._change_nodes: dict[str, int] = {}  # node -> how many of those are on it
         self._last_forget = float("-inf")
+        self._diagnosed = -1  # deviation window version every raised incident was ranked on
+        self._next_diagnosis = float("-inf")  # event time of the next re-diagnosis pass
+        # incident id -> (node count, quiet neighbours) of its last diagnosis
+        self._neighbours: dict[str, tuple[int, dict[str, NodeEvidence]]] = {}
         self._kinds: dict[tuple[str, str | None, str | None], str] = {}
         self._kinds_words = self.config.kind_words
         # per inhibition rule: source fingerprint -> (node, incident id), node -> fingerprints
@@ -94,7 +105,8 @@ class TopologyCorrelator:
         self.stats: dict[str, int] = {"processed": 0, "duplicates": 0, "silenced": 0,
                                       "inhibited": 0, "merged": 0, "reopened": 0,
                                       "stale": 0, "flapping": 0, "changes_held": 0,
-                                      "pending": 0, "confirmed": 0, "transient": 0}
+                                      "pending": 0, "confirmed": 0, "transient": 0,
+                                      "unsupported": 0}
 
     # ------------------------------------------------------------------ public API
 
@@ -149,6 +161,12 @@ class TopologyCorrelator:
 
     def process(self, alert: Alert) -> list[Incident]:
         return [self._publish(state) for state in self._fold(alert)]
+
+    def observe(self, deviations: Iterable[Deviation]) -> None:
+        """Take in deviation summaries (the detect stage's ``aiops.deviations`` records);
+        they change no incident by themselves, only what the next ranking sees."""
+        if self.deviations is not None:
+            self.deviations.observe(deviations)
 
     def process_batch(self, alerts: Iterable[Alert]) -> list[Incident]:
         """Fold many alerts in, then publish each changed incident once.
@@ -384,9 +402,39 @@ class TopologyCorrelator:
                 state.note(now, "reranked", f"{len(state.nodes)} nodes")
                 state.version += 1
                 out.append(state.snapshot())
+        if self.deviations and self.deviations.version != self._diagnosed \
+                and now >= self._next_diagnosis:
+            self._next_diagnosis = now + self.config.rank_interval
+            out.extend(self._rediagnose(now))
         if now - self._last_forget >= 30.0:
             self._last_forget = now
             self._forget(now)
+        return out
+
+    def _rediagnose(self, now: float) -> list[Incident]:
+        """Keep the evidence of raised incidents current as deviations arrive: one pass at
+        most every ``rank_interval`` seconds of event time re-ranks the active raised
+        incidents not ranked since, publishing only those whose ranking moved."""
+        assert self.deviations is not None
+        out: list[Incident] = []
+        version = self.deviations.version
+        waiting = False
+        for state in self._incidents.values():
+            if not state.active or not state.raised or state.diag_version == version:
+                continue
+            if now - state.ranked_at < self.config.rank_interval:
+                waiting = True
+                continue
+            before = state.root_causes
+            self._neighbours.pop(state.id, None)  # look around afresh
+            self._rank(state)
+            state.ranked_at = now
+            if state.root_causes != before:
+                state.note(now, "reranked", "new deviations in its neighbourhood")
+                state.version += 1
+                out.append(state.snapshot())
+        if not waiting:
+            self._diagnosed = version
         return out
 
     # ------------------------------------------------------------------ steps
@@ -532,13 +580,15 @@ class TopologyCorrelator:
             return
         if kind and kind != "change" and kind not in self.config.confirm_kinds:
             self._confirm(state, ts, "an outage alert joined")
-        elif sum(1 for k in state.member_kind.values() if k != "change") >= 2:
+        elif alert_families(state) >= 2:
             self._confirm(state, ts, "corroborated by a second alert")
 
     def _confirm(self, state: IncidentState, ts: float, why: str) -> None:
         self.stats["confirmed"] += 1
         state.status = IncidentStatus.OPEN
         state.raised = True
+        if self.deviations:
+            state.dirty_rank = True  # ranked on its neighbourhood now that it is shown
         state.note(ts, "opened", why)
 
     def _settle_pending(self, now: float) -> list[Incident]:
@@ -555,7 +605,13 @@ class TopologyCorrelator:
                 continue
             # judged by event time: an alert that resolved after the hold ended lasted
             # longer than a blip, even if its resolution reached us before this tick
-            if state.firing > 0 or state.last_resolved_ts > due:
+            if (state.firing > 0 or state.last_resolved_ts > due) and self.deviations \
+                    and not supported(state, self.graph, self.deviations, hold):
+                self.stats["unsupported"] += 1
+                self._resolve(state, due, "unsupported",
+                              "a lone symptom with no other deviating signal around it")
+                self._release_changes(state)
+            elif state.firing > 0 or state.last_resolved_ts > due:
                 cause = self._distant_cause(state)
                 if cause is not None:  # a far effect of a known problem, not a new one
                     out.append(self._publish(self._merge(cause, state, due)))
@@ -568,12 +624,15 @@ class TopologyCorrelator:
                 self.stats["transient"] += 1
                 self._resolve(state, max(due, state.last_resolved_ts), "transient",
                               f"every alert cleared within {hold:.0f} s")
-                for fp, held in state.members.items():
-                    if state.member_kind.get(fp) == "change" and held.firing:
-                        # context it was holding goes back to wait for another incident
-                        self._hold_change(fp, state.member_node[fp], held)
+                self._release_changes(state)
             out.append(self._publish(state))
         return out
+
+    def _release_changes(self, state: IncidentState) -> None:
+        """Change events a dropped pending incident held go back to wait for another."""
+        for fp, held in state.members.items():
+            if state.member_kind.get(fp) == "change" and held.firing:
+                self._hold_change(fp, state.member_node[fp], held)
 
     def _distant_cause(self, state: IncidentState) -> IncidentState | None:
         if self.graph is None or self.config.confirm_reach <= self.config.k_hops:
@@ -608,16 +667,39 @@ class TopologyCorrelator:
         return state.snapshot()
 
     def _rank(self, state: IncidentState) -> None:
-        state.root_causes = tuple(self.ranking.rank(state.nodes, self.graph))
+        evidence = self._evidence(state)
+        state.root_causes = tuple(self.ranking.rank(evidence, self.graph))
+        state.diag_version = self.deviations.version if self.deviations is not None else -1
         state.dirty_rank = False
         state.ranked_nodes = len(state.nodes)
         state.ranked_at = state.updated_at
         self._deferred.discard(state.id)
 
+    def _evidence(self, state: IncidentState) -> Mapping[str, NodeEvidence]:
+        """What the ranking sees: the incident's nodes, widened by diagnosis to its deviating
+        neighbourhood once it is raised (a pending incident is shown to no one). The quiet
+        neighbours found are reused until the timer's re-diagnosis pass (at most every
+        ``rank_interval``) looks again, or the incident doubled; the members' own deviations
+        are always read afresh."""
+        if not self.deviations or not state.raised:
+            return state.nodes
+        cached = self._neighbours.get(state.id)
+        size = len(state.nodes)
+        reuse = cached if cached is not None and size < 2 * cached[0] else None
+        evidence = diagnose(state.nodes, self.graph, self.deviations, at=state.first_ts,
+                            until=max(state.last_ts, state.first_ts),
+                            neighbours=reuse[1] if reuse is not None else None)
+        if reuse is None:
+            self._neighbours[state.id] = (size, {
+                n: e for n, e in evidence.items() if n not in state.nodes})
+        return evidence
+
     def _forget(self, now: float) -> None:
         """Drop resolved incidents once they can no longer reopen, old flap history, and
         held change events no incident took in time."""
         stale = now - self.config.linger - self.config.window
+        if self.deviations:
+            self.deviations.expire(now)
         for fp in [f for f, (_, a) in self._changes.items() if a.starts_at < stale]:
             self._drop_change(fp)
         horizon = self.config.reopen_window
@@ -625,6 +707,7 @@ class TopologyCorrelator:
                 if not s.active and s.resolved_at is not None and now - s.resolved_at > horizon]
         for ident in gone:
             state = self._incidents.pop(ident)
+            self._neighbours.pop(ident, None)
             self._deferred.discard(ident)
             for fp in state.members:
                 if self._by_fp.get(fp) == ident:

@@ -1,643 +1,95 @@
-"""Root-cause ranking strategies (pluggable through :class:`correlator.types.RankingStrategy`).
+"""Root-cause ranking strategies (pluggable through :class:`correlator.types.RankingStrategy`),
+one per module, and the registry that names them.
 
-All strategies read only what alerts and the graph say: onset times, anomaly scores, alert
-classes (from generic Prometheus naming words, :data:`correlator.config.DEFAULT_KIND_WORDS`)
-and dependency edges. None knows how alerts were produced; the signals are the ones the RCA
-literature uses (MicroRCA/CloudRanger random walks, onset order, resource-vs-symptom priors).
+Strategies read what alerts, deviation summaries and the graph say: onset times, anomaly
+scores, alert classes (from generic Prometheus naming words,
+:data:`correlator.config.DEFAULT_KIND_WORDS`), series deviations and dependency edges. None
+knows how its input was produced.
 
-* :class:`TopScoreRanker`: the highest anomaly score first (the simplest useful answer).
-* :class:`OnsetRanker`: the earliest alert first (faults usually show first where they start).
-* :class:`PageRankRanker`: personalised PageRank on the graph of alerting nodes with edges
-  pointing from a dependent to what it depends on (the "reversed call graph" of MicroRCA and
-  CloudRanger): rank mass flows from symptoms to the dependencies that can explain them.
-* :class:`CompositeRanker`: a weighted blend of the above plus an alert-class prior, with
-  human-readable evidence for every candidate.
+* ``top-score`` (:mod:`correlator.rank_topscore`): the highest anomaly score first.
+* ``onset`` (:mod:`correlator.rank_onset`): the earliest alert first.
+* ``pagerank`` (:mod:`correlator.rank_pagerank`): personalised PageRank on the reversed call
+  graph of the alerting nodes (MicroRCA, CloudRanger).
+* ``composite`` (:mod:`correlator.rank_composite`): explanation coverage, graph position,
+  score and an alert-class prior blended; the best on alerts alone.
+* ``chain`` (:mod:`correlator.rank_chain`): propagation chains over the deviations of the
+  incident's whole neighbourhood (diagnosis); the default where deviation summaries flow.
+* ``deepest`` (:mod:`correlator.rank_deepest`): the rule baseline, deepest deviating node
+  first.
+
+The names above are also re-exported here, as they were when this was one module.
 """
 
 from __future__ import annotations
 
-import functools
-import heapq
-import math
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from operator import attrgetter
+from collections.abc import Callable
 
-import numpy as np
+from aiops.model import ConfigError
+from correlator.rank_common import _basic_evidence, _candidates, _fmt_ts
+from correlator.rank_composite import (
+    DEFAULT_KIND_PRIOR,
+    CompositeRanker,
+    _coverage_small,
+    coverage,
+    explained_by,
+    explanations,
+    proximity,
+)
+from correlator.rank_onset import OnsetRanker
+from correlator.rank_pagerank import (
+    PageRankRanker,
+    _np_sum,
+    _pagerank,
+    _pagerank_small,
+    personalized_pagerank,
+)
+from correlator.rank_topscore import TopScoreRanker
+from correlator.types import RankingStrategy
 
-from aiops.model import ConfigError, RootCause
-from correlator.pairs import DependencyPairs
-from correlator.types import NodeEvidence, RankingStrategy
-from topology.graph import ServiceGraph
+__all__ = [
+    "DEFAULT_KIND_PRIOR", "CompositeRanker", "OnsetRanker", "PageRankRanker", "TopScoreRanker",
+    "_basic_evidence", "_candidates", "_coverage_small", "_fmt_ts", "_np_sum", "_pagerank",
+    "_pagerank_small", "coverage", "explained_by", "explanations", "personalized_pagerank",
+    "proximity", "strategy_by_name", "strategy_names",
+]
 
-#: Prior belief that an alert class points at a cause rather than an effect.
-DEFAULT_KIND_PRIOR: dict[str, float] = {
-    "change": 1.0, "availability": 0.9, "resource": 0.8, "symptom": 0.4,
+
+def _chain(limit: int) -> RankingStrategy:
+    from correlator.rank_chain import ChainRanker
+
+    return ChainRanker(limit=limit)
+
+
+def _deepest(limit: int) -> RankingStrategy:
+    from correlator.rank_deepest import DeepestRanker
+
+    return DeepestRanker(limit=limit)
+
+
+#: Every built-in strategy by name: one module each (``correlator.rank_*``).
+_REGISTRY: dict[str, Callable[[int], RankingStrategy]] = {
+    "chain": _chain,
+    "composite": lambda limit: CompositeRanker(limit=limit),
+    "deepest": _deepest,
+    "onset": lambda limit: OnsetRanker(limit=limit),
+    "pagerank": lambda limit: PageRankRanker(limit=limit),
+    "top-score": lambda limit: TopScoreRanker(limit=limit),
 }
 
 
-@functools.lru_cache(maxsize=4096)
-def _fmt_ts(ts: float) -> str:
-    return time.strftime("%H:%M:%S", time.gmtime(ts))
+def strategy_names() -> list[str]:
+    """The names :func:`strategy_by_name` knows.
 
-
-def _candidates(evidence: Mapping[str, NodeEvidence]) -> list[NodeEvidence]:
-    """Nodes that may be causes: inhibited-only nodes are effects by definition."""
-    live = [e for e in evidence.values() if not e.inhibited]
-    return live or list(evidence.values())
-
-
-def _basic_evidence(ev: NodeEvidence) -> str:
-    what = ", ".join(sorted(ev.alerts)) or "alerts"
-    line = f"{ev.node}: {what} (score {ev.score:.2f}) since {_fmt_ts(ev.onset)}"
-    return f"{line}: {ev.summary}" if ev.summary else line
-
-
-class TopScoreRanker:
-    """The highest-scored alerting node first; ties by earlier onset, then name.
-
-    >>> from correlator.types import NodeEvidence
-    >>> ev = {"a": NodeEvidence("a", onset=5, score=2.0),
-    ...       "b": NodeEvidence("b", onset=1, score=3.0)}
-    >>> [c.service for c in TopScoreRanker().rank(ev, None)]
-    ['b', 'a']
+    >>> strategy_names()
+    ['chain', 'composite', 'deepest', 'onset', 'pagerank', 'top-score']
     """
-
-    name = "top-score"
-
-    def __init__(self, limit: int = 5) -> None:
-        self.limit = limit
-
-    def rank(self, evidence: Mapping[str, NodeEvidence],
-             graph: ServiceGraph | None) -> list[RootCause]:
-        ordered = heapq.nsmallest(self.limit, _candidates(evidence),
-                                  key=lambda e: (-e.score, e.onset, e.node))
-        return [RootCause(e.node, round(e.score, 4), (_basic_evidence(e),)) for e in ordered]
-
-
-class OnsetRanker:
-    """The earliest alerting node first; ties by higher score, then name."""
-
-    name = "onset"
-
-    def __init__(self, limit: int = 5) -> None:
-        self.limit = limit
-
-    def rank(self, evidence: Mapping[str, NodeEvidence],
-             graph: ServiceGraph | None) -> list[RootCause]:
-        cands = _candidates(evidence)
-        ordered = sorted(cands, key=lambda e: (e.onset, -e.score, e.node))
-        if not ordered:
-            return []
-        t0 = ordered[0].onset
-        return [RootCause(e.node, round(1.0 / (1.0 + max(0.0, e.onset - t0) / 60.0), 4),
-                          (_basic_evidence(e),))
-                for e in ordered[: self.limit]]
-
-
-def personalized_pagerank(nodes: Sequence[str], edges: Sequence[tuple[int, int, float]],
-                          personalization: np.ndarray, alpha: float = 0.85,
-                          iterations: int = 50, tol: float = 1e-9) -> np.ndarray:
-    """Power iteration for PageRank with restart vector ``personalization`` (sums to 1).
-
-    Dangling nodes (no outgoing edge) return their mass to the restart vector, so a node
-    that depends on nothing alerting keeps what flows into it: that is the root-cause signal.
-
-    >>> pr = personalized_pagerank(["a", "b"], [(0, 1, 1.0)], np.array([0.5, 0.5]))
-    >>> bool(pr[1] > pr[0])
-    True
-    """
-    n = len(nodes)
-    if n == 0:
-        return np.zeros(0)
-    src_i = np.fromiter((e[0] for e in edges), dtype=np.int64, count=len(edges))
-    dst_i = np.fromiter((e[1] for e in edges), dtype=np.int64, count=len(edges))
-    wts = np.fromiter((e[2] for e in edges), dtype=np.float64, count=len(edges))
-    return _pagerank(n, src_i, dst_i, wts, personalization, alpha, iterations, tol)
-
-
-def _pagerank(n: int, src_i: np.ndarray, dst_i: np.ndarray, weights: np.ndarray,
-              personalization: np.ndarray, alpha: float, iterations: int,
-              tol: float) -> np.ndarray:
-    """:func:`personalized_pagerank` over edge arrays (``src_i[k] -> dst_i[k]``)."""
-    out_w = np.bincount(src_i, weights=weights, minlength=n)  # summed in edge order
-    wts = weights / out_w[src_i]
-    dangling = np.flatnonzero(out_w == 0)
-    rank = personalization.copy()
-    flow_w = np.empty(len(src_i))
-    for _ in range(iterations):
-        np.multiply(rank.take(src_i), wts, out=flow_w)
-        flow = np.bincount(dst_i, weights=flow_w, minlength=n)
-        restart = alpha * np.add.reduce(rank.take(dangling)) + (1 - alpha)
-        nxt = alpha * flow + restart * personalization
-        if np.add.reduce(np.abs(nxt - rank)) < tol:
-            rank = nxt
-            break
-        rank = nxt
-    return rank
-
-
-def _np_sum(values: Sequence[float]) -> float:
-    """``numpy.sum`` of a float64 vector, in numpy's own order (pairwise, eight running
-    sums per block of up to 128), so that small rankings can stay in plain Python and
-    still give the very same bits as the vectorised path."""
-    return _pairwise(values, 0, len(values))
-
-
-def _pairwise(a: Sequence[float], lo: int, n: int) -> float:
-    if n < 8:
-        res = 0.0
-        for i in range(lo, lo + n):
-            res += a[i]
-        return res
-    if n <= 128:
-        r0, r1, r2, r3, r4, r5, r6, r7 = a[lo:lo + 8]
-        i = lo + 8
-        end = lo + n - n % 8
-        while i < end:
-            r0 += a[i]
-            r1 += a[i + 1]
-            r2 += a[i + 2]
-            r3 += a[i + 3]
-            r4 += a[i + 4]
-            r5 += a[i + 5]
-            r6 += a[i + 6]
-            r7 += a[i + 7]
-            i += 8
-        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        for j in range(end, lo + n):
-            res += a[j]
-        return res
-    half = n // 2
-    half -= half % 8
-    return _pairwise(a, lo, half) + _pairwise(a, lo + half, n - half)
-
-
-def _pagerank_small(n: int, src: Sequence[int], dst: Sequence[int],
-                    weights: Sequence[float], personalization: Sequence[float],
-                    alpha: float, iterations: int, tol: float) -> list[float]:
-    """:func:`_pagerank` in plain Python, the same operations in the same order: for a
-    handful of nodes fifty numpy iterations cost far more in call overhead than in
-    arithmetic."""
-    out_w = [0.0] * n
-    for s, w in zip(src, weights, strict=True):
-        out_w[s] += w
-    edges = [(s, d, w / out_w[s]) for s, d, w in zip(src, dst, weights, strict=True)]
-    dangling = [i for i in range(n) if out_w[i] == 0]
-    rank = list(personalization)
-    pers = rank
-    rest = 1 - alpha
-    few = n < 8  # numpy sums fewer than eight values one after the other
-    for _ in range(iterations):
-        flow = [0.0] * n
-        for s, d, w in edges:
-            flow[d] += rank[s] * w
-        if len(dangling) < 8:
-            mass = 0.0
-            for i in dangling:
-                mass += rank[i]
-        else:
-            mass = _np_sum([rank[i] for i in dangling])
-        restart = alpha * mass + rest
-        nxt = [alpha * f + restart * p for f, p in zip(flow, pers, strict=True)]
-        if few:
-            diff = 0.0
-            for a, b in zip(nxt, rank, strict=True):
-                diff += abs(a - b)
-        else:
-            diff = _np_sum([abs(a - b) for a, b in zip(nxt, rank, strict=True)])
-        rank = nxt
-        if diff < tol:
-            break
-    return rank
-
-
-def _reported(names: Sequence[str], values: Sequence[float],
-              chosen: Sequence[NodeEvidence]) -> dict[str, float]:
-    """PageRank of the candidates only, in name order (every node walked)."""
-    if len(chosen) == len(names):
-        return dict(zip(names, values, strict=True))
-    keep = {e.node for e in chosen}
-    return {n: x for n, x in zip(names, values, strict=True) if n in keep}
-
-
-#: PageRank results are remembered for walks of up to this many candidates.
-_MEMO_PAGERANK = 64
-
-#: Up to this many candidates (and four times as many edges) PageRank runs in plain Python.
-_SMALL_PAGERANK = 24
-
-
-class PageRankRanker:
-    """Personalised PageRank over the alerting nodes, walking from dependents to dependencies.
-
-    The walk starts at alerting nodes in proportion to their anomaly scores and follows
-    "depends on" edges (within ``max_hops`` on the service graph, so a service whose pods
-    alert links to them) weighted by the target's score; mass piles up at dependencies that
-    explain their dependents. Without a graph it degrades to score order.
-    """
-
-    name = "pagerank"
-
-    def __init__(self, limit: int = 5, alpha: float = 0.85, max_hops: int = 2) -> None:
-        self.limit = limit
-        self.alpha = alpha
-        self.max_hops = max_hops
-        # PageRank of small walks by their exact input (names, scores, edges)
-        self._walked: dict[tuple[tuple[str, ...], tuple[float, ...], tuple[int, ...],
-                                 tuple[int, ...]], list[float]] = {}
-
-    def scores(self, evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
-               pairs: DependencyPairs | None = None) -> dict[str, float]:
-        """PageRank per candidate; ``pairs`` (``max_hops`` deep, covering ``evidence``)
-        replaces the per-node graph walks when the caller keeps one."""
-        # Inhibited nodes walk too (they are effects, and their mass belongs to what
-        # absorbed them, a host under its pods) but are never reported as candidates.
-        chosen = _candidates(evidence)
-        if len(chosen) == 1:  # nothing to walk between: all the mass stays put
-            return {chosen[0].node: 1.0}
-        cands = sorted(evidence.values(), key=attrgetter("node"))
-        names = [e.node for e in cands]
-        n = len(names)
-        sev_l = [1e-3 if s < 1e-3 else s for s in map(attrgetter("score"), cands)]
-        if graph is not None and pairs is not None:
-            sev = np.array(sev_l)
-            slot = np.full(len(pairs.names), -1, dtype=np.int64)
-            slot[[pairs.index[n] for n in names]] = np.arange(n)
-            eff, cause = pairs.arrays()
-            src, dst = slot[eff], slot[cause]
-            ok = (src >= 0) & (dst >= 0)
-            src, dst = src[ok], dst[ok]
-            pr = _pagerank(n, src, dst, sev[dst], sev / np.add.reduce(sev), self.alpha,
-                           50, 1e-9)
-            return _reported(names, pr.tolist(), chosen)
-        src_l: list[int] = []
-        dst_l: list[int] = []
-        w_l: list[float] = []
-        if graph is not None:
-            index = {n: i for i, n in enumerate(names)}
-            for i, name in enumerate(names):
-                if name not in graph:
-                    continue
-                for dep in graph.downstream_within(name, self.max_hops) & index.keys():
-                    if dep == name:
-                        continue
-                    j = index[dep]
-                    src_l.append(i)
-                    dst_l.append(j)
-                    w_l.append(sev_l[j])
-        # the walk depends on nothing else: a small incident re-ranked for a new onset or
-        # alert class, not a new node or score, walks exactly as last time
-        key = (tuple(names), tuple(sev_l), tuple(src_l), tuple(dst_l)) \
-            if n <= _MEMO_PAGERANK else None
-        values = self._walked.get(key) if key is not None else None
-        if values is None:
-            if n <= _SMALL_PAGERANK and len(src_l) <= 4 * _SMALL_PAGERANK:
-                total = _np_sum(sev_l)
-                values = _pagerank_small(n, src_l, dst_l, w_l, [s / total for s in sev_l],
-                                         self.alpha, 50, 1e-9)
-            else:
-                sev = np.array(sev_l)
-                values = _pagerank(n, np.array(src_l, dtype=np.int64),
-                                   np.array(dst_l, dtype=np.int64),
-                                   np.array(w_l, dtype=np.float64), sev / np.add.reduce(sev),
-                                   self.alpha, 50, 1e-9).tolist()
-            if key is not None:
-                if len(self._walked) >= 512:
-                    self._walked.clear()
-                self._walked[key] = values
-        return _reported(names, values, chosen)
-
-    def rank(self, evidence: Mapping[str, NodeEvidence],
-             graph: ServiceGraph | None) -> list[RootCause]:
-        pr = self.scores(evidence, graph)
-        ordered = sorted(pr, key=lambda n: (-pr[n], n))
-        return [RootCause(n, round(pr[n], 4),
-                          (_basic_evidence(evidence[n]), f"pagerank {pr[n]:.3f}"))
-                for n in ordered[: self.limit]]
-
-
-def explained_by(cand: NodeEvidence, evidence: Mapping[str, NodeEvidence],
-                 graph: ServiceGraph | None, max_hops: int, window: float,
-                 tolerance: float) -> list[NodeEvidence]:
-    """Alerting nodes that ``cand`` can explain: they depend on it (within ``max_hops``) and
-    began no earlier than ``tolerance`` before it and at most ``window`` after it.
-
-    This is the temporal-causal consistency every topology-based RCA assumes: a fault
-    reaches dependents after it starts, within a bounded delay.
-    """
-    if graph is None or cand.node not in graph:
-        return []
-    dependents = graph.upstream_within(cand.node, max_hops)
-    lo, hi = cand.onset - tolerance, cand.onset + window
-    if len(dependents) < len(evidence):
-        return [evidence[n] for n in dependents
-                if n != cand.node and n in evidence and lo <= evidence[n].onset <= hi]
-    return [e for n, e in evidence.items()
-            if n != cand.node and n in dependents and lo <= e.onset <= hi]
-
-
-def explanations(cands: Sequence[NodeEvidence], evidence: Mapping[str, NodeEvidence],
-                 graph: ServiceGraph | None, max_hops: int, window: float,
-                 tolerance: float) -> dict[str, list[NodeEvidence]]:
-    """:func:`explained_by` for every candidate at once.
-
-    Walks from each alerting node *down* to its dependencies (a handful each) instead of
-    from each candidate up to its dependents (thousands for a shared database).
-    """
-    out: dict[str, list[NodeEvidence]] = {e.node: [] for e in cands}
-    if graph is None:
-        return out
-    names = frozenset(out)
-    for effect in sorted(evidence.values(), key=lambda e: (e.onset, e.node)):
-        if effect.node not in graph:
-            continue
-        onset = effect.onset
-        for cause_name in graph.downstream_within(effect.node, max_hops) & names:
-            if cause_name == effect.node:
-                continue
-            cause = evidence[cause_name]
-            if cause.onset - tolerance <= onset <= cause.onset + window:
-                out[cause_name].append(effect)
-    return out
-
-
-def proximity(cause: NodeEvidence, effect: NodeEvidence, scale: float) -> float:
-    """How well the timing fits "``cause`` led to ``effect``": 1 when the effect began at
-    the same time, decaying with the delay (slow faults such as leaks still get credit)."""
-    return math.exp(-max(0.0, effect.onset - cause.onset) / scale)
-
-
-def coverage(cands: Sequence[NodeEvidence], evidence: Mapping[str, NodeEvidence],
-             graph: ServiceGraph | None, max_hops: int, window: float, tolerance: float,
-             scale: float, pairs: DependencyPairs | None = None
-             ) -> tuple[np.ndarray, Callable[[int], list[NodeEvidence]]]:
-    """Explanation coverage of every candidate, in one vectorised pass.
-
-    The same pairs as :func:`explanations` (an effect depends on the cause within
-    ``max_hops`` and began between ``tolerance`` before and ``window`` after it), each
-    worth 1 when it followed at once, decaying with the delay over ``scale`` seconds and
-    timed from the cause's latest alert that precedes the effect (a problem that develops,
-    a leak then latency, is judged by its latest sign). Returns ``1 + sum`` per candidate,
-    in ``cands`` order, and a function listing the effects of candidate ``i`` for the
-    evidence text. The pairs are collected with set intersections and scored with numpy:
-    an incident of 300 nodes has ~10,000 pairs, too many for a Python loop per ranking.
-    """
-    n = len(cands)
-    if len(evidence) <= 1:  # a lone alerting node explains nothing else
-        return np.ones(n), lambda i: []
-    first = np.array([e.onset for e in cands], dtype=np.float64)
-    self_pairs = True
-    if graph is not None and pairs is not None:
-        # every alerting node is an effect, numbered as in ``pairs``; causes are candidates
-        self_pairs = False  # kept pairs never link a node to itself
-        eff, cause = pairs.arrays()
-        if n == len(pairs.names) and [e.node for e in cands] == pairs.names:
-            effects: Sequence[NodeEvidence] = cands  # every node is a candidate, alike
-            eff_on = first
-            ci, ej = cause, eff
-        else:
-            effects = [evidence[n] for n in pairs.names]
-            eff_on = np.array([e.onset for e in effects], dtype=np.float64)
-            slot = np.full(len(effects), -1, dtype=np.int64)
-            slot[[pairs.index[e.node] for e in cands]] = np.arange(n)
-            ci = slot[cause]
-            ok = np.flatnonzero(ci >= 0)
-            ci, ej = ci.take(ok), eff.take(ok)
-    else:
-        index = {e.node: i for i, e in enumerate(cands)}
-        names = frozenset(index)
-        effects = [e for e in evidence.values() if graph is not None and e.node in graph]
-        cause_i: list[int] = []
-        effect_i: list[int] = []
-        if graph is not None:
-            for j, effect in enumerate(effects):
-                causes = graph.downstream_within(effect.node, max_hops) & names
-                if causes:
-                    cause_i.extend(map(index.__getitem__, causes))
-                    effect_i.extend([j] * len(causes))
-        if len(cause_i) <= _SMALL_COVERAGE:
-            return _coverage_small(cands, index, effects, cause_i, effect_i, window,
-                                   tolerance, scale)
-        ci = np.array(cause_i, dtype=np.int64)
-        ej = np.array(effect_i, dtype=np.int64)
-        eff_on = np.array([e.onset for e in effects], dtype=np.float64)
-        eff_node = np.array([index.get(e.node, -1) for e in effects], dtype=np.int64)
-    if len(ci):
-        # the window first, then timing credit for the pairs that passed (the same values
-        # as scoring every pair and dropping the rest, with less arithmetic)
-        last = np.maximum(first, np.array([e.last_onset for e in cands], dtype=np.float64))
-        c_first, onset = first.take(ci), eff_on.take(ej)
-        keep = (onset >= c_first - tolerance) & (onset <= c_first + window)
-        if self_pairs:
-            keep &= eff_node.take(ej) != ci
-        sel = np.flatnonzero(keep)
-        ci, ej = ci.take(sel), ej.take(sel)
-        c_first, c_last, onset = c_first.take(sel), last.take(ci), onset.take(sel)
-        ref = np.where(c_last <= onset + tolerance, c_last, c_first)
-        credit = np.exp(-np.maximum(0.0, onset - ref) / scale)
-        cover = 1.0 + np.bincount(ci, weights=credit, minlength=n)
-    else:
-        cover = np.ones(n)
-
-    def explained(i: int) -> list[NodeEvidence]:
-        return [effects[j] for j in ej[ci == i]]
-
-    return cover, explained
-
-
-#: Up to this many dependency pairs coverage is scored in plain Python.
-_SMALL_COVERAGE = 256
-
-
-def _coverage_small(cands: Sequence[NodeEvidence], index: Mapping[str, int],
-                    effects: Sequence[NodeEvidence], cause_i: Sequence[int],
-                    effect_i: Sequence[int], window: float, tolerance: float, scale: float
-                    ) -> tuple[np.ndarray, Callable[[int], list[NodeEvidence]]]:
-    """:func:`coverage` for a few pairs: the same arithmetic, pair by pair, in the same
-    order (numpy only for ``exp``), without two dozen array operations per ranking."""
-    first = [e.onset for e in cands]
-    last = [max(f, e.last_onset) for f, e in zip(first, cands, strict=True)]
-    kept: list[tuple[int, int]] = []
-    power: list[float] = []
-    for c, j in zip(cause_i, effect_i, strict=True):
-        effect = effects[j]
-        onset = effect.onset
-        c_first = first[c]
-        if index.get(effect.node, -1) == c or not (
-                onset >= c_first - tolerance and onset <= c_first + window):
-            continue
-        c_last = last[c]
-        ref = c_last if c_last <= onset + tolerance else c_first
-        power.append(-max(0.0, onset - ref) / scale)
-        kept.append((c, j))
-    total = [0.0] * len(cands)
-    if power:
-        for (c, _), credit in zip(kept, np.exp(np.array(power)).tolist(), strict=True):
-            total[c] += credit
-
-    def explained(i: int) -> list[NodeEvidence]:
-        return [effects[j] for c, j in kept if c == i]
-
-    return np.array([1.0 + t for t in total]), explained
-
-
-class CompositeRanker:
-    """Blend of explanation coverage, graph position (PageRank), anomaly score, alert class.
-
-    * coverage: how many of the incident's alerting nodes a candidate explains (see
-      :func:`explained_by`), each weighted by how soon it followed, relative to the best;
-    * graph: personalised PageRank on the reversed dependency graph, normalised to the best;
-    * score: the candidate's anomaly score relative to the incident's largest;
-    * kind: a prior on the alert class (a change or an outage is more often a cause than a
-      latency symptom).
-
-    Severity alone misleads (callers of a slow service often show larger latency than the
-    service itself), so coverage and graph position carry most of the weight.
-
-    >>> from correlator.types import NodeEvidence
-    >>> from topology.graph import ServiceGraph
-    >>> g = ServiceGraph.from_edges([("frontend", "cart"), ("cart", "redis")])
-    >>> ev = {"frontend": NodeEvidence("frontend", 130, 6.0, kinds={"symptom"},
-    ...                                alerts={"HighLatency"}),
-    ...       "cart": NodeEvidence("cart", 100, 4.0, kinds={"resource"}, alerts={"HighCPU"})}
-    >>> top = CompositeRanker().rank(ev, g)[0]
-    >>> top.service
-    'cart'
-    >>> top.evidence[1]
-    'cart: HighCPU began 30 s before frontend (HighLatency)'
-    """
-
-    name = "composite"
-
-    def __init__(self, limit: int = 5, w_cover: float = 0.4, w_graph: float = 0.2,
-                 w_score: float = 0.1, w_kind: float = 0.3, window: float = 1200.0,
-                 tolerance: float = 30.0, delay_scale: float = 300.0,
-                 kind_prior: Mapping[str, float] | None = None,
-                 max_hops: int = 4, cache_nodes: int = 64) -> None:
-        self.limit = limit
-        self.weights = (w_cover, w_graph, w_score, w_kind)
-        self.window = window
-        self.tolerance = tolerance
-        self.delay_scale = delay_scale
-        self.max_hops = max_hops
-        self.kind_prior = dict(kind_prior or DEFAULT_KIND_PRIOR)
-        self.pagerank = PageRankRanker(limit=limit, max_hops=1)
-        self.cache_nodes = cache_nodes
-        # dependency pairs of the incidents being ranked, by the identity of their evidence
-        # mapping (the engine passes the same growing dict every time); a few big incidents
-        # at once, least recently ranked dropped first
-        self._pairs: OrderedDict[int, tuple[Mapping[str, NodeEvidence], DependencyPairs,
-                                            DependencyPairs]] = OrderedDict()
-
-    def _pairs_for(self, evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None
-                   ) -> tuple[DependencyPairs | None, DependencyPairs | None]:
-        """Kept pair indexes for a big incident, brought up to date; none for small ones
-        (a fresh walk is cheap there and keeping them would only cost memory)."""
-        if graph is None or len(evidence) <= self.cache_nodes:
-            return None, None
-        key = id(evidence)
-        hit = self._pairs.get(key)
-        if hit is None or hit[0] is not evidence:
-            hit = (evidence, DependencyPairs(self.max_hops),
-                   DependencyPairs(self.pagerank.max_hops))
-            self._pairs[key] = hit
-            while len(self._pairs) > 16:
-                self._pairs.popitem(last=False)
-        else:
-            self._pairs.move_to_end(key)
-        hit[1].update(evidence, graph)
-        hit[2].update(evidence, graph)
-        return hit[1], hit[2]
-
-    def rank(self, evidence: Mapping[str, NodeEvidence],
-             graph: ServiceGraph | None) -> list[RootCause]:
-        cands = _candidates(evidence)
-        if not cands:
-            return []
-        deep, near = self._pairs_for(evidence, graph)
-        pr = self.pagerank.scores(evidence, graph, near)
-        top_pr = max(pr.values()) or 1.0
-        raw_scores = [e.score for e in cands]
-        top_score = max(raw_scores) or 1.0
-        w_cover, w_graph, w_score, w_kind = self.weights
-        n_nodes = len(evidence)
-        cover_arr, explains = coverage(cands, evidence, graph, self.max_hops, self.window,
-                                       self.tolerance, self.delay_scale, deep)
-        top_cover = float(cover_arr.max())
-        prior = self.kind_prior
-        kind_l: list[float] = []
-        for e in cands:
-            if len(e.kinds) == 1:
-                for k in e.kinds:
-                    kind_l.append(prior.get(k, 0.4))
-            else:
-                kind_l.append(max((prior.get(k, 0.4) for k in e.kinds), default=0.4))
-        pr_l = [pr.get(e.node, 0.0) for e in cands]
-        score_l = [0.0 if s < 0.0 else s for s in raw_scores]  # max(score, 0.0)
-        if 0 < 4 * self.limit < len(cands):
-            # the same sums elementwise (same operands, same order), then a partial sort
-            arr = (w_cover * cover_arr / top_cover + w_graph * np.array(pr_l) / top_pr
-                   + w_score * np.array(score_l) / top_score + w_kind * np.array(kind_l))
-            order = self._top(arr, cands)
-            total_l = arr.tolist()
-        else:
-            total_l = [w_cover * c / top_cover + w_graph * p / top_pr
-                       + w_score * sc / top_score + w_kind * k
-                       for c, p, sc, k in zip(cover_arr.tolist(), pr_l, score_l, kind_l,
-                                              strict=True)]
-            order = heapq.nsmallest(self.limit, range(len(cands)), key=lambda i: (
-                -total_l[i], cands[i].onset, cands[i].node))
-        out: list[RootCause] = []
-        for i in order:
-            e = cands[i]
-            out.append(RootCause(e.node, round(total_l[i], 4),
-                                 self._explain(e, explains(i), n_nodes, pr_l[i] / top_pr)))
-        return out
-
-    def _top(self, total: np.ndarray, cands: Sequence[NodeEvidence]) -> list[int]:
-        """Positions of the ``limit`` best totals, by (-total, onset, node) like the
-        small path, without building a key for every candidate."""
-        if np.isnan(total).any():  # no order to partition by: compare keys as Python does
-            values = total.tolist()
-            return heapq.nsmallest(self.limit, range(len(cands)), key=lambda i: (
-                -values[i], cands[i].onset, cands[i].node))
-        neg = -total
-        kth = np.partition(neg, self.limit - 1)[self.limit - 1]
-        near = np.flatnonzero(neg <= kth).tolist()
-        values = neg.tolist()
-        near.sort(key=lambda i: (values[i], cands[i].onset, cands[i].node))
-        return near[: self.limit]
-
-    @staticmethod
-    def _explain(ev: NodeEvidence, explained: list[NodeEvidence], n_nodes: int,
-                 graph_pos: float) -> tuple[str, ...]:
-        lines = [_basic_evidence(ev)]
-        what = ", ".join(sorted(ev.alerts)) or "alerts"
-        # the earliest of its later effects (what sorting them would put first)
-        first = min((o for o in explained if o.onset >= ev.onset),
-                    key=lambda o: (o.onset, o.node), default=None)
-        if first is not None:
-            lines.append(f"{ev.node}: {what} began {first.onset - ev.onset:.0f} s before "
-                         f"{first.node} ({', '.join(sorted(first.alerts)) or 'alerts'})")
-        if explained:
-            lines.append(f"explains {len(explained)} of the {n_nodes - 1} other alerting "
-                         f"nodes: they depend on {ev.node} and alerted after it")
-        lines.append(f"graph position {graph_pos:.2f} of the best; alert class "
-                     f"{', '.join(sorted(ev.kinds)) or 'unknown'}")
-        return tuple(lines)
+    return sorted(_REGISTRY)
 
 
 def strategy_by_name(name: str, limit: int = 5) -> RankingStrategy:
     """Look a built-in strategy up by its ``name`` (for settings and the CLI)."""
-    if name == "top-score":
-        return TopScoreRanker(limit=limit)
-    if name == "onset":
-        return OnsetRanker(limit=limit)
-    if name == "pagerank":
-        return PageRankRanker(limit=limit)
-    if name == "composite":
-        return CompositeRanker(limit=limit)
-    raise ConfigError(f"unknown ranking strategy {name!r} "
-                      "(one of composite, pagerank, onset, top-score)")
+    make = _REGISTRY.get(name)
+    if make is None:
+        raise ConfigError(f"unknown ranking strategy {name!r} "
+                          f"(one of {', '.join(strategy_names())})")
+    return make(limit)

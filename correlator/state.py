@@ -62,6 +62,7 @@ class IncidentState:
     dirty_rank: bool = True
     ranked_nodes: int = 0
     ranked_at: float = 0.0
+    diag_version: int = -1  # deviation window version it was last ranked on
     raised: bool = True  # ever open or acknowledged; False while pending, and if dropped
     changes: int = 0  # members that are change events
     severity_rank: int = 0

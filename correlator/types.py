@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from aiops.model import Alert, Incident, IncidentCommand, RootCause
+from aiops.model.deviation import Deviation
 
 if TYPE_CHECKING:
     from topology.graph import ServiceGraph
@@ -51,6 +52,9 @@ class NodeEvidence:
     strongest alert's annotations when it had one. ``firing`` and ``last_change`` track
     whether the node still has a live problem, which is what new alerts may attach to;
     change events (a rollout) count as instants, not as conditions that stay firing.
+    ``deviations`` are the node's series that were far from their recent normal around the
+    incident (one per family, strongest first), filled in by the diagnosis step
+    (:mod:`correlator.diagnosis`) for alerting and quiet nodes alike.
     """
 
     node: str
@@ -64,6 +68,7 @@ class NodeEvidence:
     firing: int = 0
     last_change: float = 0.0
     last_onset: float = 0.0
+    deviations: tuple[Deviation, ...] = ()
 
     def live(self, ts: float, linger: float) -> bool:
         """Still part of an ongoing problem at ``ts``: a condition alert firing, or the last

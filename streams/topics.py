@@ -31,6 +31,7 @@ class Topics:
     otlp_metrics: str = "otlp_metrics"
     otlp_logs: str = "otlp_logs"
     otlp_spans: str = "otlp_spans"
+    deviations: str = "aiops.deviations"
     data_partitions: int = 3
     alert_partitions: int = 1
 
@@ -47,4 +48,6 @@ class Topics:
             TopicSpec(self.otlp_metrics, self.data_partitions),
             TopicSpec(self.otlp_logs, self.data_partitions),
             TopicSpec(self.otlp_spans, self.data_partitions),
+            # Deviation summaries meet the alerts on the correlator: partitioned alike.
+            TopicSpec(self.deviations, self.alert_partitions),
         ]

@@ -31,4 +31,6 @@ def topics() -> Topics:
     return Topics(
         metrics=f"{prefix}.metrics", logs=f"{prefix}.logs", alerts=f"{prefix}.alerts",
         incidents=f"{prefix}.incidents", actions=f"{prefix}.actions", dlq=f"{prefix}.dlq",
+        deviations=f"{prefix}.deviations", otlp_metrics=f"{prefix}.otlp_metrics",
+        otlp_logs=f"{prefix}.otlp_logs", otlp_spans=f"{prefix}.otlp_spans",
     )

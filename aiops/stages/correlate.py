@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from aiops.logsetup import incident_event
 from aiops.model import AiopsError, Alert, DecodeError, Incident, IncidentCommand
+from aiops.model.deviation import Deviation, decode_deviations
 from aiops.silences import decode_silence_message
 from aiops.storage.repository import OutboxMessage, Store
 from correlator.config import Silence
@@ -68,12 +69,14 @@ class CorrelateStage:
         notifications: Callable[[Incident], list[OutboxMessage]] | None = None,
         silences: Callable[[float | None], Iterable[Silence]] | None = None,
         reopen_window: float = 0.0,
+        deviations: Callable[[list[Deviation]], None] | None = None,
     ) -> None:
         """``silences(after)`` gives the silences to put in force on start (those ending
         after event time ``after``; ``None``: all); ``reopen_window`` is how long after its
         resolution the correlator may reopen an incident, so how far back (in event time)
         resolved incidents are reloaded on start."""
         self._notifications = notifications
+        self._observe = deviations  # correlator.observe: deviation summaries, no output
         self._silences = silences
         self._reopen_window = reopen_window
         self._topics = topics
@@ -90,9 +93,10 @@ class CorrelateStage:
         self._last_tick: float | None = None
 
     def topics(self) -> list[str]:
+        extra = [self._topics.deviations] if self._observe is not None else []
         if self._topology is None:
-            return [self._topics.alerts]
-        return [self._topics.alerts, self._topics.topology]
+            return [self._topics.alerts, *extra]
+        return [self._topics.alerts, self._topics.topology, *extra]
 
     def start(self) -> list[Record]:
         if self._topology is not None and self._topology_history is not None:
@@ -134,6 +138,12 @@ class CorrelateStage:
             run.clear()
 
         for message in batch:
+            if message.topic == self._topics.deviations and self._observe is not None:
+                try:
+                    self._observe(decode_deviations(message.value))
+                except DecodeError as exc:
+                    dead.append(DeadLetter(message, exc.reason))
+                continue
             if message.topic == self._topics.topology and self._topology is not None:
                 fold()
                 try:

@@ -24,6 +24,7 @@ import numpy as np
 from aiops.acceptance import COMMAND_PREFIX, decode_accept_message
 from aiops.model import Alert, DecodeError, LogRecord, MetricSample
 from aiops.model.columns import MetricColumns
+from aiops.model.deviation import Deviation, encode_deviations
 from detectors.semantics import MetricSemantics
 from streams.codecs import alert_key, decode_logs, decode_metric_columns, encode_alert
 from streams.producer import Record
@@ -57,6 +58,10 @@ class EntityAlerterLike(Protocol):
     def process(self, samples: Sequence[MetricSample]) -> list[Alert]: ...
 
 
+class DeviationTrackerLike(Protocol):
+    def process_columns(self, batch: MetricColumns) -> list[Deviation]: ...
+
+
 class LogAlerterLike(Protocol):
     def process(self, records: Sequence[LogRecord]) -> list[Alert]: ...
 
@@ -76,6 +81,8 @@ class _MetricPartition:
     alerter: MetricAlerterLike
     entity: EntityAlerterLike | None
     event_now: float = -np.inf
+    #: Per-series robust deviation for the diagnosis (``detectors.deviation``), if enabled.
+    deviations: DeviationTrackerLike | None = None
 
 
 @dataclass
@@ -103,8 +110,10 @@ class DetectStage:
         semantics: Callable[[], MetricSemantics] = MetricSemantics,
         checkpoints: CheckpointSink | None = None,
         checkpoint_interval_s: float = 10.0,
+        deviations: Callable[[], DeviationTrackerLike] | None = None,
     ) -> None:
         self._new_metric_alerter = metric_alerter
+        self._new_deviations = deviations
         self._new_log_alerter = log_alerter
         self._new_entity = entity_alerter
         self._new_semantics = semantics
@@ -136,7 +145,8 @@ class DetectStage:
         if part is None:
             entity = self._new_entity() if self._new_entity is not None else None
             part = self._metrics[partition] = _MetricPartition(
-                self._new_semantics(), self._new_metric_alerter(), entity)
+                self._new_semantics(), self._new_metric_alerter(), entity,
+                deviations=self._new_deviations() if self._new_deviations else None)
         return part
 
     def _log_part(self, partition: int) -> LogAlerterLike:
@@ -153,6 +163,7 @@ class DetectStage:
             by_part.setdefault((message.topic, message.partition), []).append(message)
         alerts: list[Alert] = []
         dead: list[DeadLetter] = []
+        deviations: list[Deviation] = []
         for (topic, partition), messages in by_part.items():
             if topic == self._topics.logs:
                 records: list[LogRecord] = []
@@ -164,16 +175,25 @@ class DetectStage:
                 if records:
                     alerts.extend(self._log_part(partition).process(records))
             else:
-                alerts.extend(self._metric_messages(partition, messages, dead))
+                alerts.extend(self._metric_messages(partition, messages, dead, deviations))
             newest = max(m.offset for m in messages) + 1
             key = (topic, partition)
             if newest > self._offsets.handled.get(key, -1):
                 self._offsets.handled[key] = newest
         outputs = [Record(self._topics.alerts, alert_key(a), encode_alert(a)) for a in alerts]
+        outputs.extend(self._deviation_records(deviations))
         return StageResult(outputs=outputs, dead=dead)
 
+    def _deviation_records(self, deviations: Sequence[Deviation]) -> list[Record]:
+        """The batch's deviating families, one message per node (see detectors.deviation)."""
+        by_node: dict[str, list[Deviation]] = {}
+        for dev in deviations:
+            by_node.setdefault(dev.node, []).append(dev)
+        return [Record(self._topics.deviations, node.encode(), encode_deviations(devs))
+                for node, devs in by_node.items()]
+
     def _metric_messages(self, partition: int, messages: Sequence[Incoming],
-                         dead: list[DeadLetter]) -> list[Alert]:
+                         dead: list[DeadLetter], deviations: list[Deviation]) -> list[Alert]:
         """Samples in order; an accept command cuts the run, so it applies exactly where it
         sits among the samples."""
         part = self._metric_part(partition)
@@ -181,7 +201,7 @@ class DetectStage:
         run: list[MetricColumns] = []
         for message in messages:
             if message.value.startswith(COMMAND_PREFIX):
-                alerts.extend(self._score(part, run))
+                alerts.extend(self._score(part, run, deviations))
                 run = []
                 try:
                     cmd = decode_accept_message(message.value)
@@ -197,10 +217,11 @@ class DetectStage:
                 run.append(decode_metric_columns(message.value))
             except DecodeError as exc:
                 dead.append(DeadLetter(message, exc.reason))
-        alerts.extend(self._score(part, run))
+        alerts.extend(self._score(part, run, deviations))
         return alerts
 
-    def _score(self, part: _MetricPartition, run: list[MetricColumns]) -> list[Alert]:
+    def _score(self, part: _MetricPartition, run: list[MetricColumns],
+               deviations: list[Deviation]) -> list[Alert]:
         if not run:
             return []
         raw = MetricColumns.concat(run)
@@ -210,6 +231,8 @@ class DetectStage:
         if part.semantics.restarted:  # a gap or a restart of the target: learn it afresh
             part.alerter.relearn(part.semantics.restarted)
         alerts = part.alerter.process_columns(signals)
+        if part.deviations is not None:  # on the signals: a counter deviates as a rate
+            deviations.extend(part.deviations.process_columns(signals))
         if part.entity is not None:
             alerts.extend(part.entity.process(self._entity_samples(part.entity, signals)))
         newest = float(raw.ts.max())
@@ -327,7 +350,8 @@ class DetectStage:
             state: dict[str, Any] = {
                 "version": CHECKPOINT_VERSION, "kind": "metrics",
                 "semantics": part.semantics, "alerter": part.alerter.export_state(),
-                "entity": part.entity, "event_now": part.event_now}
+                "entity": part.entity, "event_now": part.event_now,
+                "deviations": part.deviations}
         else:
             logs = self._logs.get(partition)
             if logs is None:
@@ -345,7 +369,12 @@ class DetectStage:
             entity = state["entity"] if self._new_entity is not None else None
             if entity is None and self._new_entity is not None:
                 entity = self._new_entity()
+            tracker = state.get("deviations")
+            if self._new_deviations is None:
+                tracker = None
+            elif tracker is None:
+                tracker = self._new_deviations()
             self._metrics[partition] = _MetricPartition(state["semantics"], alerter, entity,
-                                                        float(state["event_now"]))
+                                                        float(state["event_now"]), tracker)
         else:
             self._logs[partition] = state["alerter"]

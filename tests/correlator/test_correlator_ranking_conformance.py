@@ -11,7 +11,7 @@ from correlator.ranking import strategy_by_name
 from correlator.types import NodeEvidence, RankingStrategy
 from topology.graph import ServiceGraph
 
-STRATEGIES = ["composite", "pagerank", "onset", "top-score"]
+STRATEGIES = ["composite", "pagerank", "onset", "top-score", "chain", "deepest"]
 
 
 def _graph() -> ServiceGraph:

@@ -14,7 +14,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from correlator import ranking
+from correlator import rank_composite, rank_pagerank
 from correlator.pairs import DependencyPairs
 from correlator.ranking import (
     CompositeRanker,
@@ -80,7 +80,7 @@ def test_pagerank_scores_do_not_depend_on_the_path(seed: int,
     g = _graph(seed)
     ev = _evidence(seed, random.Random(seed).randint(2, 24))
     fast = PageRankRanker(max_hops=1).scores(ev, g)
-    monkeypatch.setattr(ranking, "_SMALL_PAGERANK", 0)
+    monkeypatch.setattr(rank_pagerank, "_SMALL_PAGERANK", 0)
     assert PageRankRanker(max_hops=1).scores(ev, g) == fast
 
 
@@ -91,7 +91,7 @@ def test_small_coverage_is_the_numpy_coverage(seed: int,
     ev = _evidence(seed, random.Random(seed).randint(2, 40))
     cands = _candidates(ev)
     cover, explained = coverage(cands, ev, g, 4, 1200.0, 30.0, 300.0)
-    monkeypatch.setattr(ranking, "_SMALL_COVERAGE", -1)
+    monkeypatch.setattr(rank_composite, "_SMALL_COVERAGE", -1)
     cover_np, explained_np = coverage(cands, ev, g, 4, 1200.0, 30.0, 300.0)
     assert cover.tolist() == cover_np.tolist()
     for i in range(len(cands)):

@@ -1,0 +1,277 @@
+"""Ranking by propagation chains over deviation evidence (strategy ``chain``).
+
+A fault spreads from a callee to its callers, and it spreads *as a kind of signal*: a slow
+callee makes its callers slow, a failing one makes them fail, a saturated one makes them slow
+or fail. (A failing callee can slow callers that retry, but taking that link let every
+chronic error on a leaf "explain" any slow caller on PetShop's development split.) So for each
+node that deviates (see
+:mod:`correlator.diagnosis`):
+
+* it is **explained** when a callee it depends on (within ``hops``) deviated in a kind that
+  can cause its own, no later than ``tolerance`` after it moved: then it is more likely an
+  effect, and its score is discounted by how strong the explanation is;
+* it **covers** the deviating nodes it explains, transitively up the callers and carrying
+  the kind of signal along (the propagation chain that MicroHECL-style analyses walk, read
+  from the cause's side): a cause that explains the incident's alerting nodes (each worth
+  ``member_weight`` quiet ones: they are what the responder is looking at) and their
+  deviating neighbours ranks above a leaf that explains one of them;
+* its own **strength** is the log-scaled robust z of its strongest bad-direction family
+  (families count once; traffic moves count only as support);
+* a node that moved more than ``lead`` seconds before the incident's newest alert is a
+  standing condition rather than the cause of what is happening now: its score decays with
+  that age (over ``stale_scale``), and it cannot explain effects that began more than
+  ``lead`` after it.
+
+Without any deviation evidence (alerts only, e.g. from Alertmanager with no metrics stream)
+it ranks as :class:`correlator.ranking.CompositeRanker` does.
+
+The deepest deviating node first (:mod:`correlator.rank_deepest`) is the special case with
+no discount weighting and no coverage; this strategy keeps that rule's strength (a node whose
+callees are quiet is preferred) while breaking its ties with coverage, which is what tells a
+real callee from a sibling "remote" view of the same call.
+
+>>> from aiops.model.deviation import Deviation
+>>> from correlator.types import NodeEvidence
+>>> from topology.graph import ServiceGraph
+>>> g = ServiceGraph.from_edges([("web", "catalog"), ("web", "ads"), ("mobile", "catalog")])
+>>> def dev(node, z, since):
+...     return Deviation(node, "latency", "latency p95", "latency", 0.41, 0.03, z, since,
+...                      since)
+>>> ev = {n: NodeEvidence(n, s, 0.5, deviations=(dev(n, z, s),))
+...       for n, z, s in [("web", 30.0, 120.0), ("catalog", 12.0, 60.0),
+...                       ("mobile", 8.0, 120.0), ("ads", 9.0, 120.0)]}
+>>> [c.service for c in ChainRanker().rank(ev, g)][:2]
+['catalog', 'ads']
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Mapping
+
+from aiops.model import RootCause
+from correlator.diagnosis import describe
+from correlator.rank_composite import CompositeRanker
+from correlator.types import NodeEvidence
+from topology.graph import ServiceGraph
+
+#: Which kinds of signal on a callee can cause which kinds on its caller.
+CAUSES: dict[str, frozenset[str]] = {
+    "latency": frozenset({"latency"}),
+    "errors": frozenset({"errors"}),
+    "saturation": frozenset({"latency", "errors", "saturation"}),
+    "other": frozenset({"other"}),
+    "alert": frozenset(),
+    # an outage or a change known only from its alert (a host down, a rollout) can break
+    # anything that depends on it
+    "outage": frozenset({"latency", "errors", "saturation", "other", "alert", "outage"}),
+}
+
+#: Kinds that count as a problem of the node itself (traffic moves are only support).
+_PROBLEM_KINDS = frozenset(("latency", "errors", "saturation", "other", "alert", "outage"))
+
+
+def profile(ev: NodeEvidence) -> dict[str, float]:
+    """Strength per kind of signal: log-scaled |z| of the strongest bad family of that
+    kind. Alert classes count too: an outage or change alert is the strongest ``outage``
+    entry (it explains anything depending on the node), a saturation alert a ``saturation``
+    one. A node known only from symptom alerts (its series never deviated the harmful way in
+    the window, or they are not tracked) gets one weak ``alert`` entry: it can be explained
+    by a dependency but explains nothing itself, since nothing says which way it moved."""
+    out: dict[str, float] = {}
+    for d in ev.deviations:
+        kind = d.kind if d.bad else "traffic"
+        s = d.strength
+        if s > out.get(kind, 0.0):
+            out[kind] = s
+    if "availability" in ev.kinds or "change" in ev.kinds:
+        # an outage alert (down, crash, not ready) or a change event says more than any
+        # series could: the strongest cause evidence there is
+        out["outage"] = math.log1p(1000.0)
+    elif ev.alerts and "resource" in ev.kinds and "saturation" not in out:
+        out["saturation"] = math.log1p(4.0 + 10.0 * max(0.0, ev.score))
+    if ev.alerts and out.keys().isdisjoint(_PROBLEM_KINDS):
+        out["alert"] = math.log1p(1.0 + max(0.0, ev.score))
+    return out
+
+
+def kind_onsets(ev: NodeEvidence) -> dict[str, float]:
+    """When each kind of signal of the node first moved (its ``alert`` entry: the node's
+    onset), so that explanations are timed kind by kind."""
+    out: dict[str, float] = {}
+    for d in ev.deviations:
+        kind = d.kind if d.bad else "traffic"
+        if d.since < out.get(kind, math.inf):
+            out[kind] = d.since
+    out.setdefault("alert", ev.onset)
+    return out
+
+
+class ChainRanker:
+    """Deviating callees that explain deviating callers first (see the module docstring)."""
+
+    name = "chain"
+
+    def __init__(self, limit: int = 5, hops: int = 1, tolerance: float = 300.0,
+                 discount: float = 0.0, w_strength: float = 0.5, w_cover: float = 0.5,
+                 member_weight: float = 4.0, lead: float = 600.0,
+                 stale_scale: float = 900.0, walk_limit: int = 32) -> None:
+        self.limit = limit
+        self.hops = hops
+        self.tolerance = tolerance
+        self.discount = discount
+        self.w_strength = w_strength
+        self.w_cover = w_cover
+        self.member_weight = member_weight
+        self.lead = lead
+        self.stale_scale = stale_scale
+        self.walk_limit = walk_limit
+        self._alerts_only = CompositeRanker(limit=limit)
+
+    def _explains(self, pc: Mapping[str, float], mc: Mapping[str, float],
+                  pe: Mapping[str, float], me: Mapping[str, float]
+                  ) -> tuple[float, frozenset[tuple[str, str]]]:
+        """How strongly a cause (a dependency of the effect) explains it, and which of its
+        kinds explain which of the effect's: a kind of the cause that can produce a kind of
+        the effect, having moved between ``lead`` before and ``tolerance`` after it (each
+        kind timed on its own: a node's errors may be older than its latency)."""
+        best = 0.0
+        pairs: set[tuple[str, str]] = set()
+        for kc, s in pc.items():
+            effects = CAUSES.get(kc)
+            if not effects:
+                continue
+            moved_c = mc.get(kc, mc["alert"])  # kinds read from alerts: the node's onset
+            for ke in effects:
+                if ke not in pe:
+                    continue
+                moved_e = me.get(ke, me["alert"])
+                if moved_e - self.lead <= moved_c <= moved_e + self.tolerance:
+                    pairs.add((kc, ke))
+                    best = max(best, s)
+        return best, frozenset(pairs)
+
+    def rank(self, evidence: Mapping[str, NodeEvidence],
+             graph: ServiceGraph | None) -> list[RootCause]:
+        if not any(e.deviations for e in evidence.values()):
+            # alerts alone (no deviation summaries reach the correlator): nothing says which
+            # way a series moved, so the alert-based blend ranks
+            return self._alerts_only.rank(evidence, graph)
+        live = {n: e for n, e in evidence.items() if not e.inhibited} or dict(evidence)
+        prof = {n: profile(e) for n, e in evidence.items()}
+        strength = {n: max((s for k, s in prof[n].items() if k != "traffic"), default=0.0)
+                    for n in live}
+        cands = [n for n in sorted(live) if strength[n] > 0.0] or sorted(live)
+        # explains[c] = effects c explains; explained[e] = strongest explanation of e
+        moved = {n: kind_onsets(e) for n, e in evidence.items()}
+        explains: dict[str, list[tuple[str, frozenset[tuple[str, str]]]]] = {
+            n: [] for n in evidence}
+        explained: dict[str, tuple[float, str]] = {}
+        if graph is not None:
+            for eff in sorted(evidence):
+                if eff not in graph or not any(k != "traffic" for k in prof[eff]):
+                    continue
+                for cause in sorted(graph.downstream_within(eff, self.hops)):
+                    if cause == eff or cause not in evidence:
+                        continue
+                    s, pairs = self._explains(prof[cause], moved[cause], prof[eff],
+                                              moved[eff])
+                    if not pairs:
+                        continue
+                    explains[cause].append((eff, pairs))
+                    if s > explained.get(eff, (0.0, ""))[0]:
+                        explained[eff] = (s, cause)
+        # the incident's newest symptom: a node that moved long before it (more than
+        # ``lead``) is a standing condition more than part of what is happening now
+        newest = max((e.onset for e in evidence.values() if e.alerts), default=None)
+
+        def fresh(n: str) -> float:
+            if newest is None:
+                return 1.0
+            age = newest - self.lead - evidence[n].onset
+            return math.exp(-age / self.stale_scale) if age > 0 else 1.0
+
+        freshness = {n: fresh(n) for n in evidence}
+        weight = {n: (self.member_weight if e.alerts else 1.0) * freshness[n]
+                  for n, e in evidence.items()}
+        # what each candidate explains directly; the transitive walk for the most promising
+        # ones only (a big incident has hundreds of deviating nodes; the walks are quadratic)
+        cover = {c: sum(weight[e] for e, _ in explains[c]) for c in cands}
+        chains: dict[str, list[str]] = {c: sorted({e for e, _ in explains[c]}) for c in cands}
+        walked = cands
+        if len(cands) > self.walk_limit:
+            top_s0 = max(strength[c] for c in cands) or 1.0
+            top_c0 = max(cover.values()) or 1.0
+            walked = heapq.nsmallest(self.walk_limit, cands, key=lambda c: (
+                -(self.w_strength * strength[c] / top_s0 + self.w_cover * cover[c] / top_c0)
+                * freshness[c], c))
+        for c in walked:
+            seen = self._walk(c, explains, prof)
+            chains[c] = sorted(seen)
+            cover[c] = sum(weight[n] for n in seen)
+        top_s = max((strength[c] for c in cands), default=0.0) or 1.0
+        top_c = max(cover.values(), default=0.0) or 1.0
+        total: dict[str, float] = {}
+        for c in cands:
+            base = self.w_strength * strength[c] / top_s + self.w_cover * cover[c] / top_c
+            by = explained.get(c)
+            if by is not None and strength[c] > 0:
+                base *= 1.0 - self.discount * min(1.0, by[0] / strength[c])
+            total[c] = base * freshness[c]
+        order = sorted(cands, key=lambda c: (-total[c], evidence[c].onset, c))
+        out: list[RootCause] = []
+        for c in order[: self.limit]:
+            callers = set(graph.callers(c)) if graph is not None and c in graph else set()
+            out.append(RootCause(c, round(total[c], 4), self._explain(
+                evidence[c], chains[c], explained.get(c), evidence, prof, callers)))
+        return out
+
+    @staticmethod
+    def _walk(cause: str, explains: Mapping[str, list[tuple[str, frozenset[tuple[str, str]]]]],
+              prof: Mapping[str, Mapping[str, float]]) -> set[str]:
+        """The deviating nodes ``cause`` explains, transitively up the callers, carrying the
+        kinds of signal along: a slow callee explains a caller's latency, and through it
+        its callers' latency, never a failure further up."""
+        reached: dict[str, set[str]] = {}
+        todo = [(cause, {k for k in prof[cause] if k in CAUSES})]
+        while todo:
+            node, kinds = todo.pop()
+            for eff, pairs in explains[node]:
+                if eff == cause:
+                    continue
+                got = {ke for kc, ke in pairs if kc in kinds}
+                have = reached.setdefault(eff, set())
+                if got - have:
+                    have |= got
+                    todo.append((eff, got))
+        return {n for n, kinds in reached.items() if kinds}
+
+    @staticmethod
+    def _explain(ev: NodeEvidence, chain: list[str], by: tuple[float, str] | None,
+                 evidence: Mapping[str, NodeEvidence], prof: Mapping[str, Mapping[str, float]],
+                 callers: set[str]) -> tuple[str, ...]:
+        lines: list[str] = []
+        if ev.deviations:
+            lines.append(describe(ev.deviations[0]))
+            more = [d.series for d in ev.deviations[1:3]]
+            if more:
+                lines.append(f"{ev.node}: also {', '.join(more)}")
+        if ev.alerts:
+            lines.append(f"{ev.node}: alerts {', '.join(sorted(ev.alerts))}")
+        if chain:
+            lags = [evidence[n].onset - ev.onset for n in chain]
+            lo, hi = min(lags) / 60.0, max(lags) / 60.0
+            span = f"{lo:.0f} min" if abs(hi - lo) < 1 else f"{lo:.0f}-{hi:.0f} min"
+            names = ", ".join(chain[:4]) + (", ..." if len(chain) > 4 else "")
+            who = "caller" if set(chain) <= callers else "dependent"
+            kinds = {k for n in chain for k in prof[n] if k != "traffic"}
+            verb = "slowed" if kinds == {"latency"} else "failed" if kinds == {"errors"} \
+                else "deviated"
+            plural = "s" if len(chain) > 1 else ""
+            lines.append(f"its {len(chain)} {who}{plural} {verb} {span} later: {names}")
+        if by is None:
+            lines.append(f"no deviating dependency of {ev.node} explains it")
+        else:
+            lines.append(f"partly explained by its dependency {by[1]}")
+        return tuple(lines)

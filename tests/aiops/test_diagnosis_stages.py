@@ -1,0 +1,70 @@
+"""Deviation summaries from the detect stage to the correlate stage, as the engine builds
+them (real stages, real correlator, real SQLite store; no broker): a quiet slow callee is
+named as the root cause of its caller's alert, and a bad summary goes to the dead letters."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from aiops.app import Engine
+from aiops.model.deviation import decode_deviations
+from aiops.settings import Settings
+from aiops.stages.correlate import CorrelateStage
+from streams.codecs import decode_incident, dumps, encode_alert
+from streams.stage import Incoming
+
+T0 = 1_790_000_000.0
+
+
+def _engine(tmp_path: Path) -> Engine:
+    topo = tmp_path / "topology.csv"
+    topo.write_text("source,target\nweb,catalog\nmobile,catalog\nweb,ads\n", encoding="utf-8")
+    settings = Settings.load(None)
+    settings.store.url = f"sqlite:///{tmp_path / 'stage.db'}"
+    settings.correlation.topology_file = str(topo)
+    settings.correlation.confirm_after_s = 0.0
+    return Engine.build(settings, bootstrap_servers="")
+
+
+def _metrics(engine: Engine, minute: int, latency: dict[str, float]) -> Incoming:
+    ts = T0 + 60 * minute
+    return Incoming(engine.topics.metrics, dumps({"samples": [
+        {"name": "latency", "labels": {"service": s, "statistic": "p95"}, "ts": ts, "value": v}
+        for s, v in latency.items()]}))
+
+
+def test_deviations_flow_from_detect_to_the_ranking(tmp_path: Path) -> None:
+    engine = _engine(tmp_path)
+    detect = engine.stage("detect")
+    rnd = random.Random(1)
+    calm = [_metrics(engine, m, {s: base * (1 + rnd.uniform(-0.05, 0.05))
+                                 for s, base in [("web", 0.2), ("catalog", 0.03),
+                                                 ("ads", 0.05)]})
+            for m in range(60)]
+    assert [r for r in detect.handle(calm).outputs
+            if r.topic == engine.topics.deviations] == []
+    slow = detect.handle([_metrics(engine, 60, {"web": 0.9, "catalog": 0.41, "ads": 0.05})])
+    records = [r for r in slow.outputs if r.topic == engine.topics.deviations]
+    devs = {d.node: d for r in records for d in decode_deviations(r.value)}
+    assert sorted(devs) == ["catalog", "web"] and devs["catalog"].value == 0.41
+
+    correlate = engine.stage("correlate")
+    assert isinstance(correlate, CorrelateStage)
+    assert engine.topics.deviations in correlate.topics()
+    correlate.start()
+    # the caller's latency alerted (from Alertmanager, say); the callee never did
+    from aiops.model import Alert
+
+    alert = Alert({"alertname": "HighLatency", "service": "web", "severity": "warning"},
+                  {}, starts_at=T0 + 3600)
+    batch = [Incoming(r.topic, r.value) for r in records]
+    batch.append(Incoming(engine.topics.deviations, b'{"deviations": [{"node": 1}]}'))
+    batch.append(Incoming(engine.topics.alerts, encode_alert(alert)))
+    result = correlate.handle(batch)
+    assert len(result.dead) == 1 and "deviation" in result.dead[0].reason
+    incidents = [decode_incident(r.value) for r in result.outputs
+                 if r.topic == engine.topics.incidents]
+    top = incidents[-1].root_causes[0]
+    assert top.service == "catalog"
+    assert top.evidence[0].startswith("catalog: latency p95 0.41 vs 0.03")
