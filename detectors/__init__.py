@@ -36,20 +36,20 @@ __all__ = [
 
 def default_metric_alerter(*, threshold: float = 0.5, clear_threshold: float = 0.3,
                            for_count: int = 2, resolve_count: int = 5,
-                           cooldown_seconds: float = 300.0, warmup: int = 30,
-                           likelihood_warmup: int = 100,
+                           cooldown_seconds: float = 300.0, warmup: int = 20,
                            alertname: str = "MetricAnomaly") -> MetricAlerter:
     """The metric alerter the engine runs unless told otherwise.
 
-    The detector is :func:`detectors.registry.default_detector` (seasonal baseline and
-    anomaly likelihood); its scores are log-scaled tail probabilities, so the default
-    threshold 0.5 fires at a tail probability of 1e-5 and 0.3 (1e-3) is the clear level.
-    A new series scores nothing for its first ``warmup + likelihood_warmup`` points.
+    The detector is :func:`detectors.registry.default_detector` (the scorer ensemble, each
+    scorer through its own anomaly likelihood); its scores are log-scaled tail
+    probabilities, so the default threshold 0.5 fires at a tail probability of 1e-5 and
+    0.3 (1e-3) is the clear level. A new series scores from its ``warmup``-th point, with
+    a confidence that is widened while the series is young.
     """
     policy = AlertPolicy(threshold=threshold, clear_threshold=clear_threshold,
                          for_count=for_count, resolve_count=resolve_count,
                          cooldown_seconds=cooldown_seconds, critical_threshold=0.9)
-    detector = default_detector(warmup=warmup, likelihood_warmup=likelihood_warmup)
+    detector = default_detector(warmup=warmup)
     return MetricAlerter(detector, policy, alertname=alertname)
 
 

@@ -61,6 +61,21 @@ def surprise_score(surprise: FloatArray) -> FloatArray:
     return out
 
 
+def score_surprise(score: FloatArray) -> FloatArray:
+    """The inverse of :func:`surprise_score`: the surprise a score in [0, 1) stands for.
+
+    Used to combine scores of several series (an entity's metrics) with a correction for
+    the number of tests, e.g. ``surprise_score(score_surprise(s).max() - log10(m))``.
+
+    >>> [round(float(x), 3) for x in score_surprise(np.array([0.0, 0.3, 0.5, 0.816]))]
+    [0.0, 3.0, 5.0, 9.998]
+    """
+    s = np.clip(score, 0.0, 1.0 - 1e-16)
+    out: FloatArray = np.where(s <= 0.5, 10.0 * s,
+                               5.0 - 5.0 * np.log(2.0 * (1.0 - np.maximum(s, 0.5))))
+    return out
+
+
 def tail_surprise(x: FloatArray) -> FloatArray:
     """``-log10`` of the normal upper tail beyond ``x``, exact far out (no underflow)."""
     with np.errstate(divide="ignore"):  # an underflowed tail is replaced just below
@@ -142,23 +157,37 @@ class OnsetFilter(KeyedDetector):
     """
 
     name = "onset"
-    version = 1
-    _columns = {"peak": ("f8", 0.0), "age": ("i8", 0)}
+    version = 2
+    _columns = {"peak": ("f8", 0.0), "age": ("i8", 0), "calm": ("i8", 0)}
 
     def __init__(self, *, hold: int = 100, damp: float = 0.01,
-                 ceiling: float = 0.8161) -> None:
+                 ceiling: float = 0.8161, rearm_ratio: float = 0.0,
+                 rearm_count: int = 0) -> None:
         self.hold = hold
         self.ceiling = ceiling
         self.damp = damp
+        self.rearm_ratio = rearm_ratio
+        self.rearm_count = rearm_count
         super().__init__()
 
     def _params(self) -> dict[str, Any]:
-        return {"hold": self.hold, "damp": self.damp, "ceiling": self.ceiling}
+        return {"hold": self.hold, "damp": self.damp, "ceiling": self.ceiling,
+                "rearm_ratio": self.rearm_ratio, "rearm_count": self.rearm_count}
+
+    def _peak(self, slots: IntArray, age: IntArray) -> FloatArray:
+        """The peak still in force: none once ``hold`` points passed, or once the episode
+        ended (``rearm_count`` points below ``rearm_ratio`` of the peak, the alert
+        policy's resolve rule relative to whatever threshold counted the onset)."""
+        peak = self.peak[slots]  # type: ignore[attr-defined]
+        over = age > self.hold
+        if self.rearm_count > 0:
+            over |= self.calm[slots] >= self.rearm_count  # type: ignore[attr-defined]
+        out: FloatArray = np.where(over, 0.0, peak)
+        return out
 
     def _score(self, slots: IntArray, ts: FloatArray, values: FloatArray
                ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        peak = np.where(self.age[slots] > self.hold, 0.0,  # type: ignore[attr-defined]
-                        self.peak[slots])  # type: ignore[attr-defined]
+        peak = self._peak(slots, self.age[slots])  # type: ignore[attr-defined]
         nan = np.full(slots.shape[0], np.nan)
         news = np.minimum(values, self.ceiling) > peak
         return np.where(news, values, self.damp * values), nan, nan
@@ -166,11 +195,14 @@ class OnsetFilter(KeyedDetector):
     def _learn(self, slots: IntArray, ts: FloatArray, values: FloatArray,
                scores: FloatArray) -> None:
         age = self.age[slots] + 1  # type: ignore[attr-defined]
-        peak = np.where(age > self.hold, 0.0, self.peak[slots])  # type: ignore[attr-defined]
+        peak = self._peak(slots, age - 1)
         capped = np.minimum(values, self.ceiling)
         new = capped > peak
+        calm = np.where(new | (values >= self.rearm_ratio * peak), 0,
+                        self.calm[slots] + 1)  # type: ignore[attr-defined]
         self.peak[slots] = np.where(new, capped, peak)  # type: ignore[attr-defined]
         self.age[slots] = np.where(new, 0, age)  # type: ignore[attr-defined]
+        self.calm[slots] = calm  # type: ignore[attr-defined]
 
 
 class Pipeline:
