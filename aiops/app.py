@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -97,11 +98,11 @@ class Engine:
         if name == "detect":
             from detectors import default_log_alerter, default_metric_alerter
 
-            metric_alerter = (
-                default_metric_alerter()
-                if s.detection.threshold is None
-                else default_metric_alerter(threshold=s.detection.threshold)
-            )
+            tuning: dict[str, Any] = {"warmup": s.detection.warmup_points,
+                                      "scorers": tuple(s.detection.scorers)}
+            if s.detection.threshold is not None:
+                tuning["threshold"] = s.detection.threshold
+            metric_alerter = default_metric_alerter(**tuning)
             mapping = LogFieldMapping.from_config(**s.log_mapping.model_dump())
             entity = None
             if s.detection.entity_metrics:

@@ -95,6 +95,15 @@ class DetectionSettings(BaseModel):
     series_idle_s: float = Field(
         900.0, description="A series silent this long is forgotten and its alert resolved."
     )
+    warmup_points: int = Field(
+        20, ge=2, description="Points a new series needs before it scores (confidence is "
+        "widened while it is young)."
+    )
+    scorers: list[str] = Field(
+        default_factory=lambda: ["seasonal"],
+        description="Scorers of the metric detector's ensemble: seasonal, level, rate, spread "
+        "(see docs/design.md).",
+    )
 
 
 class CorrelationSettings(BaseModel):

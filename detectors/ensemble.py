@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from aiops.model import ConfigError
 from detectors.base import FloatArray, IntArray, KeyedDetector
 from detectors.postprocess import surprise_score, tail_surprise
 from detectors.scorers import (
@@ -93,7 +94,8 @@ class EnsembleDetector(KeyedDetector):
                  spread_alpha: float = 0.1, clip_z: float = 4.0) -> None:
         unknown = set(scorers) - set(SCORERS)
         if unknown or not scorers:
-            raise ValueError(f"scorers must be a non-empty subset of {SCORERS}")
+            raise ConfigError(f"scorers must be a non-empty subset of {', '.join(SCORERS)}; "
+                              f"got {', '.join(scorers) or 'none'}", source="scorers")
         self.scorers = tuple(s for s in SCORERS if s in scorers)
         k = len(self.scorers)
         self.fast_alpha = fast_alpha

@@ -12,10 +12,10 @@ if they like, and pass it where a name must become a detector (settings, the bac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from detectors.base import Detector
-from detectors.ensemble import SCORERS, EnsembleDetector
+from detectors.ensemble import DEFAULT_SCORERS, SCORERS, EnsembleDetector
 from detectors.iforest import EntityIsolationForest
 from detectors.postprocess import AnomalyLikelihood, Combine, OnsetFilter, Pipeline
 from detectors.river_adapters import river_half_space_trees, river_standard_absolute_deviation
@@ -25,14 +25,15 @@ from detectors.zscore import RollingZScore
 DetectorFactory = Callable[[], Detector]
 
 
-def default_detector(*, warmup: int = 20) -> EnsembleDetector:
+def default_detector(*, warmup: int = 20,
+                     scorers: Sequence[str] = DEFAULT_SCORERS) -> EnsembleDetector:
     """The ensemble detector with the defaults chosen across the development sets.
 
     Scores are on the likelihood's log scale: 0.5 is a tail probability of 1e-5 on every
     series. ``warmup`` is the points a new series needs before it scores; until a few
     hundred points its confidence is widened (see :mod:`detectors.ensemble`).
     """
-    return EnsembleDetector(min_points=warmup, seasonal_warmup=warmup)
+    return EnsembleDetector(min_points=warmup, seasonal_warmup=warmup, scorers=scorers)
 
 
 def previous_default(*, warmup: int = 30, likelihood_warmup: int = 100) -> Pipeline:

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
+from aiops.model import ConfigError
 from detectors.ensemble import SCORERS, EnsembleDetector
 from detectors.scorers import (
     null_surprise_moments,
@@ -118,7 +119,7 @@ def test_one_threshold_means_the_same_on_calm_and_noisy_series() -> None:
 
 
 def test_unknown_scorer_is_refused() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="tea-leaves"):
         EnsembleDetector(scorers=("seasonal", "tea-leaves"))
     assert len(SCORERS) == 4
 
