@@ -65,11 +65,17 @@ DEFAULT_SCORERS = ("seasonal",)
 
 @dataclass(slots=True)
 class _Pass:
+    """What scoring a round computed, reused by learning the same round."""
+
     slots: IntArray
     seasonal: Any
-    short: FloatArray  # (n, K) updated short-term mean surprises
-    resid: FloatArray
-    diff: FloatArray
+    short: FloatArray  # (n, k) updated short-term mean surprises
+    mean: FloatArray
+    var: FloatArray
+    std: FloatArray
+    n: IntArray
+    resid: FloatArray | None
+    diff: FloatArray | None
 
 
 class EnsembleDetector(KeyedDetector):
@@ -111,6 +117,7 @@ class EnsembleDetector(KeyedDetector):
         self.learn_clip = learn_clip
         self.max_surprise = max_surprise
         self.seasonal_warmup = seasonal_warmup
+        self._uses_fast = "level" in self.scorers or "spread" in self.scorers
         self._prior_mean, self._prior_var = null_surprise_moments(self.short_alpha)
         self._bonferroni = float(np.log10(k))
         self._vectors = {"l_short": ("f4", self._prior_mean, k),
@@ -151,28 +158,34 @@ class EnsembleDetector(KeyedDetector):
         self.seasonal.follow(self)
 
     # -- scoring ---------------------------------------------------------------------------
-    def _zs(self, slots: IntArray, ts: FloatArray, values: FloatArray
-            ) -> tuple[FloatArray, Any, FloatArray, FloatArray]:
+    def _zs(self, slots: IntArray, ts: FloatArray, values: FloatArray, n: IntArray
+            ) -> tuple[FloatArray, Any, FloatArray | None, FloatArray | None]:
         """Each scorer's z (columns in ``self.scorers`` order) and what learning reuses."""
-        n = self.n[slots]  # type: ignore[attr-defined]
         ready = n >= self.min_points
+        shrink = np.sqrt((nn := np.maximum(n, 1).astype(np.float64)) / (nn + self.young))
         cols = []
         sp = self.seasonal._assess(slots, ts, values)
-        fast = self.fast[slots]  # type: ignore[attr-defined]
-        resid = values - np.where(np.isnan(fast), values, fast)
-        prev = self.prev[slots]  # type: ignore[attr-defined]
-        diff = values - np.where(np.isnan(prev), values, prev)
+        resid = diff = None
+        if self._uses_fast:
+            fast = self.fast[slots]  # type: ignore[attr-defined]
+            resid = values - np.where(np.isnan(fast), values, fast)
+        if "rate" in self.scorers:
+            prev = self.prev[slots]  # type: ignore[attr-defined]
+            diff = values - np.where(np.isnan(prev), values, prev)
         tiny = 1e-9 * (1.0 + np.abs(values))
         for name in self.scorers:
             if name == "seasonal":
-                z = young_z(sp.z, n, self.young)
+                z = sp.z * shrink
             elif name == "level":
+                assert resid is not None
                 sigma = GAUSS_MAD * self.fmad[slots] + tiny  # type: ignore[attr-defined]
-                z = young_z(resid / sigma, n, self.young)
+                z = resid / sigma * shrink
             elif name == "rate":
+                assert diff is not None
                 sigma = GAUSS_MAD * self.dmad[slots] + tiny  # type: ignore[attr-defined]
-                z = young_z(diff / sigma, n, self.young)
+                z = diff / sigma * shrink
             else:
+                assert resid is not None
                 sigma = GAUSS_MAD * self.fmad[slots] + tiny  # type: ignore[attr-defined]
                 svar = self.svar[slots]  # type: ignore[attr-defined]
                 a = self.spread_alpha
@@ -182,24 +195,27 @@ class EnsembleDetector(KeyedDetector):
                 dof = (2.0 - a) / a
                 z = young_z(spread_z(short_var, sigma, dof), n, self.young + dof)
             cols.append(np.where(ready, z, 0.0))
-        return np.stack(cols, axis=1), sp, resid, diff
+        zs = cols[0][:, None] if len(cols) == 1 else np.stack(cols, axis=1)
+        return zs, sp, resid, diff
 
     def _score(self, slots: IntArray, ts: FloatArray, values: FloatArray
                ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        z, sp, resid, diff = self._zs(slots, ts, values)
+        n = self.n[slots]  # type: ignore[attr-defined]
+        z, sp, resid, diff = self._zs(slots, ts, values, n)
         # a scorer not ready yet (z exactly 0) says what an unremarkable point says
         u = np.where(z == 0.0, self._prior_mean,
                      np.minimum(point_surprise(z), self.max_surprise))
         prev_short = self.l_short[slots].astype(np.float64)  # type: ignore[attr-defined]
         short = prev_short + self.short_alpha * (u - prev_short)
         mean = self.l_mean[slots].astype(np.float64)  # type: ignore[attr-defined]
-        std = np.sqrt(self.l_var[slots].astype(np.float64)) + self.min_std  # type: ignore[attr-defined]
+        var = self.l_var[slots].astype(np.float64)  # type: ignore[attr-defined]
+        std = np.sqrt(var) + self.min_std
         lik = tail_surprise((short - mean) / std)
         # past a tail of 1e-60 there is nothing more to say (and scores stay below 1)
-        surprise = np.minimum(lik.max(axis=1) - self._bonferroni, 60.0)
-        ready = self.n[slots] >= self.min_points  # type: ignore[attr-defined]
-        score = np.where(ready, surprise_score(surprise), 0.0)
-        self._cache = _Pass(slots, sp, short, resid, diff)
+        top = lik[:, 0] if lik.shape[1] == 1 else lik.max(axis=1)
+        surprise = np.minimum(top - self._bonferroni, 60.0)
+        score = np.where(n >= self.min_points, surprise_score(surprise), 0.0)
+        self._cache = _Pass(slots, sp, short, mean, var, std, n, resid, diff)
         has = sp.z != 0.0
         band = 4.0 * sp.sigma
         low = np.where(has, sp.pred - band, np.nan)
@@ -218,32 +234,34 @@ class EnsembleDetector(KeyedDetector):
             assert isinstance(p, _Pass)
         self.seasonal._cache = p.seasonal
         self.seasonal._learn(slots, ts, values, scores)
-        n = self.n[slots]  # type: ignore[attr-defined]
-        fmad = self.fmad[slots]  # type: ignore[attr-defined]
-        sigma = GAUSS_MAD * fmad + 1e-9 * (1.0 + np.abs(values))
-        svar = self.svar[slots]  # type: ignore[attr-defined]
-        r2 = np.minimum(p.resid * p.resid, 64 * sigma * sigma)
-        self.svar[slots] = np.where(  # type: ignore[attr-defined]
-            np.isnan(svar), p.resid * p.resid, svar + self.spread_alpha * (r2 - svar))
-        fast, fmad = robust_step(self.fast[slots], fmad,  # type: ignore[attr-defined]
-                                 values, n, self.fast_alpha, self.scale_alpha, self.clip_z,
-                                 self.min_points)
-        self.fast[slots] = fast  # type: ignore[attr-defined]
-        self.fmad[slots] = fmad  # type: ignore[attr-defined]
-        prev = self.prev[slots]  # type: ignore[attr-defined]
-        _, dmad = robust_step(np.where(np.isnan(prev), np.nan, 0.0),
-                              self.dmad[slots], p.diff, n,  # type: ignore[attr-defined]
-                              1.0, self.scale_alpha, self.clip_z, self.min_points)
-        self.dmad[slots] = dmad  # type: ignore[attr-defined]
-        self.prev[slots] = values  # type: ignore[attr-defined]
+        n = p.n
+        if p.resid is not None:  # the fast level and its spread (level, spread scorers)
+            fmad = self.fmad[slots]  # type: ignore[attr-defined]
+            if "spread" in self.scorers:
+                sigma = GAUSS_MAD * fmad + 1e-9 * (1.0 + np.abs(values))
+                svar = self.svar[slots]  # type: ignore[attr-defined]
+                r2 = np.minimum(p.resid * p.resid, 64 * sigma * sigma)
+                self.svar[slots] = np.where(  # type: ignore[attr-defined]
+                    np.isnan(svar), p.resid * p.resid, svar + self.spread_alpha * (r2 - svar))
+            fast, fmad = robust_step(self.fast[slots], fmad,  # type: ignore[attr-defined]
+                                     values, n, self.fast_alpha, self.scale_alpha,
+                                     self.clip_z, self.min_points)
+            self.fast[slots] = fast  # type: ignore[attr-defined]
+            self.fmad[slots] = fmad  # type: ignore[attr-defined]
+        if p.diff is not None:  # the rate scorer's spread of first differences
+            prev = self.prev[slots]  # type: ignore[attr-defined]
+            _, dmad = robust_step(np.where(np.isnan(prev), np.nan, 0.0),
+                                  self.dmad[slots], p.diff, n,  # type: ignore[attr-defined]
+                                  1.0, self.scale_alpha, self.clip_z, self.min_points)
+            self.dmad[slots] = dmad  # type: ignore[attr-defined]
+            self.prev[slots] = values  # type: ignore[attr-defined]
         # each scorer's likelihood: the long-run distribution of its short-term mean
-        mean = self.l_mean[slots].astype(np.float64)  # type: ignore[attr-defined]
-        var = self.l_var[slots].astype(np.float64)  # type: ignore[attr-defined]
+        mean, var = p.mean, p.var
         a = np.maximum(self.long_alpha, 1.0 / (n + 1.0 + self.prior_points))[:, None]
         # winsorised: an anomaly's burst of scores must not teach the series that bursts
         # are normal, which would blind this scorer to the next one for days
-        lim = self.learn_clip * (np.sqrt(var) + self.min_std)
-        d = np.clip(p.short - mean, -lim, lim)
+        lim = self.learn_clip * p.std
+        d = np.minimum(np.maximum(p.short - mean, -lim), lim)
         self.l_mean[slots] = mean + a * d  # type: ignore[attr-defined]
         self.l_var[slots] = (1.0 - a) * (var + a * d * d)  # type: ignore[attr-defined]
         self.l_short[slots] = p.short  # type: ignore[attr-defined]
