@@ -23,7 +23,7 @@ scores the 19-vector. ASD's 30 training days
 are fed first (learnt, not scored), the 15 test days are scored without probation.
 
     python benchmarks/detection_eval.py --root /work/shared/data --workers 2
-    python benchmarks/detection_eval.py --only ensemble default --sets ms-cloud-monitoring
+    python benchmarks/detection_eval.py --only default seasonal-likelihood --onset hold
 """
 
 from __future__ import annotations
@@ -217,8 +217,10 @@ def candidates() -> dict[str, tuple[Callable[[], Detector], bool]]:
     return out
 
 
-def run_job(job: tuple[str, str, str]) -> dict[str, Any]:
-    root, set_name, det_name = job
+def run_job(job: tuple[str, str, str, bool]) -> dict[str, Any]:
+    root, set_name, det_name, hold = job
+    if hold:
+        ONSET.clear()
     factory, multi = candidates()[det_name]
     cases = load_set(Path(root), set_name)
     started = time.process_time()
@@ -246,10 +248,13 @@ def main() -> None:
     ap.add_argument("--sets", nargs="*", default=list(SETS))
     ap.add_argument("--only", nargs="*", default=[])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--onset", choices=("episode", "hold"), default="episode",
+                    help="NAB onset step: re-arm when an episode ends (default), or the "
+                         "fixed 100-point hold used before")
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     names = [n for n in candidates() if not args.only or n in args.only]
-    jobs = [(str(args.root), s, n) for s in args.sets for n in names
+    jobs = [(str(args.root), s, n, args.onset == "hold") for s in args.sets for n in names
             if not (n == "iforest" and s != "asd")]
     with Pool(max(1, args.workers)) as pool:
         results = []
