@@ -88,8 +88,9 @@ class DetectionSettings(BaseModel):
     )
     entity_metrics: list[str] = Field(
         default_factory=list,
-        description="Metrics judged together per service by an IsolationForest "
-        "(e.g. cpu, memory, latency_ms, error_rate); empty: off.",
+        description="Metrics judged together per service, each by its own history, the "
+        "worst corrected for their number (e.g. cpu, memory, latency_ms, error_rate); "
+        "empty: off.",
     )
     entity_interval_s: float = Field(60.0, description="Interval of one entity vector.")
     series_idle_s: float = Field(

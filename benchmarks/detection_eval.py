@@ -42,6 +42,7 @@ import numpy as np
 
 from detectors.base import Detector
 from detectors.iforest import EntityIsolationForest
+from detectors.metricwise import MetricwiseDetector
 from detectors.nab.corpus import iter_files, parse_timestamp, read_labels, read_series
 from detectors.nab.events import EventCounts, count_events, policy_fires, total
 from detectors.nab.scoring import PROFILES, file_rows, sweep
@@ -211,6 +212,7 @@ def candidates() -> dict[str, tuple[Callable[[], Detector], bool]]:
     out["river-hst+likelihood"] = (lambda: Pipeline(f["river-hst"](),
                                                     AnomalyLikelihood(log_input=False),
                                                     name="river-hst+likelihood"), False)
+    out["metricwise"] = (MetricwiseDetector, True)
     out["iforest"] = (lambda: Pipeline(EntityIsolationForest(),
                                        AnomalyLikelihood(log_input=False),
                                        name="iforest+likelihood"), True)
@@ -255,7 +257,7 @@ def main() -> None:
     args = ap.parse_args()
     names = [n for n in candidates() if not args.only or n in args.only]
     jobs = [(str(args.root), s, n, args.onset == "hold") for s in args.sets for n in names
-            if not (n == "iforest" and s != "asd")]
+            if not (n in ("iforest", "metricwise") and s != "asd")]
     with Pool(max(1, args.workers)) as pool:
         results = []
         for r in pool.imap(run_job, jobs):

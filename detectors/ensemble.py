@@ -92,10 +92,10 @@ class EnsembleDetector(KeyedDetector):
         "svar": ("f8", np.nan),
     }
 
-    def __init__(self, *, scorers: Sequence[str] = DEFAULT_SCORERS, min_points: int = 10,
+    def __init__(self, *, scorers: Sequence[str] = DEFAULT_SCORERS, min_points: int = 20,
                  young: float = 10.0, short_window: int = 10, long_window: int = 2000,
                  prior_points: int = 30, min_std: float = 0.15, learn_clip: float = 4.0,
-                 max_surprise: float = 20.0, seasonal_warmup: int = 30,
+                 max_surprise: float = 20.0, seasonal_warmup: int = 20,
                  fast_alpha: float = 0.1, scale_alpha: float = 0.02,
                  spread_alpha: float = 0.1, clip_z: float = 4.0) -> None:
         unknown = set(scorers) - set(SCORERS)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from detectors.base import Detector
 from detectors.ensemble import DEFAULT_SCORERS, SCORERS, EnsembleDetector
 from detectors.iforest import EntityIsolationForest
+from detectors.metricwise import MetricwiseDetector
 from detectors.postprocess import AnomalyLikelihood, Combine, OnsetFilter, Pipeline
 from detectors.river_adapters import river_half_space_trees, river_standard_absolute_deviation
 from detectors.seasonal import SeasonalBaseline
@@ -77,6 +78,7 @@ def builtin_detectors() -> dict[str, DetectorFactory]:
         "likelihood-zscore": lambda: Pipeline(RollingZScore(), AnomalyLikelihood(),
                                               name="likelihood-zscore"),
         "iforest": EntityIsolationForest,
+        "metricwise": MetricwiseDetector,
         "seasonal+iforest": seasonal_and_iforest,
         "river-hst": river_half_space_trees,
         "river-sad": river_standard_absolute_deviation,

@@ -72,14 +72,14 @@ def test_scores_from_the_first_points_with_wider_confidence_while_young() -> Non
     rng = np.random.default_rng(5)
     v = 10 + rng.normal(0, 1, 60)
     young = v.copy()
-    young[15] = 17.0  # 7 sigma on the 16th point
+    young[25] = 17.0  # 7 sigma on the 26th point
     old = np.concatenate([10 + rng.normal(0, 1, 500), v])
-    old[500 + 15] = 17.0
+    old[500 + 25] = 17.0
     s_young = _run(EnsembleDetector(), young)
     s_old = _run(EnsembleDetector(), old)
-    assert s_young[15] > 0.0  # scores before any warm-up of 100 points
-    assert s_young[:10].max() == 0.0  # but not from its very first points
-    assert s_young[15] < s_old[515]  # the same deviation is less certain on a young series
+    assert s_young[25] > 0.5  # scores long before any warm-up of 100 points
+    assert s_young[:20].max() == 0.0  # but not from its very first points
+    assert s_young[25] < s_old[525]  # the same deviation is less certain on a young series
 
 
 def test_pickled_state_gives_identical_subsequent_scores() -> None:
