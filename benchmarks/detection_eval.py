@@ -59,7 +59,8 @@ from detectors.registry import builtin_detectors
 SETS = ("nab-dev", "ms-cloud-monitoring", "asd")
 # an episode ends as the engine's alert resolves: 5 points below 0.6 (clear / threshold)
 # of the score that counted (--onset hold: the fixed 100-point hold used before)
-ONSET: dict[str, Any] = {"rearm_ratio": 0.6, "rearm_count": 5}
+# inside an episode, a rising score is a new onset only a decade of tail probability up
+ONSET: dict[str, Any] = {"rearm_ratio": 0.6, "rearm_count": 5, "rise": 0.1}
 ENGINE_POLICY = AlertPolicy(threshold=0.5, clear_threshold=0.3, for_count=2, resolve_count=5,
                             cooldown_seconds=300.0, critical_threshold=0.9)
 

@@ -154,6 +154,12 @@ class OnsetFilter(KeyedDetector):
     (the default is a likelihood tail of 1e-10) count as equal: past near-certainty, more
     evidence is not a new onset. Suppressed points score a
     small fraction of their value, so their order is kept but they sit below real onsets.
+
+    The fixed ``hold`` hides a second incident that comes soon after the first. With
+    ``rearm_count`` the peak is forgotten once the episode ended the way an alert resolves
+    (``rearm_count`` points below ``rearm_ratio`` of the peak); with ``rise``, a score
+    inside an episode is news only if it tops the last onset by ``rise`` (0.1 is a decade
+    of tail probability on the likelihood's scale), so a slowly climbing score is one onset.
     """
 
     name = "onset"
@@ -162,8 +168,9 @@ class OnsetFilter(KeyedDetector):
 
     def __init__(self, *, hold: int = 100, damp: float = 0.01,
                  ceiling: float = 0.8161, rearm_ratio: float = 0.0,
-                 rearm_count: int = 0) -> None:
+                 rearm_count: int = 0, rise: float = 0.0) -> None:
         self.hold = hold
+        self.rise = rise
         self.ceiling = ceiling
         self.damp = damp
         self.rearm_ratio = rearm_ratio
@@ -172,7 +179,8 @@ class OnsetFilter(KeyedDetector):
 
     def _params(self) -> dict[str, Any]:
         return {"hold": self.hold, "damp": self.damp, "ceiling": self.ceiling,
-                "rearm_ratio": self.rearm_ratio, "rearm_count": self.rearm_count}
+                "rearm_ratio": self.rearm_ratio, "rearm_count": self.rearm_count,
+                "rise": self.rise}
 
     def _peak(self, slots: IntArray, age: IntArray) -> FloatArray:
         """The peak still in force: none once ``hold`` points passed, or once the episode
@@ -189,15 +197,23 @@ class OnsetFilter(KeyedDetector):
                ) -> tuple[FloatArray, FloatArray, FloatArray]:
         peak = self._peak(slots, self.age[slots])  # type: ignore[attr-defined]
         nan = np.full(slots.shape[0], np.nan)
-        news = np.minimum(values, self.ceiling) > peak
+        news = np.minimum(values, self.ceiling) > self._bar(peak)
         return np.where(news, values, self.damp * values), nan, nan
+
+    def _bar(self, peak: FloatArray) -> FloatArray:
+        """What a score must top to be news: the peak, plus ``rise`` inside an episode."""
+        if self.rise <= 0.0:
+            return peak
+        out: FloatArray = np.where(peak > 0.0, np.minimum(peak + self.rise, self.ceiling),
+                                   0.0)
+        return out
 
     def _learn(self, slots: IntArray, ts: FloatArray, values: FloatArray,
                scores: FloatArray) -> None:
         age = self.age[slots] + 1  # type: ignore[attr-defined]
         peak = self._peak(slots, age - 1)
         capped = np.minimum(values, self.ceiling)
-        new = capped > peak
+        new = capped > self._bar(peak)
         calm = np.where(new | (values >= self.rearm_ratio * peak), 0,
                         self.calm[slots] + 1)  # type: ignore[attr-defined]
         self.peak[slots] = np.where(new, capped, peak)  # type: ignore[attr-defined]

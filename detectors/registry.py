@@ -45,8 +45,9 @@ def previous_default(*, warmup: int = 30, likelihood_warmup: int = 100) -> Pipel
 
 def episode_onsets() -> OnsetFilter:
     """Onsets as the engine's alert policy sees episodes: a new onset may count once the
-    score stayed five points below 0.6 of the last onset's (clear / fire threshold)."""
-    return OnsetFilter(rearm_ratio=0.6, rearm_count=5)
+    score stayed five points below 0.6 of the last onset's (clear / fire threshold); inside
+    an episode only a score a decade of tail probability above the last onset's counts."""
+    return OnsetFilter(rearm_ratio=0.6, rearm_count=5, rise=0.1)
 
 
 def default_onsets() -> Pipeline:

@@ -45,3 +45,15 @@ def test_episode_onsets_rearm_when_the_episode_ends_the_fixed_hold_does_not() ->
     assert episode[10] == 0.7 and episode[40] == 0.6  # both onsets count
     assert hold[10] == 0.7 and hold[40] < 0.01  # the 100-point hold hides the second
     assert episode[11:15].max() < 0.01  # the rest of an episode is not news
+
+
+def test_inside_an_episode_only_a_decade_higher_is_a_new_onset() -> None:
+    s = np.zeros(40)
+    s[10:16] = [0.60, 0.62, 0.66, 0.75, 0.74, 0.74]  # one episode, rising by steps
+    f = OnsetFilter(rearm_ratio=0.6, rearm_count=5, rise=0.1)
+    out = _onsets(f, s)
+    assert out[10] == 0.6  # the onset
+    assert out[11] < 0.01 and out[12] < 0.01  # a little higher is the same episode
+    assert out[13] == 0.75  # ten times less probable than the onset: news again
+    plain = _onsets(OnsetFilter(rearm_ratio=0.6, rearm_count=5), s)
+    assert (plain[10:14] >= 0.6).sum() == 4  # without the margin every rise counts
