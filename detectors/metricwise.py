@@ -10,8 +10,8 @@ columns: with 19 calm signals one of them shows a 1-in-19 tail every interval, s
 largest of 19 surprises is corrected for having looked 19 times (Bonferroni). The score
 keeps its meaning: 0.5 is a tail probability of 1e-5 for the entity as a whole.
 
-On the ASD servers (12 servers x 19 metrics) this scored 55 (NAB standard) where the
-IsolationForest scored 2 (``BENCHMARKS.md``).
+On the ASD servers (12 servers x 19 metrics) this scored 56 (NAB standard) where the
+IsolationForest scored 7 (``BENCHMARKS.md``).
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
