@@ -104,7 +104,9 @@ class Engine:
             from detectors import default_log_alerter, default_metric_alerter
 
             det = s.detection
-            options: dict[str, Any] = {"accept_after_seconds": det.accept_after_s}
+            options: dict[str, Any] = {"accept_after_seconds": det.accept_after_s,
+                                       "warmup": det.warmup_points,
+                                       "scorers": tuple(det.scorers)}
             if det.threshold is not None:
                 options["threshold"] = det.threshold
             mapping = LogFieldMapping.from_config(**s.log_mapping.model_dump())

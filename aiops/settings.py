@@ -152,8 +152,9 @@ class DetectionSettings(_Section):
     )
     entity_metrics: list[str] = Field(
         default_factory=list,
-        description="Metrics judged together per service by an IsolationForest "
-        "(e.g. cpu, memory, latency_ms, error_rate); empty: off.",
+        description="Metrics judged together per service, each by its own history, the "
+        "worst corrected for their number (e.g. cpu, memory, latency_ms, error_rate); "
+        "empty: off.",
     )
     entity_interval_s: float = Field(60.0, description="Interval of one entity vector.")
     series_idle_s: float = Field(
@@ -168,6 +169,15 @@ class DetectionSettings(_Section):
         10.0,
         description="How often a detect worker saves each partition's learnt state to the "
         "store (also on rebalance and clean stop); 0: never.",
+    )
+    warmup_points: int = Field(
+        20, ge=2, description="Points a new series needs before it scores (confidence is "
+        "widened while it is young)."
+    )
+    scorers: list[str] = Field(
+        default_factory=lambda: ["seasonal"],
+        description="Scorers of the metric detector's ensemble: seasonal, level, rate, spread "
+        "(see docs/design.md).",
     )
 
 

@@ -18,7 +18,8 @@ import uuid
 import numpy as np
 
 from aiops.stages.detect import DetectStage
-from detectors import default_log_alerter, default_metric_alerter
+from detectors import MetricAlerter, default_log_alerter, default_metric_alerter
+from detectors.registry import previous_default
 from streams.broker import LocalBroker
 from streams.codecs import dumps
 from streams.kafka import KafkaConfig, ensure_topics
@@ -81,7 +82,7 @@ def _messages(series: int, points: int, per_message: int, shape: str,
 
 
 def run(bootstrap: str, series: int, points: int, per_message: int,
-        shape: str) -> tuple[float, float]:
+        shape: str, *, previous: bool = False) -> tuple[float, float]:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     topics = Topics(metrics=f"{prefix}.metrics", logs=f"{prefix}.logs",
                     alerts=f"{prefix}.alerts", incidents=f"{prefix}.incidents",
@@ -95,7 +96,14 @@ def run(bootstrap: str, series: int, points: int, per_message: int,
     producer.flush(120)
     counter = Counter()
     counter.target = len(messages)
-    stage = DetectStage(topics, default_metric_alerter, default_log_alerter)
+
+    def alerter() -> MetricAlerter:
+        made = default_metric_alerter()
+        if previous:  # the same policy around the previous default detector
+            return MetricAlerter(previous_default(), made.policy)
+        return made
+
+    stage = DetectStage(topics, alerter, default_log_alerter)
     runner = StageRunner(stage, config, group_id=f"{prefix}.g", dlq_topic=topics.dlq,
                          metrics=counter, max_batch=5000 if per_message > 1 else 20000)
     thread = threading.Thread(target=runner.run, daemon=True)
@@ -143,8 +151,11 @@ def main() -> None:
             ("series shape, 500 points/message", args.points, 500, "series"),
             ("samples shape, 500 samples/message", args.points, 500, "samples"),
             ("one sample per message", args.single_points, 1, "samples"),
+            ("series shape, previous default", args.points, 500, "series-previous"),
         ):
-            wall_rate, cpu_rate = run(broker.bootstrap_servers, args.series, points, per, shape)
+            wall_rate, cpu_rate = run(broker.bootstrap_servers, args.series, points, per,
+                                      shape.removesuffix("-previous"),
+                                      previous=shape.endswith("-previous"))
             print(f"{label:36s} {points:>8d} points  {wall_rate:>10,.0f} points/s wall  "
                   f"{cpu_rate:>10,.0f} points/s per CPU-second")
             rates.append(cpu_rate)

@@ -50,10 +50,10 @@ def main() -> None:
     ap.add_argument("--json", default="")
     args = ap.parse_args()
     results = {}
-    for name in ("seasonal", "default", "zscore"):
+    for name in ("default", "seasonal-likelihood", "seasonal", "zscore"):
         r = measure(name, args.series, args.scrapes)
         results[name] = r
-        print(f"{name:10s} {r['bytes_per_series']:8.0f} B/series all in "
+        print(f"{name:20s} {r['bytes_per_series']:8.0f} B/series all in "
               f"({r['state_bytes_per_slot']:.0f} B numpy state per slot, "
               f"{r['total_mb']:.0f} MiB for {args.series} series)")
     if args.json:

@@ -8,8 +8,9 @@ creation, warm-up) are not timed, and one untimed pass runs first (the steady st
 long-running worker: its allocator reuses memory for the ~1 MB temporaries a batch makes).
 
 Measured:
-* our detectors on arrays (``score_learn_many``): the default pipeline (seasonal baseline
-  + anomaly likelihood), the seasonal baseline alone, the rolling z-score;
+* our detectors on arrays (``score_learn_many``): the default detector (the scorer
+  ensemble with its likelihoods), the previous default (seasonal baseline + anomaly
+  likelihood), the seasonal baseline alone, the rolling z-score;
 * the detect stage's boundary: ``MetricAlerter.process_columns`` on the columnar batches
   the wire decoder produces (detector and alert policy), and ``MetricAlerter.process`` on
   ``MetricSample`` objects (which also builds a series key and arrays per point);
@@ -127,7 +128,7 @@ def main() -> None:
     # one untimed pass first: a long-running worker's allocator has long adapted to
     # ~1 MB temporaries, a fresh process pays page faults for them the first time
     ours(factories["default"], keys, data, args.warm)
-    for name in ("default", "seasonal", "zscore"):
+    for name in ("default", "seasonal-likelihood", "seasonal", "zscore"):
         results[f"ours:{name}"] = ours(factories[name], keys, data, args.warm)
     results["ours:MetricAlerter.process_columns"] = alerter(labels, data, args.warm, True)
     results["ours:MetricAlerter.process(samples)"] = alerter(labels, data, args.warm, False)

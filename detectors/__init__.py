@@ -6,8 +6,11 @@ The detect stage builds its alerters with :func:`default_metric_alerter` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from detectors.alerting import MetricAlerter
 from detectors.base import Assessment, Detector, KeyedDetector, SnapshotError
+from detectors.ensemble import DEFAULT_SCORERS
 from detectors.entity import EntityAlerter
 from detectors.log_templates import TemplateRates
 from detectors.logs import LogAlerter
@@ -36,24 +39,26 @@ __all__ = [
 
 def default_metric_alerter(*, threshold: float = 0.5, clear_threshold: float = 0.3,
                            for_count: int = 2, resolve_count: int = 5,
-                           cooldown_seconds: float = 300.0, warmup: int = 30,
-                           likelihood_warmup: int = 100,
+                           cooldown_seconds: float = 300.0, warmup: int = 20,
+                           scorers: Sequence[str] = DEFAULT_SCORERS,
                            alertname: str = "MetricAnomaly",
                            accept_after_seconds: float = 86400.0) -> MetricAlerter:
     """The metric alerter the engine runs unless told otherwise.
 
-    The detector is :func:`detectors.registry.default_detector` (seasonal baseline and
-    anomaly likelihood); its scores are log-scaled tail probabilities, so the default
-    threshold 0.5 fires at a tail probability of 1e-5 and 0.3 (1e-3) is the clear level.
-    A new series scores nothing for its first ``warmup + likelihood_warmup`` points.
-    A level shift stays firing until the series returns, a person accepts the new level,
-    or ``accept_after_seconds`` pass (see :mod:`detectors.policy`).
+    The detector is :func:`detectors.registry.default_detector` (the scorer ensemble, each
+    scorer through its own anomaly likelihood); its scores are log-scaled tail
+    probabilities, so the default threshold 0.5 fires at a tail probability of 1e-5 and
+    0.3 (1e-3) is the clear level. A new series scores from its ``warmup``-th point, with
+    a confidence that is widened while the series is young. ``scorers`` picks the
+    ensemble's scorers (:data:`detectors.ensemble.SCORERS`). A level shift stays firing
+    until the series returns, a person accepts the new level, or ``accept_after_seconds``
+    pass (see :mod:`detectors.policy`).
     """
     policy = AlertPolicy(threshold=threshold, clear_threshold=clear_threshold,
                          for_count=for_count, resolve_count=resolve_count,
                          cooldown_seconds=cooldown_seconds, critical_threshold=0.9,
                          accept_after_seconds=accept_after_seconds)
-    detector = default_detector(warmup=warmup, likelihood_warmup=likelihood_warmup)
+    detector = default_detector(warmup=warmup, scorers=scorers)
     return MetricAlerter(detector, policy, alertname=alertname)
 
 

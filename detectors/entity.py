@@ -3,10 +3,15 @@
 Some failures show only in how a service's signals move together (throughput normal,
 latency normal, cpu at half while both are normal). :class:`EntityAlerter` assembles, per
 entity (the ``service`` label by default) and event-time interval, the mean of each chosen
-metric into one vector, scores the closed intervals of a batch in one micro-batch with
-:class:`~detectors.iforest.EntityIsolationForest` followed by the anomaly likelihood, and
-runs the usual alert policy on the result. A metric missing from an interval carries its
-previous value forward; an entity that never reported a metric is not scored yet.
+metric into one vector, scores the closed intervals of a batch in one call, and runs the
+usual alert policy on the result. The default detector judges each signal by its own
+history (:class:`~detectors.metricwise.MetricwiseDetector`: the default univariate
+detector per signal, the worst signal's tail corrected for the number of signals), which
+on the ASD servers found far more than an IsolationForest over the vector
+(``BENCHMARKS.md``). ``Pipeline(EntityIsolationForest(), AnomalyLikelihood(log_input=False))``
+is the joint alternative, for failures visible only in how signals move together. A metric
+missing from an interval carries its previous value forward; an entity that never reported
+a metric is not scored yet.
 
 Alerts are ``ServiceBehaviourAnomalous`` with the entity's label, and the description
 names the signals furthest from their running means, which is where an SRE looks first.
@@ -35,9 +40,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aiops.model import Alert, AlertStatus, MetricSample, Severity
-from detectors.iforest import EntityIsolationForest
+from detectors.base import Detector
+from detectors.metricwise import MetricwiseDetector
 from detectors.policy import AlertPolicy, PolicyTracker
-from detectors.postprocess import AnomalyLikelihood, Pipeline
 
 
 @dataclass(slots=True)
@@ -56,7 +61,7 @@ class EntityAlerter:
 
     def __init__(self, metrics: Sequence[str], *, interval: float = 60.0,
                  entity_label: str = "service", policy: AlertPolicy | None = None,
-                 detector: Pipeline | None = None,
+                 detector: Detector | None = None,
                  alertname: str = "ServiceBehaviourAnomalous") -> None:
         self.metrics = list(metrics)
         self._col = {m: i for i, m in enumerate(self.metrics)}
@@ -64,9 +69,7 @@ class EntityAlerter:
         self.entity_label = entity_label
         self.policy = policy or AlertPolicy(threshold=0.5, clear_threshold=0.3, for_count=2,
                                             resolve_count=3, critical_threshold=0.9)
-        self.detector = detector or Pipeline(EntityIsolationForest(),
-                                             AnomalyLikelihood(log_input=False),
-                                             name="iforest+likelihood")
+        self.detector: Detector = detector or MetricwiseDetector()
         self.alertname = alertname
         self._entities: dict[str, _Entity] = {}
         self._tracker = PolicyTracker(self.policy)

@@ -61,6 +61,21 @@ def surprise_score(surprise: FloatArray) -> FloatArray:
     return out
 
 
+def score_surprise(score: FloatArray) -> FloatArray:
+    """The inverse of :func:`surprise_score`: the surprise a score in [0, 1) stands for.
+
+    Used to combine scores of several series (an entity's metrics) with a correction for
+    the number of tests, e.g. ``surprise_score(score_surprise(s).max() - log10(m))``.
+
+    >>> [round(float(x), 3) for x in score_surprise(np.array([0.0, 0.3, 0.5, 0.816]))]
+    [0.0, 3.0, 5.0, 9.998]
+    """
+    s = np.clip(score, 0.0, 1.0 - 1e-16)
+    out: FloatArray = np.where(s <= 0.5, 10.0 * s,
+                               5.0 - 5.0 * np.log(2.0 * (1.0 - np.maximum(s, 0.5))))
+    return out
+
+
 def tail_surprise(x: FloatArray) -> FloatArray:
     """``-log10`` of the normal upper tail beyond ``x``, exact far out (no underflow)."""
     with np.errstate(divide="ignore"):  # an underflowed tail is replaced just below
@@ -139,38 +154,71 @@ class OnsetFilter(KeyedDetector):
     (the default is a likelihood tail of 1e-10) count as equal: past near-certainty, more
     evidence is not a new onset. Suppressed points score a
     small fraction of their value, so their order is kept but they sit below real onsets.
+
+    The fixed ``hold`` hides a second incident that comes soon after the first. With
+    ``rearm_count`` the peak is forgotten once the episode ended the way an alert resolves
+    (``rearm_count`` points below ``rearm_ratio`` of the peak); with ``rise``, a score
+    inside an episode is news only if it tops the last onset by ``rise`` (0.1 is a decade
+    of tail probability on the likelihood's scale), so a slowly climbing score is one onset.
     """
 
     name = "onset"
-    version = 1
-    _columns = {"peak": ("f8", 0.0), "age": ("i8", 0)}
+    version = 2
+    _columns = {"peak": ("f8", 0.0), "age": ("i8", 0), "calm": ("i8", 0)}
 
     def __init__(self, *, hold: int = 100, damp: float = 0.01,
-                 ceiling: float = 0.8161) -> None:
+                 ceiling: float = 0.8161, rearm_ratio: float = 0.0,
+                 rearm_count: int = 0, rise: float = 0.0) -> None:
         self.hold = hold
+        self.rise = rise
         self.ceiling = ceiling
         self.damp = damp
+        self.rearm_ratio = rearm_ratio
+        self.rearm_count = rearm_count
         super().__init__()
 
     def _params(self) -> dict[str, Any]:
-        return {"hold": self.hold, "damp": self.damp, "ceiling": self.ceiling}
+        return {"hold": self.hold, "damp": self.damp, "ceiling": self.ceiling,
+                "rearm_ratio": self.rearm_ratio, "rearm_count": self.rearm_count,
+                "rise": self.rise}
+
+    def _peak(self, slots: IntArray, age: IntArray) -> FloatArray:
+        """The peak still in force: none once ``hold`` points passed, or once the episode
+        ended (``rearm_count`` points below ``rearm_ratio`` of the peak, the alert
+        policy's resolve rule relative to whatever threshold counted the onset)."""
+        peak = self.peak[slots]  # type: ignore[attr-defined]
+        over = age > self.hold
+        if self.rearm_count > 0:
+            over |= self.calm[slots] >= self.rearm_count  # type: ignore[attr-defined]
+        out: FloatArray = np.where(over, 0.0, peak)
+        return out
 
     def _score(self, slots: IntArray, ts: FloatArray, values: FloatArray
                ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        peak = np.where(self.age[slots] > self.hold, 0.0,  # type: ignore[attr-defined]
-                        self.peak[slots])  # type: ignore[attr-defined]
+        peak = self._peak(slots, self.age[slots])  # type: ignore[attr-defined]
         nan = np.full(slots.shape[0], np.nan)
-        news = np.minimum(values, self.ceiling) > peak
+        news = np.minimum(values, self.ceiling) > self._bar(peak)
         return np.where(news, values, self.damp * values), nan, nan
+
+    def _bar(self, peak: FloatArray) -> FloatArray:
+        """What a score must top to be news: the peak, plus ``rise`` inside an episode."""
+        if self.rise <= 0.0:
+            return peak
+        out: FloatArray = np.where(peak > 0.0, np.minimum(peak + self.rise, self.ceiling),
+                                   0.0)
+        return out
 
     def _learn(self, slots: IntArray, ts: FloatArray, values: FloatArray,
                scores: FloatArray) -> None:
         age = self.age[slots] + 1  # type: ignore[attr-defined]
-        peak = np.where(age > self.hold, 0.0, self.peak[slots])  # type: ignore[attr-defined]
+        peak = self._peak(slots, age - 1)
         capped = np.minimum(values, self.ceiling)
-        new = capped > peak
+        new = capped > self._bar(peak)
+        calm = np.where(new | (values >= self.rearm_ratio * peak), 0,
+                        self.calm[slots] + 1)  # type: ignore[attr-defined]
         self.peak[slots] = np.where(new, capped, peak)  # type: ignore[attr-defined]
         self.age[slots] = np.where(new, 0, age)  # type: ignore[attr-defined]
+        self.calm[slots] = calm  # type: ignore[attr-defined]
 
 
 class Pipeline:

@@ -1,4 +1,4 @@
-"""EntityAlerter: one vector per service and interval, IsolationForest + likelihood."""
+"""EntityAlerter: one vector per service and interval, each signal judged by its history."""
 
 from __future__ import annotations
 
@@ -51,4 +51,21 @@ def test_an_entity_is_scored_only_once_every_signal_was_seen() -> None:
     al = EntityAlerter(METRICS)
     partial = [s for s in _calm("cart", 0, 300, 5) if s.name != "rps"]
     assert al.process(partial) == []
-    assert al.detector.detector.snapshot()["entities"] == {}
+    assert len(al.detector) == 0  # nothing was scored, so nothing was learnt
+
+
+def test_the_default_entity_detector_judges_each_signal_by_its_own_history() -> None:
+    from detectors.metricwise import MetricwiseDetector
+
+    rng = np.random.default_rng(3)
+    x = np.column_stack([rng.normal(50, 2, 800), rng.normal(0.1, 0.001, 800)])
+    x[700:703, 1] = 0.12  # small in absolute terms, 20 sigma for this signal
+    det = MetricwiseDetector()
+    s = det.score_learn_many(["svc"] * 800, np.arange(800) * 60.0, x)
+    assert s[700:703].max() > 0.5
+    assert np.percentile(s[100:700], 99) < 0.5
+    # one calm signal among many does not turn into an alarm by sheer number of signals
+    wide = MetricwiseDetector()
+    calm = rng.normal(0, 1, (800, 19))
+    w = wide.score_learn_many(["svc"] * 800, np.arange(800) * 60.0, calm)
+    assert (w[100:] >= 0.5).mean() < 0.01
