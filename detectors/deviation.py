@@ -43,6 +43,10 @@ from aiops.model.deviation import (
     signal_kind,
 )
 
+#: The strongest robust z a deviation is given: beyond it a move says nothing more, and a
+#: series that never moved before (zero spread) gets exactly this for any move.
+Z_CAP = 1000.0
+
 
 @dataclass(slots=True)
 class _Series:
@@ -93,9 +97,18 @@ class DeviationTracker:
         """(robust z, median) of ``value`` against the series' history."""
         hist = np.fromiter(st.values, dtype=np.float64, count=len(st.values))
         med = float(np.median(hist))
-        mad = 1.4826 * float(np.median(np.abs(hist - med)))
-        scale = max(mad, self.rel_floor * abs(med), 1e-12)
-        return (value - med) / scale, med
+        spread = np.abs(hist - med)
+        mad = 1.4826 * float(np.median(spread))
+        if mad == 0.0:
+            # Mostly one value (a rate or an error ratio that is usually 0): the MAD says
+            # nothing, so the rare moves it had set the scale; if it never moved at all, any
+            # move is as strong as a deviation can be, not 1e12 times stronger.
+            mad = float(spread.mean())
+        scale = max(mad, self.rel_floor * abs(med))
+        if scale == 0.0:
+            return (math.copysign(Z_CAP, value - med) if value != med else 0.0), med
+        z = (value - med) / scale
+        return max(-Z_CAP, min(Z_CAP, z)), med
 
     def process_columns(self, batch: MetricColumns) -> list[Deviation]:
         """Judge, then learn, every point (event time); return the deviating families."""
