@@ -116,7 +116,7 @@ class DeviationTracker:
         order = np.argsort(batch.ts, kind="stable")
         for i in order.tolist():
             s = int(batch.series[i])
-            st = self._state(batch.keys[s], batch.names[s], batch.labels[s])
+            st = self._state(batch.keys[i], batch.names[s], batch.labels[s])
             ts, value = float(batch.ts[i]), float(batch.values[i])
             if ts <= st.last_ts or math.isnan(value):
                 continue

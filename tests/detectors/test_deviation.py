@@ -93,3 +93,26 @@ def test_deviation_round_trips_and_describes_its_ratio() -> None:
     d = Deviation("a", "f", "f p99", "latency", 0.41, 0.03, 40.0, 1.0, 2.0)
     assert Deviation.from_dict(d.to_dict()) == d
     assert round(d.ratio() or 0, 1) == 13.7
+
+
+def test_series_shaped_batches_keep_each_series_history_apart() -> None:
+    """Columns in the series shape (``{"series": [...]}``, as the OTLP stage sends them)
+    list each series' points together, so a point's position is not its series' number:
+    each series must be judged against its own history only."""
+    t = DeviationTracker()
+    labels = {"service": "db"}
+    rng = random.Random(5)
+    out: list[Deviation] = []
+    for batch in range(40):
+        ts = [batch * 60.0 + 10.0 * k for k in range(6)]
+        slow = batch == 39
+        latency = [(0.075 if slow else 0.015) * (1 + rng.uniform(-0.05, 0.05)) for _ in ts]
+        rate = [rng.uniform(0.8, 1.2) for _ in ts]
+        out.extend(t.process_columns(MetricColumns.from_series([
+            ("trace_request_rate", labels, ts, rate),
+            ("trace_error_ratio", labels, ts, [0.0] * len(ts)),
+            ("trace_latency_p95_seconds", labels, ts, latency)])))
+    assert len(t) == 3
+    assert {d.family for d in out} == {"trace_latency_p95_seconds"}, out
+    first = out[0]
+    assert first.since == 39 * 60.0 and 0.014 < first.expected < 0.016 and first.value > 0.07
