@@ -48,6 +48,7 @@ from aiops.api.deps import ApiDeps, deps
 from aiops.api.edge import MAX_TS, MIN_TS
 from aiops.api.receivers import _publish, read_body
 from aiops.model import DecodeError, service_of
+from aiops.wire.protobuf import encode_varint
 from streams.codecs import dumps
 from streams.producer import Record
 
@@ -522,7 +523,7 @@ def encode_metadata(types: Mapping[str, str]) -> bytes:
     """
     out = bytearray()
     for family, kind in types.items():
-        meta = b"\x08" + _encode_varint(METRIC_TYPES.index(kind)) + _field(2, family.encode())
+        meta = b"\x08" + encode_varint(METRIC_TYPES.index(kind)) + _field(2, family.encode())
         out += _field(3, meta)
     return bytes(out)
 
@@ -546,24 +547,12 @@ def encode_write_request(series: list[tuple[Mapping[str, str], list[tuple[float,
             label = _field(1, name.encode()) + _field(2, labels[name].encode())
             ts_body += _field(1, label)
         for value, ts in samples:
-            sample = b"\x09" + struct.pack("<d", value) + b"\x10" + _encode_varint(
+            sample = b"\x09" + struct.pack("<d", value) + b"\x10" + encode_varint(
                 ts & 0xFFFFFFFFFFFFFFFF)
             ts_body += _field(2, sample)
         out += _field(1, bytes(ts_body))
     return bytes(out)
 
 
-def _encode_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _field(number: int, payload: bytes) -> bytes:
-    return _encode_varint(number << 3 | 2) + _encode_varint(len(payload)) + payload
+    return encode_varint(number << 3 | 2) + encode_varint(len(payload)) + payload

@@ -18,6 +18,7 @@ import aiops.api.remote_write as rw
 from aiops.app import Engine
 from aiops.model import DecodeError
 from aiops.settings import Settings
+from aiops.wire.protobuf import encode_varint
 from streams.codecs import decode_metrics
 from streams.kafka import KafkaConfig
 from streams.producer import EventProducer
@@ -67,7 +68,7 @@ def test_decoder_groups_by_service_and_drops_stale_and_nan() -> None:
 def test_decoder_skips_unknown_fields_and_accepts_any_field_order() -> None:
     label = rw._field(1, b"__name__") + rw._field(2, b"up")
     job = rw._field(1, b"job") + rw._field(2, b"db")
-    sample = b"\x09" + struct.pack("<d", 2.0) + b"\x10" + rw._encode_varint(1000)
+    sample = b"\x09" + struct.pack("<d", 2.0) + b"\x10" + encode_varint(1000)
     exemplar = rw._field(3, b"\x0a\x00")  # TimeSeries.exemplars: skipped
     series = rw._field(2, sample) + rw._field(1, label) + exemplar + rw._field(1, job)
     metadata = rw._field(3, b"\x08\x01\x12\x02up")  # WriteRequest.metadata: a counter
@@ -157,7 +158,7 @@ def test_refusals(engine: Engine) -> None:
     assert v1.status_code == 204
     huge = client.post("/api/v1/write", content=b"\0" * (65 * 1024), headers=AUTH)
     assert huge.status_code == 413
-    bomb = client.post("/api/v1/write", content=rw._encode_varint(1 << 30) + b"\0",
+    bomb = client.post("/api/v1/write", content=encode_varint(1 << 30) + b"\0",
                        headers=AUTH)
     assert bomb.status_code == 413
     assert client.post("/api/v1/write", content=good, headers=AUTH).status_code == 204

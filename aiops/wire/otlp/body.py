@@ -54,6 +54,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from aiops.model import DecodeError
+from aiops.wire.protobuf import encode_varint
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -294,16 +295,4 @@ def status_body(code: int, message: str, media: str) -> bytes:
     if media == JSON:
         return orjson.dumps({"code": code, "message": message})
     text = message.encode()
-    return b"\x08" + _varint(code) + b"\x12" + _varint(len(text)) + text
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
+    return b"\x08" + encode_varint(code) + b"\x12" + encode_varint(len(text)) + text
