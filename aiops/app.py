@@ -120,7 +120,7 @@ class Engine:
 
             correlator = build_correlator(s.correlation)
             # Notification rows are written in the same transaction as the incident change.
-            notifier = build_notifier(s.notify, self.store, s.api.public_url)
+            notifier = build_notifier(s.notify, self.store, s.api.public_url, deliver=False)
             silence_store = SilenceStore(self.store.engine)
             return CorrelateStage(
                 self.topics,
@@ -129,6 +129,7 @@ class Engine:
                 notifications=notifier.messages if notifier is not None else None,
                 silences=lambda after: map(correlator_silence, silence_store.in_force(after)),
                 reopen_window=correlator.config.reopen_window,
+                max_message_bytes=self.kafka.max_message_bytes,
                 topology=TopologyUpdater(correlator),
                 # Without a cluster (replay) there is no topic history to replay.
                 topology_history=(

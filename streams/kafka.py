@@ -29,6 +29,13 @@ class KafkaConfig:
     session_timeout_ms: int = 6000
     extra: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest record the producer sends (``message.max.bytes`` in ``extra``, else
+        librdkafka's default, 1,000,000, which is also the broker's usual limit): every stage
+        keeps what it produces under it."""
+        return int(self.extra.get("message.max.bytes", 1_000_000))
+
     def common(self) -> ClientConf:
         conf: ClientConf = {
             "bootstrap.servers": self.bootstrap_servers,

@@ -194,6 +194,19 @@ class Store:
         with self._engine.begin() as conn:
             write_alerts(conn, alerts, self._clock())
 
+    def firing_alerts(self, at: float, limit: int = 10_000) -> list[Alert]:
+        """Alerts whose latest stored state still fires at event time ``at`` (no end, or an
+        end after it), oldest first: what a silence that ends early may have held back."""
+        c = alerts_t.c
+        query = (
+            select(alerts_t)
+            .where(c.status == "firing", (c.ends_at.is_(None)) | (c.ends_at > at))
+            .order_by(c.starts_at, c.fingerprint)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [alert_from_row(row) for row in conn.execute(query)]
+
     def get_alert(self, fingerprint: str) -> Alert:
         query = select(alerts_t).where(alerts_t.c.fingerprint == fingerprint)
         with self._engine.connect() as conn:
