@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -156,7 +157,8 @@ class Engine:
 
     # ------------------------------------------------------------------ api
 
-    def api(self, producer: EventProducer | None = None) -> FastAPI:
+    def api(self, producer: EventProducer | None = None,
+            workers: Workers | None = None) -> FastAPI:
         return create_api(
             ApiDeps(
                 settings=self.settings.api,
@@ -164,6 +166,7 @@ class Engine:
                 producer=producer or EventProducer(self.kafka),
                 topics=self.topics,
                 telemetry=self.telemetry,
+                workers=workers.status if workers is not None else None,
             )
         )
 
@@ -190,6 +193,10 @@ class Workers:
         except BaseException as exc:
             log.exception("stage %s stopped with an error", runner.stage.name)
             self.errors.append(exc)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each runner's partitions, for readiness."""
+        return [runner.status() for runner in self.runners]
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         return all(r.ready.wait(timeout) for r in self.runners)

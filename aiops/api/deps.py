@@ -5,7 +5,9 @@ from __future__ import annotations
 import binascii
 import hmac
 from base64 import b64decode
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import HTTPException, Request
 
@@ -23,6 +25,8 @@ class ApiDeps:
     producer: EventProducer
     topics: Topics
     telemetry: Telemetry
+    #: the stage workers of this process (``aiops run``), for readiness; None in ``aiops api``
+    workers: Callable[[], Sequence[Mapping[str, Any]]] | None = None
 
 
 def deps(request: Request) -> ApiDeps:
