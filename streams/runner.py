@@ -219,11 +219,16 @@ class StageRunner:
 
     def _accept(self, messages: Sequence[Message]) -> list[Incoming]:
         batch: list[Incoming] = []
+        held = {(p.topic, p.partition) for p in self.assigned}
         for msg in messages:
             err = msg.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
                     log.warning("stage %s consume error: %s", self.stage.name, err)
+                continue
+            if (msg.topic(), msg.partition()) not in held:
+                # fetched before a rebalance took the partition away: its new owner reads
+                # it from the last commit, and this stage has forgotten its state
                 continue
             batch.append(
                 Incoming(

@@ -318,24 +318,35 @@ class CorrelateStage:
                 payload=encode_feed(incident, self._max_message_bytes - 1024),
             )
             rows = [message]
-            key = self._notification_key(incident)
-            if key is not None and self._notifications is not None:
-                rows.extend(self._notifications(incident, key))
+            if self._notifications is not None:
+                for key in self._notification_keys(incident):
+                    rows.extend(self._notifications(incident, key))
             self._store.save_incident(incident, rows)
 
-    def _notification_key(self, incident: Incident) -> str | None:
-        """The key of the change people must hear about, or None when this version changes
-        nothing they were told (a member joined, a rank moved)."""
-        told = _told(incident)
+    def _notification_keys(self, incident: Incident) -> list[str]:
+        """The keys of the changes people must hear about in this version: none when it
+        changes nothing they were told (a member joined, a rank moved).
+
+        An escalation is judged against the severity the incident opened with (its earliest
+        alert's), not against the previous stored version, so that where consumer batches
+        happen to end does not decide whether people hear of it: an incident that opened
+        with a warning and took a critical alert in the same batch is announced and escalated
+        at once, as it is when the two arrive apart.
+        """
+        status, reopens, rank = _told(incident)
         before = self._told.get(incident.id)
-        base = f"{incident.id}:{incident.status.value}:{told[1]}"
-        if before is None or before[:2] != told[:2]:
-            self._told[incident.id] = told
-            return base
-        if told[2] > before[2]:
-            self._told[incident.id] = told
-            return f"{base}:{incident.severity}"
-        return None
+        base = f"{incident.id}:{status.value}:{reopens}"
+        keys: list[str] = []
+        if before is None or before[:2] != (status, reopens):
+            keys.append(base)
+            floor = _opening_rank(incident) if before is None else rank
+        else:
+            floor = before[2]
+        if status in _ACTIVE and rank > floor:
+            keys.append(f"{base}:{incident.severity}")
+            floor = rank
+        self._told[incident.id] = (status, reopens, floor)
+        return keys
 
     def _pending(self) -> list[Record]:
         rows = self._store.pending(INCIDENT_FEED, limit=10_000)
@@ -344,6 +355,17 @@ class CorrelateStage:
             Record(self._topics.incidents, row.dedup_key.rsplit(":", 1)[0].encode(), row.payload)
             for row in rows
         ]
+
+
+_ACTIVE = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
+
+
+def _opening_rank(incident: Incident) -> int:
+    """Severity rank of the alert the incident began with (its earliest member)."""
+    if not incident.alerts:
+        return SEVERITY_RANK.get(incident.severity, 1)
+    first = min(incident.alerts, key=lambda a: (a.starts_at, a.fingerprint))
+    return SEVERITY_RANK.get(first.severity, 1)
 
 
 def _told(incident: Incident) -> _Told:

@@ -178,6 +178,23 @@ def test_each_state_change_is_notified_once_reopen_second_resolve_and_escalation
     assert stored == set(keys) and all(k.startswith(incident.id) for k in keys)
 
 
+def test_escalation_is_notified_whatever_the_batches(tmp_path: Path) -> None:
+    """A warning and a critical alert of one incident, apart or in one batch (as after a
+    restart with a backlog): the same notifications."""
+    runs = []
+    for together in (False, True):
+        engine = _engine(tmp_path / str(together))
+        keys: list[str] = []
+        stage = _stage(engine, keys)
+        values = [encode_alert(_alert("CartSlow", T0, severity="warning")),
+                  encode_alert(_alert("CartDown", T0 + 1, severity="critical"))]
+        for batch in ([values] if together else [[v] for v in values]):
+            stage.handle(_in(engine, *batch))
+            stage.published()
+        runs.append([k.split(":", 1)[1] for k in keys])
+    assert runs[0] == runs[1] == ["open:0", "open:0:critical"]
+
+
 def test_a_new_owner_reloads_what_the_previous_one_stored(tmp_path: Path) -> None:
     """Two replicas: the alerts partition moves from a to b and back. Each change the
     other made is seen, so an incident whose alerts all resolved resolves and notifies."""
