@@ -72,10 +72,13 @@ class CorrelatorLike(Protocol):
 
     def forget_all(self) -> None: ...
 
+    def open_incidents(self) -> list[Incident]: ...
+
 
 class CorrelateStage:
     name = "correlate"
     tick_resolution = 1.0  # seconds of event time between timer runs
+    sync_interval = 5.0  # wall seconds between looks at alerts other replicas resolved
     max_future = 86_400.0  # an alert stamped further ahead of the wall clock is refused
 
     def __init__(
@@ -117,6 +120,7 @@ class CorrelateStage:
         self._wall_at_event = 0.0
         self._last_tick: float | None = None
         self._clock_mark: tuple[float | None, float, float | None] = (None, 0.0, None)
+        self._last_sync = 0.0
 
     def topics(self) -> list[str]:
         if self._topology is None:
@@ -247,8 +251,28 @@ class CorrelateStage:
         if self._event_now is None:
             return []
         now = self._event_now + max(0.0, wall_now - self._wall_at_event)
-        self._save(self._correlator.tick(now))
+        changed = _Changes()
+        if wall_now - self._last_sync >= self.sync_interval:
+            self._last_sync = wall_now
+            changed.extend(self._resolved_elsewhere())
+        changed.extend(self._correlator.tick(now))
+        self._save(changed.versions())
         return self._pending()
+
+    def _resolved_elsewhere(self) -> list[Incident]:
+        """Put through the resolutions of held firing alerts that the store has and this
+        stage has not seen: with the alerts topic in several partitions, another replica
+        may own the partition an incident's alert resolved on. Without this the incident
+        would stay open on both replicas, each waiting for the alert the other saw. With
+        one writer (one partition, a replay) the store holds nothing new and this is a no-op.
+        """
+        firing = {a.fingerprint: a for incident in self._correlator.open_incidents()
+                  for a in incident.alerts if a.firing}
+        if not firing:
+            return []
+        resolved = [a for a in self._store.alerts_for(sorted(firing))
+                    if not a.firing and a.starts_at == firing[a.fingerprint].starts_at]
+        return self._correlator.process_batch(resolved) if resolved else []
 
     # ------------------------------------------------------------------ helpers
 

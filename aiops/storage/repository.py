@@ -207,6 +207,16 @@ class Store:
         with self._engine.connect() as conn:
             return [alert_from_row(row) for row in conn.execute(query)]
 
+    def alerts_for(self, fingerprints: Sequence[str]) -> list[Alert]:
+        """The stored state of these alerts (those known), in chunks of 1,000."""
+        found: list[Alert] = []
+        with self._engine.connect() as conn:
+            for i in range(0, len(fingerprints), 1000):
+                chunk = list(fingerprints[i:i + 1000])
+                query = select(alerts_t).where(alerts_t.c.fingerprint.in_(chunk))
+                found.extend(alert_from_row(row) for row in conn.execute(query))
+        return found
+
     def get_alert(self, fingerprint: str) -> Alert:
         query = select(alerts_t).where(alerts_t.c.fingerprint == fingerprint)
         with self._engine.connect() as conn:

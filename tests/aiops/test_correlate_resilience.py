@@ -218,6 +218,33 @@ def test_a_new_owner_reloads_what_the_previous_one_stored(tmp_path: Path) -> Non
     assert [k.split(":", 1)[1] for k in keys] == ["open:0", "resolved:0"]
 
 
+def test_two_replicas_each_seeing_half_the_resolutions_resolve_the_incident(
+    tmp_path: Path,
+) -> None:
+    """Alerts topic in two partitions, one replica on each: an incident's alerts resolve on
+    different replicas. Each learns the other's resolutions from the store, so the incident
+    resolves (once) instead of staying open on both."""
+    engine = _engine(tmp_path)
+    keys: list[str] = []
+    a = _stage(engine, keys)
+    a.on_assign([(engine.topics.alerts, 0)])
+    a.handle(_in(engine, *(encode_alert(_alert(f"Down{i}", T0 + i)) for i in range(2))))
+    a.published()
+    b = _stage(engine, keys)
+    b.on_assign([(engine.topics.alerts, 1)])
+    a.handle(_in(engine, encode_alert(_alert("Down0", T0, ended=T0 + 20))))
+    a.published()
+    b.handle(_in(engine, encode_alert(_alert("Down1", T0 + 1, ended=T0 + 21))))
+    b.published()
+    for stage in (a, b):
+        stage._wall_at_event -= 120
+        stage.idle(stage._wall_at_event + 120)
+        stage.published()
+    [incident] = engine.store.list_incidents()
+    assert incident.status.value == "resolved"
+    assert sorted(k.split(":", 1)[1] for k in set(keys)) == ["open:0", "resolved:0"]
+
+
 @pytest.mark.parametrize("members", [10_000])
 def test_an_incident_of_ten_thousand_alerts_is_stored_served_and_fits_the_feed(
     tmp_path: Path, members: int,
