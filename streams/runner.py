@@ -16,9 +16,10 @@ Nothing one record does kills the loop:
   dead-lettered in a truncated form with its size and digest, never resent in a loop;
   outputs the broker did not acknowledge (it is away) are resent until it is back.
 
-A watchdog notices a member that holds no partition of a topic while a partition of that
-topic has a backlog that nobody consumes (the group's committed offset stands still below
-the end), which is what a lost rebalance looks like on some brokers, and rejoins the group.
+A watchdog notices a member that has held no partition for ``stall_after`` seconds while a
+partition of its topics has a backlog that nobody consumes (the group's committed offset
+stands still below the end as long), which is what a lost rebalance looks like on some
+brokers, and rejoins the group (then backs off, so idle members never livelock rebalances).
 
 Stages may implement assignment hooks, all optional: ``on_assign(partitions)``,
 ``on_revoke(partitions)`` (lists of ``(topic, partition)``) and ``on_commit(offsets)``
@@ -33,6 +34,7 @@ agents for deployments that prefer faust's tooling.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -93,6 +95,7 @@ class StageRunner:
         lag_interval: float = 5.0,
         auto_offset_reset: str = "earliest",
         watchdog_interval: float = 5.0,
+        stall_after: float = 30.0,
     ) -> None:
         self.stage = stage
         self._config = config
@@ -111,8 +114,11 @@ class StageRunner:
         self.ready = threading.Event()
         self.assigned: list[TopicPartition] = []
         self._unassigned_since: float | None = time.monotonic()
-        # (topic, partition) -> (committed offset, end offset) at the watchdog's last look
-        self._seen_progress: dict[tuple[str, int], tuple[int, int]] = {}
+        self._stall_after = stall_after
+        # (topic, partition) -> (committed offset, since when it stands there)
+        self._seen_progress: dict[tuple[str, int], tuple[int, float]] = {}
+        self._next_rejoin = 0.0
+        self._rejoin_backoff = 2 * stall_after
         self.rejoins = 0
         self.errors = 0
 
@@ -326,29 +332,41 @@ class StageRunner:
     # ------------------------------------------------------------------ watchdog
 
     def _watchdog(self, consumer: Consumer) -> None:
-        """Rejoin when a partition we do not hold has a backlog nobody consumes.
+        """Rejoin when this member has held nothing for ``stall_after`` seconds while a
+        partition of its topics has a backlog whose group offset has not moved for as long:
+        its owner is gone and the broker did not hand it on.
 
-        The group's committed offset of such a partition stands still below its end for
-        two looks in a row (``watchdog_interval`` apart): its owner is gone and the broker
-        did not hand it on. Re-subscribing makes this member rejoin, which rebalances.
+        Re-subscribing makes this member rejoin, which starts a rebalance; as a rebalance
+        itself stops all consumption for a while, the watchdog waits out ``stall_after``
+        again and then backs off (doubling, with jitter) before another rejoin, so that
+        several idle members never keep restarting each other's rebalance.
         """
+        now = time.monotonic()
+        since = self._unassigned_since
+        if self.assigned or since is None or now - since < self._stall_after:
+            self._seen_progress.clear()
+            return
+        if now < self._next_rejoin:
+            return
         try:
-            stalled = self._stalled(consumer)
+            stalled = self._stalled(consumer, now)
         except KafkaException as exc:
             log.debug("watchdog query failed: %s", exc)
             return
         if not stalled:
             return
         self.rejoins += 1
-        log.warning("stage %s: partitions %s have a backlog nobody consumes; rejoining the "
-                    "group", self.stage.name, stalled)
+        self._next_rejoin = now + self._rejoin_backoff * random.uniform(1.0, 1.5)
+        self._rejoin_backoff = min(self._rejoin_backoff * 2, 600.0)
+        log.warning("stage %s: partitions %s have a backlog nobody consumed for %.0fs; "
+                    "rejoining the group", self.stage.name, stalled, self._stall_after)
         self._seen_progress.clear()
         consumer.unsubscribe()
-        if self.assigned:
-            self._on_revoke(consumer, list(self.assigned))
         self._subscribe(consumer)
 
-    def _stalled(self, consumer: Consumer) -> list[tuple[str, int]]:
+    def _stalled(self, consumer: Consumer, now: float) -> list[tuple[str, int]]:
+        """Partitions not held here whose group offset stands below the end, unmoved for
+        ``stall_after`` seconds (as seen by this method's calls)."""
         held = {(p.topic, p.partition) for p in self.assigned}
         others: list[TopicPartition] = []
         for topic in self.stage.topics():
@@ -357,25 +375,22 @@ class StageRunner:
                 continue
             others.extend(TopicPartition(topic, p) for p in meta.partitions
                           if (topic, p) not in held)
-        if not others:
-            self._seen_progress.clear()
-            return []
-        committed = consumer.committed(others, timeout=2.0)
         stalled: list[tuple[str, int]] = []
-        progress: dict[tuple[str, int], tuple[int, int]] = {}
-        for tp in committed:
+        progress: dict[tuple[str, int], tuple[int, float]] = {}
+        for tp in consumer.committed(others, timeout=2.0) if others else []:
             low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
                                                        timeout=2.0)
             position = tp.offset if tp.offset >= 0 else low
+            if position >= high:
+                continue  # nothing to consume
             key = (tp.topic, tp.partition)
-            progress[key] = (position, high)
             before = self._seen_progress.get(key)
-            if position < high and before is not None and before[0] == position:
+            first = before[1] if before is not None and before[0] == position else now
+            progress[key] = (position, first)
+            if now - first >= self._stall_after:
                 stalled.append(key)
         self._seen_progress = progress
         return stalled
-
-
 class _Stopped(Exception):
     """Raised out of :meth:`StageRunner._publish` when stopping with outputs in flight, so
     the input is not committed (it is redelivered to the next owner)."""

@@ -116,14 +116,19 @@ def test_watchdog_sees_a_partition_with_a_backlog_nobody_consumes(
     group = f"{topics.metrics}.wd"
     consumer = Consumer(kafka.consumer(group))
     consumer.assign([TopicPartition(topics.metrics, 0)])
-    runner = StageRunner(Summer(topics), kafka, group_id=group, dlq_topic=topics.dlq)
+    runner = StageRunner(Summer(topics), kafka, group_id=group, dlq_topic=topics.dlq,
+                         stall_after=1.0)
     runner.assigned = [TopicPartition(topics.metrics, 0)]
     try:
         sizes = [consumer.get_watermark_offsets(TopicPartition(topics.metrics, p))[1]
                  for p in (0, 1)]
         assert sizes[1] > 0
-        assert runner._stalled(consumer) == []  # first look: nothing to compare with
-        time.sleep(0.2)
-        assert runner._stalled(consumer) == [(topics.metrics, 1)]
+        now = time.monotonic()
+        assert runner._stalled(consumer, now) == []  # first look: nothing to compare with
+        assert runner._stalled(consumer, now + 0.5) == []  # not for long enough yet
+        assert runner._stalled(consumer, now + 1.1) == [(topics.metrics, 1)]
+        # once the group's offset moves, the clock starts again
+        consumer.commit(offsets=[TopicPartition(topics.metrics, 1, 1)], asynchronous=False)
+        assert runner._stalled(consumer, now + 2.0) == []
     finally:
         consumer.close()
