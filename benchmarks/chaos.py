@@ -254,11 +254,11 @@ class Cluster:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 try:
-                    proc.wait(15)
+                    # the broker stops its Tansu child on SIGTERM but may not exit itself
+                    proc.wait(3 if name == "broker" else 15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     proc.wait()
-            del name
         admin = sa.create_engine(normalize_url(POSTGRES))
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
@@ -610,7 +610,7 @@ def poison(big: int = 20_000) -> dict[str, Any]:
     return report
 
 
-def soak(minutes: float, batch: int = 40, pace: float = 1.0) -> dict[str, Any]:
+def soak(minutes: float, batch: int = 20, pace: float = 1.5) -> dict[str, Any]:
     from streams.kafka import KafkaConfig
     from tests.support.kafka import read_topic
 
@@ -676,13 +676,15 @@ def main() -> None:
     sub.add_parser("poison")
     s = sub.add_parser("soak")
     s.add_argument("--minutes", type=float, default=30)
+    s.add_argument("--batch", type=int, default=20, help="new alerts per webhook")
+    s.add_argument("--pace", type=float, default=1.5, help="seconds between webhooks")
     args = parser.parse_args()
     if args.what == "kills":
         result = kills(args.replicas, args.kills, args.incidents, args.pace)
     elif args.what == "poison":
         result = poison()
     else:
-        result = soak(args.minutes)
+        result = soak(args.minutes, args.batch, args.pace)
     print(json.dumps(result, indent=1))
 
 
