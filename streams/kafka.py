@@ -67,6 +67,10 @@ class KafkaConfig:
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": auto_offset_reset,
                 "session.timeout.ms": self.session_timeout_ms,
+                # Also the rebalance timeout: how long a rebalance may wait for a member
+                # that does not rejoin (a killed one the broker still counts). librdkafka's
+                # 300 s default left partitions unowned for minutes; a batch takes seconds.
+                "max.poll.interval.ms": max(60_000, self.session_timeout_ms),
                 "heartbeat.interval.ms": max(500, self.session_timeout_ms // 3),
                 "fetch.wait.max.ms": 100,
             }

@@ -16,10 +16,10 @@ Nothing one record does kills the loop:
   dead-lettered in a truncated form with its size and digest, never resent in a loop;
   outputs the broker did not acknowledge (it is away) are resent until it is back.
 
-A watchdog notices a member that has held no partition for ``stall_after`` seconds while a
-partition of its topics has a backlog that nobody consumes (the group's committed offset
-stands still below the end as long), which is what a lost rebalance looks like on some
-brokers, and rejoins the group (then backs off, so idle members never livelock rebalances).
+A watchdog notices a partition of the member's topics, held by no live member, with a
+backlog nobody consumes (the group's committed offset stands still below the end for
+``stall_after`` seconds), which is what a lost rebalance looks like on some brokers, and
+rejoins the group (then backs off, so members never livelock each other's rebalances).
 
 Stages may implement assignment hooks, all optional: ``on_assign(partitions)``,
 ``on_revoke(partitions)`` (lists of ``(topic, partition)``) and ``on_commit(offsets)``
@@ -332,9 +332,10 @@ class StageRunner:
     # ------------------------------------------------------------------ watchdog
 
     def _watchdog(self, consumer: Consumer) -> None:
-        """Rejoin when this member has held nothing for ``stall_after`` seconds while a
-        partition of its topics has a backlog whose group offset has not moved for as long:
-        its owner is gone and the broker did not hand it on.
+        """Rejoin when a partition of this member's topics that it does not hold has a
+        backlog whose group offset has not moved for ``stall_after`` seconds: its owner is
+        gone (or is a member the broker still counts after it died) and the broker did not
+        hand it on. This member may hold nothing, or other partitions.
 
         Re-subscribing makes this member rejoin, which starts a rebalance; as a rebalance
         itself stops all consumption for a while, the watchdog waits out ``stall_after``
@@ -342,10 +343,6 @@ class StageRunner:
         several idle members never keep restarting each other's rebalance.
         """
         now = time.monotonic()
-        since = self._unassigned_since
-        if self.assigned or since is None or now - since < self._stall_after:
-            self._seen_progress.clear()
-            return
         if now < self._next_rejoin:
             return
         try:
