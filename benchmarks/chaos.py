@@ -570,6 +570,17 @@ def poison_records(run: Cluster) -> list[tuple[str, bytes]]:
     return [(run.topic(t), v) for t, v in out]
 
 
+def _docs(records: list[tuple[bytes | None, bytes]]) -> list[dict[str, Any]]:
+    """The JSON objects among ``records`` (the poison put on a topic is skipped)."""
+    out = []
+    for _, value in records:
+        with contextlib.suppress(orjson.JSONDecodeError):
+            doc = orjson.loads(value)
+            if isinstance(doc, dict):
+                out.append(doc)
+    return out
+
+
 def poison(big: int = 20_000) -> dict[str, Any]:
     from streams.kafka import KafkaConfig
     from streams.producer import EventProducer, Record
@@ -591,8 +602,7 @@ def poison(big: int = 20_000) -> dict[str, Any]:
             listed = api.get("/api/v1/incidents", params={"service": "chaos-storm"}).json()
             storm = listed["incidents"][0] if listed.get("incidents") else {}
             served = api.get(f"/api/v1/incidents/{storm.get('id')}").json() if storm else {}
-        feed = [orjson.loads(v) for _, v in read_topic(kafka, run.topic("incidents"),
-                                                       expect=10_000, timeout=15)]
+        feed = _docs(read_topic(kafka, run.topic("incidents"), expect=10_000, timeout=15))
         ours = [d for d in feed if d.get("id") == storm.get("id")]
         dead = read_topic(kafka, run.topic("dlq"), expect=len(records), timeout=30)
         reasons = Counter(orjson.loads(v)["stage"] for _, v in dead)
@@ -648,9 +658,8 @@ def soak(minutes: float, batch: int = 20, pace: float = 1.5) -> dict[str, Any]:
         t = time.monotonic()
         served = api.get(f"/api/v1/incidents/{ident}")
         api_s = time.monotonic() - t
-        feed = [orjson.loads(v) for _, v in read_topic(
-            KafkaConfig(f"127.0.0.1:{run.broker_port}"), run.topic("incidents"),
-            expect=100_000, timeout=20)]
+        feed = _docs(read_topic(KafkaConfig(f"127.0.0.1:{run.broker_port}"),
+                                run.topic("incidents"), expect=100_000, timeout=20))
         ours = [d for d in feed if d.get("id") == ident]
         report = {
             "minutes": minutes, "alerts_sent": n, "lag_drained_s": round(drained, 1),

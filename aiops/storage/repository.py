@@ -27,7 +27,7 @@ from aiops.model import (
     RemediationAction,
 )
 from aiops.storage import outbox as ob
-from aiops.storage.dml import upsert
+from aiops.storage.dml import fit, upsert
 from aiops.storage.errors import StorageUnavailableError
 from aiops.storage.outbox import OutboxMessage, OutboxRow
 from aiops.storage.rows import (
@@ -229,7 +229,7 @@ class Store:
 
     def save_action(self, action: RemediationAction) -> None:
         """Insert or replace the action with ``action.id``."""
-        values = action_values(action)
+        values = fit(actions_t, action_values(action))
         with self._engine.begin() as conn:
             ins = upsert(conn, actions_t).values(values)
             conn.execute(
