@@ -38,7 +38,7 @@ from aiops.model import (
     TimelineEntry,
 )
 from aiops.model.columns import MetricColumns
-from streams.timefmt import format_time, parse_time
+from streams.timefmt import MAX_TIME, format_time, parse_time
 
 INCIDENT_SCHEMA = "aiops.incident/v1"
 ACTION_SCHEMA = "aiops.action/v1"
@@ -165,6 +165,9 @@ def _series_entry(
         raise DecodeError(f"series {name}: non-numeric timestamp or value") from exc
     if ts_f and max(ts_f) > 1e11:  # milliseconds, as Prometheus tooling sends them
         ts_f = [t / 1000.0 for t in ts_f]
+    # min/max skip NaN depending on its place; a NaN makes the sum NaN wherever it is
+    if ts_f and not (min(ts_f) >= 0.0 and max(ts_f) <= MAX_TIME and sum(ts_f) == sum(ts_f)):
+        raise DecodeError(f"series {name}: a timestamp is out of range (1970 to 9999)")
     return name, labels, ts_f, values_f
 
 
