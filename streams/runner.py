@@ -46,6 +46,7 @@ from streams.dlq import dead_letter_record, oversized_output
 from streams.kafka import KafkaConfig
 from streams.producer import EventProducer, Record
 from streams.stage import DeadLetter, Incoming, NullMetrics, Stage, StageMetrics, StageResult
+from streams.watchdog import StallDetector
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,7 @@ class StageRunner:
         self.assigned: list[TopicPartition] = []
         self._unassigned_since: float | None = time.monotonic()
         self._stall_after = stall_after
-        # (topic, partition) -> (committed offset, since when it stands there)
-        self._seen_progress: dict[tuple[str, int], tuple[int, float]] = {}
+        self._stalls = StallDetector(stall_after)
         self._next_rejoin = 0.0
         self._rejoin_backoff = 2 * stall_after
         self.rejoins = 0
@@ -346,7 +346,7 @@ class StageRunner:
         if now < self._next_rejoin:
             return
         try:
-            stalled = self._stalled(consumer, now)
+            stalled = self._stalls.stalled(consumer, self.stage.topics(), self.assigned, now)
         except KafkaException as exc:
             log.debug("watchdog query failed: %s", exc)
             return
@@ -357,37 +357,11 @@ class StageRunner:
         self._rejoin_backoff = min(self._rejoin_backoff * 2, 600.0)
         log.warning("stage %s: partitions %s have a backlog nobody consumed for %.0fs; "
                     "rejoining the group", self.stage.name, stalled, self._stall_after)
-        self._seen_progress.clear()
+        self._stalls.reset()
         consumer.unsubscribe()
         self._subscribe(consumer)
 
-    def _stalled(self, consumer: Consumer, now: float) -> list[tuple[str, int]]:
-        """Partitions not held here whose group offset stands below the end, unmoved for
-        ``stall_after`` seconds (as seen by this method's calls)."""
-        held = {(p.topic, p.partition) for p in self.assigned}
-        others: list[TopicPartition] = []
-        for topic in self.stage.topics():
-            meta = consumer.list_topics(topic, timeout=2.0).topics.get(topic)
-            if meta is None:
-                continue
-            others.extend(TopicPartition(topic, p) for p in meta.partitions
-                          if (topic, p) not in held)
-        stalled: list[tuple[str, int]] = []
-        progress: dict[tuple[str, int], tuple[int, float]] = {}
-        for tp in consumer.committed(others, timeout=2.0) if others else []:
-            low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
-                                                       timeout=2.0)
-            position = tp.offset if tp.offset >= 0 else low
-            if position >= high:
-                continue  # nothing to consume
-            key = (tp.topic, tp.partition)
-            before = self._seen_progress.get(key)
-            first = before[1] if before is not None and before[0] == position else now
-            progress[key] = (position, first)
-            if now - first >= self._stall_after:
-                stalled.append(key)
-        self._seen_progress = progress
-        return stalled
+
 class _Stopped(Exception):
     """Raised out of :meth:`StageRunner._publish` when stopping with outputs in flight, so
     the input is not committed (it is redelivered to the next owner)."""

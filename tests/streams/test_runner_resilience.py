@@ -18,6 +18,7 @@ from streams.producer import EventProducer, Record
 from streams.runner import StageRunner
 from streams.stage import Incoming, StageResult
 from streams.topics import Topics
+from streams.watchdog import StallDetector
 from tests.support.kafka import read_topic
 from tests.support.polling import eventually
 
@@ -116,19 +117,22 @@ def test_watchdog_sees_a_partition_with_a_backlog_nobody_consumes(
     group = f"{topics.metrics}.wd"
     consumer = Consumer(kafka.consumer(group))
     consumer.assign([TopicPartition(topics.metrics, 0)])
-    runner = StageRunner(Summer(topics), kafka, group_id=group, dlq_topic=topics.dlq,
-                         stall_after=1.0)
-    runner.assigned = [TopicPartition(topics.metrics, 0)]
+    detector = StallDetector(stall_after=1.0)
+    held = [TopicPartition(topics.metrics, 0)]
+
+    def stalled(at: float) -> list[tuple[str, int]]:
+        return detector.stalled(consumer, [topics.metrics], held, at)
+
     try:
         sizes = [consumer.get_watermark_offsets(TopicPartition(topics.metrics, p))[1]
                  for p in (0, 1)]
         assert sizes[1] > 0
         now = time.monotonic()
-        assert runner._stalled(consumer, now) == []  # first look: nothing to compare with
-        assert runner._stalled(consumer, now + 0.5) == []  # not for long enough yet
-        assert runner._stalled(consumer, now + 1.1) == [(topics.metrics, 1)]
+        assert stalled(now) == []  # first look: nothing to compare with
+        assert stalled(now + 0.5) == []  # not for long enough yet
+        assert stalled(now + 1.1) == [(topics.metrics, 1)]
         # once the group's offset moves, the clock starts again
         consumer.commit(offsets=[TopicPartition(topics.metrics, 1, 1)], asynchronous=False)
-        assert runner._stalled(consumer, now + 2.0) == []
+        assert stalled(now + 2.0) == []
     finally:
         consumer.close()
