@@ -581,7 +581,7 @@ def _docs(records: list[tuple[bytes | None, bytes]]) -> list[dict[str, Any]]:
     return out
 
 
-def poison(big: int = 20_000) -> dict[str, Any]:
+def poison(big: int = 20_000, settle_s: float = 300.0) -> dict[str, Any]:
     from streams.kafka import KafkaConfig
     from streams.producer import EventProducer, Record
     from tests.support.kafka import read_topic
@@ -597,7 +597,7 @@ def poison(big: int = 20_000) -> dict[str, Any]:
             huge = [alert(f"Storm{i}", "chaos-storm", T0 + i * 0.001) for i in range(big)]
             post(api, webhook(huge))
             time.sleep(5)
-            settle(run, timeout=300)
+            settle(run, timeout=settle_s)
             run.reap()
             listed = api.get("/api/v1/incidents", params={"service": "chaos-storm"}).json()
             storm = listed["incidents"][0] if listed.get("incidents") else {}
