@@ -112,7 +112,7 @@ def test_watchdog_sees_a_partition_with_a_backlog_nobody_consumes(
     topics = dataclasses.replace(topics, data_partitions=2)
     ensure_topics(kafka, topics.specs())
     EventProducer(kafka).publish(
-        [Record(topics.metrics, None, orjson.dumps({"x": i})) for i in range(10)])
+        [Record(topics.metrics, f"k{i}".encode(), orjson.dumps({"x": i})) for i in range(40)])
     # Partition 1 got records; nobody of the group reads it.
     group = f"{topics.metrics}.wd"
     consumer = Consumer(kafka.consumer(group))
