@@ -26,7 +26,8 @@ def build_act_stage(settings: Settings, store: Store, topics: Topics) -> ActStag
     """Notifier (outbox to Slack/PagerDuty/webhooks, else the log), executors, guards
     rebuilt from the audit trail, the Thompson-sampling learner and the remediator."""
     r = settings.remediation
-    notifier = build_notifier(settings.notify, store, settings.api.public_url) or LogNotifier()
+    outbox = build_notifier(settings.notify, store, settings.api.public_url)
+    notifier = outbox or LogNotifier()
     executors: dict[str, Executor] = {"http": HttpExecutor(httpx.Client(timeout=10.0))}
     if r.kubernetes:
         from kubernetes import client as k8s
@@ -64,4 +65,5 @@ def build_act_stage(settings: Settings, store: Store, topics: Topics) -> ActStag
     )
     remediator.restore(rstore.unverified(time.time() - 86400))
     return ActStage(topics, notifier, remediator, store,
-                    outbox_retention_s=settings.notify.outbox_retention_s)
+                    outbox_retention_s=settings.notify.outbox_retention_s,
+                    incident_log=notifier.log if isinstance(notifier, LogNotifier) else None)

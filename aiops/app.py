@@ -140,7 +140,7 @@ class Engine:
 
             correlator = build_correlator(s.correlation)
             # Notification rows are written in the same transaction as the incident change.
-            notifier = build_notifier(s.notify, self.store, s.api.public_url)
+            notifier = build_notifier(s.notify, self.store, s.api.public_url, deliver=False)
             silence_store = SilenceStore(self.store.engine)
             return CorrelateStage(
                 self.topics,
@@ -150,6 +150,7 @@ class Engine:
                 silences=lambda after: map(correlator_silence, silence_store.in_force(after)),
                 reopen_window=correlator.config.reopen_window,
                 deviations=correlator.observe if correlator.deviations is not None else None,
+                max_message_bytes=self.kafka.max_message_bytes,
                 topology=TopologyUpdater(correlator),
                 # Without a cluster (replay) there is no topic history to replay.
                 topology_history=(
@@ -205,7 +206,8 @@ class Engine:
 
     # ------------------------------------------------------------------ api
 
-    def api(self, producer: EventProducer | None = None) -> FastAPI:
+    def api(self, producer: EventProducer | None = None,
+            workers: Workers | None = None) -> FastAPI:
         return create_api(
             ApiDeps(
                 settings=self.settings.api,
@@ -213,6 +215,7 @@ class Engine:
                 producer=producer or EventProducer(self.kafka),
                 topics=self.topics,
                 telemetry=self.telemetry,
+                workers=workers.status if workers is not None else None,
             ),
             self.console(),
         )
@@ -258,6 +261,10 @@ class Workers:
         except BaseException as exc:
             log.exception("stage %s stopped with an error", runner.stage.name)
             self.errors.append(exc)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Each runner's partitions, for readiness."""
+        return [runner.status() for runner in self.runners]
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         return all(r.ready.wait(timeout) for r in self.runners)

@@ -91,7 +91,8 @@ def run(config: ConfigOpt = None) -> None:
         workers.start()
         typer.echo(f"aiops: kafka {bootstrap}; API on http://{settings.api.host}:{settings.api.port}")
         server = uvicorn.Server(
-            uvicorn.Config(engine.api(), host=settings.api.host, port=settings.api.port,
+            uvicorn.Config(engine.api(workers=workers), host=settings.api.host,
+                           port=settings.api.port,
                            log_level="warning", log_config=None)  # our handlers (JSON)
         )
         try:
@@ -107,6 +108,10 @@ def worker(
     runtime: Annotated[
         str, typer.Option(help="'kafka': the batch runner; 'faust': a faust-streaming agent.")
     ] = "kafka",
+    health_port: Annotated[
+        int, typer.Option(help="Serve /healthz and /readyz (503 while owning no partition) "
+                               "on this port; 0: off.")
+    ] = 0,
 ) -> None:
     """Run one stage as a member of its consumer group (scale-out form)."""
     from aiops.app import Engine
@@ -132,6 +137,10 @@ def worker(
         raise typer.BadParameter("runtime must be 'kafka' or 'faust'")
     runner = engine.runner(stage)
     stop.then(runner.stop)
+    if health_port:
+        from streams.health import HealthServer
+
+        HealthServer(lambda: [runner.status()], port=health_port).start()
     if not stop.requested.is_set():
         runner.run()
 

@@ -83,12 +83,12 @@ def worker(db_url: str, port: int, offset_file: Path) -> int:
     stream = changes()
     offset = int(offset_file.read_text()) if offset_file.exists() else 0
     while offset < len(stream):
-        batch = [
-            Incoming("i", encode_incident(make_incident(i, IncidentStatus(s), version=v)))
-            for i, s, v in stream[offset:offset + BATCH]
-        ]
-        stage.handle(batch)
-        offset += len(batch)
+        changed = [make_incident(i, IncidentStatus(s), version=v)
+                   for i, s, v in stream[offset:offset + BATCH]]
+        # what the correlate stage stores with each change; the act stage delivers it
+        store.enqueue([m for inc in changed for m in notifier.messages(inc)])
+        stage.handle([Incoming("i", encode_incident(inc)) for inc in changed])
+        offset += len(changed)
         tmp = offset_file.with_suffix(".tmp")
         tmp.write_text(str(offset))
         os.replace(tmp, offset_file)  # the consumer's offset commit

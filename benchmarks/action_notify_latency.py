@@ -56,7 +56,10 @@ def main() -> None:
         def deliver(ids: list[str]) -> list[float]:
             sent_at = time.time()
             start = len(fake.slack)
-            stage.handle([Incoming("i", encode_incident(make_incident(i))) for i in ids])
+            changed = [make_incident(i) for i in ids]
+            # what the correlate stage stores with each change; the act stage delivers it
+            store.enqueue([m for inc in changed for m in notifier.messages(inc)])
+            stage.handle([Incoming("i", encode_incident(inc)) for inc in changed])
             while len(fake.slack) < start + len(ids):
                 time.sleep(0.01)
                 stage.idle(time.time())  # the runner calls this about once a second

@@ -136,6 +136,15 @@ class TopologyCorrelator:
         self.graph = graph
         self.mapper.graph = graph
 
+    def forget_all(self) -> None:
+        """Drop every incident and alert held (configuration, silences, topology and ranking
+        stay), so that the owner can reload them from its store: after a failed batch, or
+        when another replica may have changed them."""
+        fresh = TopologyCorrelator(self.config, self.graph, self.ranking, self.mapper)
+        stats = self.stats
+        self.__dict__.update(fresh.__dict__)
+        self.stats = stats
+
     def restore(self, incidents: Iterable[Incident]) -> None:
         for inc in incidents:
             if inc.id in self._incidents:

@@ -39,7 +39,7 @@ from aiops.model import (
     series_key,
 )
 from aiops.model.columns import MetricColumns
-from streams.timefmt import format_time, parse_time
+from streams.timefmt import MAX_TIME, format_time, parse_time
 
 INCIDENT_SCHEMA = "aiops.incident/v1"
 ACTION_SCHEMA = "aiops.action/v1"
@@ -62,6 +62,28 @@ def _labels(raw: object, field: str = "labels") -> dict[str, str]:
     if not isinstance(raw, Mapping):
         raise DecodeError(f"{field} must be an object of strings")
     return {str(k): str(v) for k, v in raw.items()}
+
+
+#: the most bytes an alert's labels and annotations may take together; Alertmanager sets no
+#: limit, but a label set of megabytes is a broken producer, and one such alert would make
+#: every incident document holding it too large for the broker
+MAX_ALERT_TEXT = 64 * 1024
+
+
+def _clean_text(values: Mapping[str, str], field: str) -> int:
+    """Refuse NUL characters (PostgreSQL text cannot hold them); the size in characters.
+
+    >>> _clean_text({"a": "b" + chr(0)}, "labels")
+    Traceback (most recent call last):
+    ...
+    aiops.model.errors.DecodeError: cannot decode record: labels.a holds a NUL character
+    """
+    size = 0
+    for k, v in values.items():
+        if "\x00" in k or "\x00" in v:
+            raise DecodeError(f"{field}.{k.replace(chr(0), '?')[:100]} holds a NUL character")
+        size += len(k) + len(v)
+    return size
 
 
 def _obj(raw: object, kind: str) -> Mapping[str, Any]:
@@ -144,6 +166,9 @@ def _series_entry(
         raise DecodeError(f"series {name}: non-numeric timestamp or value") from exc
     if ts_f and max(ts_f) > 1e11:  # milliseconds, as Prometheus tooling sends them
         ts_f = [t / 1000.0 for t in ts_f]
+    # min/max skip NaN depending on its place; a NaN makes the sum NaN wherever it is
+    if ts_f and not (min(ts_f) >= 0.0 and max(ts_f) <= MAX_TIME and sum(ts_f) == sum(ts_f)):
+        raise DecodeError(f"series {name}: a timestamp is out of range (1970 to 9999)")
     return name, labels, ts_f, values_f
 
 
@@ -273,6 +298,11 @@ def alert_from_dict(raw: object) -> Alert:
     labels = _labels(obj.get("labels"))
     if not labels:
         raise DecodeError("alert needs a non-empty 'labels' object")
+    annotations = _labels(obj.get("annotations"), "annotations")
+    size = _clean_text(labels, "labels") + _clean_text(annotations, "annotations")
+    if size > MAX_ALERT_TEXT:
+        raise DecodeError(f"alert labels and annotations take {size} characters, "
+                          f"more than {MAX_ALERT_TEXT}")
     starts_at = parse_time(obj.get("startsAt"), field="startsAt")
     ends_at = parse_time(obj.get("endsAt"), field="endsAt")
     status_raw = obj.get("status") or "firing"
@@ -289,12 +319,17 @@ def alert_from_dict(raw: object) -> Alert:
     fingerprint = obj.get("fingerprint") or ""
     if not isinstance(fingerprint, str):
         raise DecodeError("fingerprint must be a string")
+    if len(fingerprint) > 32:
+        raise DecodeError(f"fingerprint of {len(fingerprint)} characters, more than 32")
+    generator_url = str(obj.get("generatorURL") or "")
+    if _clean_text({"fingerprint": fingerprint, "generatorURL": generator_url}, "alert") > 8192:
+        raise DecodeError("alert fingerprint and generatorURL take more than 8192 characters")
     return Alert(
         labels=labels,
-        annotations=_labels(obj.get("annotations"), "annotations"),
+        annotations=annotations,
         starts_at=starts_at,
         ends_at=ends_at,
-        generator_url=str(obj.get("generatorURL") or ""),
+        generator_url=generator_url,
         status=status,
         fingerprint=fingerprint,
     )
@@ -480,6 +515,8 @@ def command_from_dict(raw: object) -> IncidentCommand:
     ts = parse_time(obj.get("ts"), field="ts")
     if ts is None or not obj.get("incident_id"):
         raise DecodeError("an incident command needs 'incident_id' and 'ts'")
+    _clean_text({"incident_id": str(obj["incident_id"]), "actor": str(obj.get("actor") or ""),
+                 "note": str(obj.get("note") or "")}, "command")
     return IncidentCommand(
         incident_id=str(obj["incident_id"]),
         kind=kind,

@@ -29,6 +29,13 @@ class KafkaConfig:
     session_timeout_ms: int = 6000
     extra: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest record the producer sends (``message.max.bytes`` in ``extra``, else
+        librdkafka's default, 1,000,000, which is also the broker's usual limit): every stage
+        keeps what it produces under it."""
+        return int(self.extra.get("message.max.bytes", 1_000_000))
+
     def common(self) -> ClientConf:
         conf: ClientConf = {
             "bootstrap.servers": self.bootstrap_servers,
@@ -60,6 +67,10 @@ class KafkaConfig:
                 "enable.auto.offset.store": False,
                 "auto.offset.reset": auto_offset_reset,
                 "session.timeout.ms": self.session_timeout_ms,
+                # Also the rebalance timeout: how long a rebalance may wait for a member
+                # that does not rejoin (a killed one the broker still counts). librdkafka's
+                # 300 s default left partitions unowned for minutes; a batch takes seconds.
+                "max.poll.interval.ms": max(60_000, self.session_timeout_ms),
                 "heartbeat.interval.ms": max(500, self.session_timeout_ms // 3),
                 "fetch.wait.max.ms": 100,
             }

@@ -8,10 +8,11 @@ pipeline at-least-once.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from aiops.model import BrokerUnavailableError
 from streams.kafka import ClientConf, KafkaConfig
@@ -30,6 +31,66 @@ class Record:
 
 
 _DeliveryCallback = Callable[[KafkaError | None, Message], None]
+
+#: delivery errors that resending cannot fix: the record itself is refused
+PERMANENT_ERRORS = frozenset({
+    KafkaError.MSG_SIZE_TOO_LARGE,
+    KafkaError.INVALID_MSG_SIZE,
+    KafkaError.INVALID_MSG,
+    KafkaError.INVALID_RECORD,
+    KafkaError.RECORD_LIST_TOO_LARGE,
+    KafkaError.POLICY_VIOLATION,
+    KafkaError._INVALID_ARG,
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+})
+
+#: bytes a record needs beyond key, value and headers (record and batch framing)
+RECORD_OVERHEAD = 512
+
+
+def record_size(record: Record) -> int:
+    """The bytes ``record`` counts for against ``message.max.bytes`` (with framing)."""
+    return (len(record.value) + len(record.key or b"") + RECORD_OVERHEAD
+            + sum(len(k) + len(v) for k, v in record.headers))
+
+
+@dataclass
+class Outcome:
+    """What became of the records of one :meth:`EventProducer.deliver` call."""
+
+    #: refused for good (too large, invalid): resending cannot help
+    refused: list[tuple[Record, str]] = field(default_factory=list)
+    #: not acknowledged (broker away, timeout): send again
+    failed: list[tuple[Record, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused and not self.failed
+
+
+class _Tracker:
+    """Per-record delivery reports of one :meth:`EventProducer.deliver` call."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.pending = 0
+        self._lock = threading.Lock()
+
+    def callback(self, record: Record) -> _DeliveryCallback:
+        with self._lock:
+            self.pending += 1
+
+        def report(err: KafkaError | None, _msg: Message) -> None:
+            with self._lock:
+                self.pending -= 1
+                if err is None:
+                    return
+                if err.code() in PERMANENT_ERRORS:
+                    self.outcome.refused.append((record, str(err)))
+                else:
+                    self.outcome.failed.append((record, str(err)))
+
+        return report
 
 
 class _Delivery:
@@ -89,6 +150,47 @@ class EventProducer:
             except BufferError:
                 # Local queue full: serve delivery reports to make room, then retry.
                 self._producer.poll(0.1)
+
+    def deliver(
+        self, records: Sequence[Record], *, max_bytes: int,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> Outcome:
+        """Send ``records`` and wait for a delivery report on every one of them.
+
+        Unlike :meth:`flush` this never raises for one bad record: a record larger than
+        ``max_bytes`` (or that the broker refuses) is returned in ``refused`` without being
+        retried, one the broker did not acknowledge in ``failed``, and the caller decides
+        (the stage runner dead-letters the first kind and resends the second). Returns early,
+        with the records still in flight counted as failed, only when ``stop()`` is true.
+        """
+        outcome = Outcome()
+        tracker = _Tracker(outcome)
+        for record in records:
+            if record_size(record) > max_bytes:
+                outcome.refused.append(
+                    (record, f"record of {record_size(record)} bytes exceeds {max_bytes}"))
+                continue
+            try:
+                self.send(record, tracker.callback(record))
+            except KafkaException as exc:
+                tracker.pending -= 1
+                err = exc.args[0] if exc.args else None
+                if isinstance(err, KafkaError) and err.code() not in PERMANENT_ERRORS:
+                    outcome.failed.append((record, str(exc)))
+                else:
+                    outcome.refused.append((record, str(exc)))
+        # Every sent record gets exactly one report (success, error, or a local timeout
+        # after message.timeout.ms), so waiting for all of them never resends a record
+        # that may still be delivered.
+        while tracker.pending > 0:
+            self._producer.flush(1.0)
+            if tracker.pending > 0 and stop():
+                outcome.failed.append((Record("", None, b""),
+                                       f"{tracker.pending} record(s) in flight at stop"))
+                break
+            if tracker.pending > 0:
+                time.sleep(0.01)
+        return outcome
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every queued record is acknowledged, or raise.

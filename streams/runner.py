@@ -5,8 +5,25 @@ and dead letters, wait until the broker has acknowledged all of them, and only t
 the input offsets. A crash anywhere before the commit means the batch is redelivered, so
 stages must be idempotent (they are: dedup by fingerprint and by incident version).
 
-A record that makes the stage raise is retried alone and, if it fails again, goes to the
-dead-letter topic with the exception as the reason; the loop never dies on one bad record.
+Nothing one record does kills the loop:
+
+* a record that makes the stage raise is retried alone and, if it fails again, goes to the
+  dead-letter topic with the exception as the reason; a stage that keeps state rolls it back
+  (``rollback``) before each retry, so no record is applied twice;
+* every other entry point (``start``, ``idle``, ``published`` and the assignment hooks) is
+  guarded: an exception is logged and counted, and the loop goes on (``start`` is retried);
+* an output the broker cannot take (larger than ``message.max.bytes``, or refused) is
+  dead-lettered in a truncated form with its size and digest, never resent in a loop;
+  outputs the broker did not acknowledge (it is away) are resent until it is back.
+
+A watchdog notices a partition of the member's topics, held by no live member, with a
+backlog nobody consumes (the group's committed offset stands still below the end for
+``stall_after`` seconds), which is what a lost rebalance looks like on some brokers, and
+rejoins the group (then backs off, so members never livelock each other's rebalances).
+
+Stages may implement assignment hooks, all optional: ``on_assign(partitions)``,
+``on_revoke(partitions)`` (lists of ``(topic, partition)``) and ``on_commit(offsets)``
+(``(topic, partition, next offset)`` after a successful commit).
 
 Why not a faust agent on the hot path: faust hands events one at a time through asyncio
 (a few thousand per second per worker on these machines), while this loop moves batches of
@@ -17,14 +34,15 @@ agents for deployments that prefer faust's tooling.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from aiops.model import BrokerUnavailableError
-from streams.dlq import dead_letter_record
+from streams.dlq import dead_letter_record, oversized_output
 from streams.kafka import KafkaConfig
 from streams.producer import EventProducer, Record
 from streams.stage import (
@@ -36,17 +54,25 @@ from streams.stage import (
     StageMetrics,
     StageResult,
 )
+from streams.watchdog import StallDetector
 
 log = logging.getLogger(__name__)
 
 
 def handle_isolating(stage: Stage, batch: Sequence[Incoming]) -> StageResult:
     """Run the stage on a batch; if it raises, retry record by record and dead-letter the
-    records that still fail."""
+    records that still fail.
+
+    Before each retry the stage's ``rollback`` (if it has one) puts its state back to where
+    it was before the failed call, so the records of a failed batch are not applied twice.
+    """
     try:
         return stage.handle(batch)
     except Exception:
         log.exception("stage %s failed on a batch of %d; isolating", stage.name, len(batch))
+    rollback: Callable[[], None] | None = getattr(stage, "rollback", None)
+    if rollback is not None:
+        rollback()
     result = StageResult()
     for message in batch:
         try:
@@ -54,6 +80,8 @@ def handle_isolating(stage: Stage, batch: Sequence[Incoming]) -> StageResult:
         except Exception as exc:
             log.exception("stage %s: record %s/%d@%d failed", stage.name, message.topic,
                           message.partition, message.offset)
+            if rollback is not None:
+                rollback()
             result.dead.append(DeadLetter(message, f"processing failed: {exc!r}"))
     return result
 
@@ -75,6 +103,8 @@ class StageRunner:
         idle_interval: float = 1.0,
         lag_interval: float = 5.0,
         auto_offset_reset: str = "earliest",
+        watchdog_interval: float = 5.0,
+        stall_after: float = 30.0,
     ) -> None:
         self.stage = stage
         self._config = config
@@ -87,9 +117,18 @@ class StageRunner:
         self._idle_interval = idle_interval
         self._lag_interval = lag_interval
         self._auto_offset_reset = auto_offset_reset
+        self._watchdog_interval = watchdog_interval
+        self._max_bytes = config.max_message_bytes
         self._stop = threading.Event()
         self.ready = threading.Event()
         self.assigned: list[TopicPartition] = []
+        self._unassigned_since: float | None = time.monotonic()
+        self._stall_after = stall_after
+        self._stalls = StallDetector(stall_after)
+        self._next_rejoin = 0.0
+        self._rejoin_backoff = 2 * stall_after
+        self.rejoins = 0
+        self.errors = 0
 
     def stop(self) -> None:
         self._stop.set()
@@ -98,18 +137,27 @@ class StageRunner:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def status(self) -> dict[str, Any]:
+        """For readiness: the partitions held, and for how long none has been."""
+        since = self._unassigned_since
+        return {
+            "stage": self.stage.name,
+            "partitions": [(p.topic, p.partition) for p in self.assigned],
+            "unassigned_s": None if since is None else round(time.monotonic() - since, 1),
+            "rejoins": self.rejoins,
+            "errors": self.errors,
+        }
+
     # ------------------------------------------------------------------ loop
 
     def run(self) -> None:
         consumer = Consumer(self._config.consumer(self._group_id,
                                                   auto_offset_reset=self._auto_offset_reset))
-        consumer.subscribe(self.stage.topics(), on_assign=self._on_assign,
-                           on_revoke=self._on_revoke)
+        self._subscribe(consumer)
         clean = False
         try:
-            self._publish(self.stage.start())
-            self.stage.published()
-            last_idle = last_lag = time.monotonic()
+            self._start()
+            last_idle = last_lag = last_watch = time.monotonic()
             while not self._stop.is_set():
                 messages = consumer.consume(self._max_batch, self._poll_timeout)
                 now = time.monotonic()
@@ -118,18 +166,59 @@ class StageRunner:
                     self._process(consumer, batch)
                 if now - last_idle >= self._idle_interval:
                     last_idle = now
-                    outputs = self.stage.idle(time.time())
-                    if outputs:
-                        self._publish(outputs)
-                        self.stage.published()
+                    self._idle()
                 if now - last_lag >= self._lag_interval:
                     last_lag = now
                     self._report_lag(consumer)
+                if now - last_watch >= self._watchdog_interval:
+                    last_watch = now
+                    self._watchdog(consumer)
             clean = True
         finally:
             if clean and isinstance(self.stage, Checkpointed):
                 self.stage.committed({}, final=True)
             consumer.close()
+
+    def _subscribe(self, consumer: Consumer) -> None:
+        consumer.subscribe(self.stage.topics(), on_assign=self._on_assign,
+                           on_revoke=self._on_revoke, on_lost=self._on_revoke)
+
+    def _start(self) -> None:
+        """Recover the stage; retried (never fatal) while the store or broker is away."""
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                self._publish(self.stage.start())
+                self._guard("published", self.stage.published)
+                return
+            except Exception:
+                self.errors += 1
+                log.exception("stage %s: start failed; retrying in %.1fs", self.stage.name, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _idle(self) -> None:
+        try:
+            outputs = self.stage.idle(time.time())
+        except Exception:
+            self.errors += 1
+            log.exception("stage %s: idle timers failed; going on", self.stage.name)
+            return
+        if outputs:
+            self._publish(outputs)
+            self._guard("published", self.stage.published)
+
+    def _guard(self, what: str, call: Callable[..., object], *args: object) -> None:
+        try:
+            call(*args)
+        except Exception:
+            self.errors += 1
+            log.exception("stage %s: %s failed; going on", self.stage.name, what)
+
+    def _hook(self, name: str, *args: object) -> None:
+        hook = getattr(self.stage, name, None)
+        if hook is not None:
+            self._guard(name, hook, *args)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if isinstance(self.stage, Checkpointed):
@@ -145,11 +234,13 @@ class StageRunner:
                     tp.offset = offset
             consumer.assign(partitions)
         self.assigned = list(partitions)
-        self.ready.set()
+        self._unassigned_since = None if partitions else time.monotonic()
         log.info("stage %s assigned %s", self.stage.name,
                  [(p.topic, p.partition) for p in partitions],
                  extra={"event": "worker.assigned", "stage": self.stage.name,
                         "partitions": [f"{p.topic}:{p.partition}" for p in partitions]})
+        self._hook("on_assign", [(p.topic, p.partition) for p in partitions])
+        self.ready.set()
 
     def _committed(self, consumer: Consumer, partitions: list[TopicPartition]
                    ) -> dict[tuple[str, int], int]:
@@ -163,19 +254,27 @@ class StageRunner:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if isinstance(self.stage, Checkpointed):
-            self.stage.revoked([(p.topic, p.partition) for p in partitions])
+            self._guard("revoked", self.stage.revoked,
+                        [(p.topic, p.partition) for p in partitions])
         self.assigned = []
+        self._unassigned_since = time.monotonic()
         log.info("stage %s revoked %d partition(s)", self.stage.name, len(partitions),
                  extra={"event": "worker.revoked", "stage": self.stage.name,
                         "partitions": [f"{p.topic}:{p.partition}" for p in partitions]})
+        self._hook("on_revoke", [(p.topic, p.partition) for p in partitions])
 
     def _accept(self, messages: Sequence[Message]) -> list[Incoming]:
         batch: list[Incoming] = []
+        held = {(p.topic, p.partition) for p in self.assigned}
         for msg in messages:
             err = msg.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
                     log.warning("stage %s consume error: %s", self.stage.name, err)
+                continue
+            if (msg.topic(), msg.partition()) not in held:
+                # fetched before a rebalance took the partition away: its new owner reads
+                # it from the last commit, and this stage has forgotten its state
                 continue
             batch.append(
                 Incoming(
@@ -194,9 +293,9 @@ class StageRunner:
             self._metrics.consumed(self.stage.name, topic, count)
         result = handle_isolating(self.stage, batch)
         records = list(result.outputs)
-        records.extend(dead_letter_record(self._dlq_topic, self.stage.name, d) for d in result.dead)
+        records.extend(self._dead_letter(d) for d in result.dead)
         self._publish(records)
-        self.stage.published()
+        self._guard("published", self.stage.published)
         for topic, count in _count_by_topic(result.dead_messages()).items():
             self._metrics.dead_lettered(self.stage.name, topic, count)
         offsets: dict[tuple[str, int], int] = {}
@@ -212,29 +311,53 @@ class StageRunner:
             log.warning("stage %s commit failed: %s", self.stage.name, exc)
         else:
             if isinstance(self.stage, Checkpointed):
-                self.stage.committed(offsets)
+                self._guard("committed", self.stage.committed, offsets)
+            self._hook("on_commit", [(t, p, o) for (t, p), o in offsets.items()])
         self._metrics.batch_latency(self.stage.name, time.perf_counter() - started)
 
+    def _dead_letter(self, dead: DeadLetter) -> Record:
+        return dead_letter_record(self._dlq_topic, self.stage.name, dead,
+                                  max_bytes=self._max_bytes)
+
     def _publish(self, records: Sequence[Record]) -> None:
-        """Publish and wait for acknowledgement, retrying while the broker is away."""
-        if not records:
-            return
-        for record in records:
-            self._producer.send(record)
+        """Publish and wait for acknowledgement.
+
+        Records the broker did not acknowledge are resent (with backoff) while it is away;
+        records it refuses for good are dead-lettered in a truncated form, and a dead letter
+        that is itself refused is logged and counted: one output never stops the loop.
+        """
+        pending = list(records)
         delay = 0.5
-        while True:
-            try:
-                self._producer.flush(10.0)
-                break
-            except BrokerUnavailableError as exc:
+        while pending:
+            outcome = self._producer.deliver(pending, max_bytes=self._max_bytes,
+                                             stop=self._stop.is_set)
+            missed = {id(r) for r, _ in (*outcome.refused, *outcome.failed)}
+            for topic, count in _count_by_topic(
+                    [r for r in pending if id(r) not in missed]).items():
+                self._metrics.produced(self.stage.name, topic, count)
+            pending = []
+            for record, reason in outcome.refused:
+                self.errors += 1
+                if record.topic == self._dlq_topic:
+                    log.error("stage %s: dead letter refused by the broker (%s); dropped",
+                              self.stage.name, reason)
+                    continue
+                log.error("stage %s: output to %s refused (%s); dead-lettered",
+                          self.stage.name, record.topic, reason)
+                pending.append(self._dead_letter(
+                    oversized_output(record, self.stage.name, self._max_bytes)
+                    if "exceeds" in reason or "SIZE" in reason
+                    else DeadLetter(_as_incoming(record), f"output refused: {reason}")))
+                self._metrics.dead_lettered(self.stage.name, record.topic, 1)
+            failed = [record for record, _ in outcome.failed if record.topic]
+            if failed:
                 if self._stop.is_set():
-                    raise
-                log.warning("stage %s: outputs not acknowledged (%s); retrying", self.stage.name,
-                            exc.reason)
-                time.sleep(delay)
+                    raise _Stopped(f"{len(failed)} output(s) not acknowledged at stop")
+                log.warning("stage %s: %d output(s) not acknowledged (%s); retrying",
+                            self.stage.name, len(failed), outcome.failed[0][1])
+                self._stop.wait(delay)
                 delay = min(delay * 2, 10.0)
-        for topic, count in _count_by_topic(records).items():
-            self._metrics.produced(self.stage.name, topic, count)
+                pending.extend(failed)
 
     def _report_lag(self, consumer: Consumer) -> None:
         if not self.assigned:
@@ -247,6 +370,47 @@ class StageRunner:
                 self._metrics.lag(self.stage.name, tp.topic, tp.partition, max(0, high - position))
         except KafkaException as exc:
             log.debug("lag query failed: %s", exc)
+
+    # ------------------------------------------------------------------ watchdog
+
+    def _watchdog(self, consumer: Consumer) -> None:
+        """Rejoin when a partition of this member's topics that it does not hold has a
+        backlog whose group offset has not moved for ``stall_after`` seconds: its owner is
+        gone (or is a member the broker still counts after it died) and the broker did not
+        hand it on. This member may hold nothing, or other partitions.
+
+        Re-subscribing makes this member rejoin, which starts a rebalance; as a rebalance
+        itself stops all consumption for a while, the watchdog waits out ``stall_after``
+        again and then backs off (doubling, with jitter) before another rejoin, so that
+        several idle members never keep restarting each other's rebalance.
+        """
+        now = time.monotonic()
+        if now < self._next_rejoin:
+            return
+        try:
+            stalled = self._stalls.stalled(consumer, self.stage.topics(), self.assigned, now)
+        except KafkaException as exc:
+            log.debug("watchdog query failed: %s", exc)
+            return
+        if not stalled:
+            return
+        self.rejoins += 1
+        self._next_rejoin = now + self._rejoin_backoff * random.uniform(1.0, 1.5)
+        self._rejoin_backoff = min(self._rejoin_backoff * 2, 600.0)
+        log.warning("stage %s: partitions %s have a backlog nobody consumed for %.0fs; "
+                    "rejoining the group", self.stage.name, stalled, self._stall_after)
+        self._stalls.reset()
+        consumer.unsubscribe()
+        self._subscribe(consumer)
+
+
+class _Stopped(Exception):
+    """Raised out of :meth:`StageRunner._publish` when stopping with outputs in flight, so
+    the input is not committed (it is redelivered to the next owner)."""
+
+
+def _as_incoming(record: Record) -> Incoming:
+    return Incoming(topic=record.topic, value=record.value, key=record.key)
 
 
 def _count_by_topic(items: Sequence[Incoming] | Sequence[Record]) -> dict[str, int]:

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from aiops.model import DecodeError
 
 _GO_ZERO_PREFIX = "0001-01-01"
+#: the latest time the wire formats can carry (RFC 3339 has four-digit years)
+MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
 
 
 def parse_time(raw: object, *, field: str = "time") -> float | None:
@@ -24,7 +26,7 @@ def parse_time(raw: object, *, field: str = "time") -> float | None:
     if isinstance(raw, int | float):
         value = float(raw)
         # Accept milliseconds as Prometheus tooling often sends them.
-        return value / 1000.0 if value > 1e11 else value
+        return _in_range(value / 1000.0 if value > 1e11 else value, raw, field)
     if not isinstance(raw, str):
         raise DecodeError(f"{field} must be an RFC 3339 string, got {type(raw).__name__}")
     if raw.startswith(_GO_ZERO_PREFIX):
@@ -45,7 +47,23 @@ def parse_time(raw: object, *, field: str = "time") -> float | None:
         raise DecodeError(f"{field} {raw!r} is not RFC 3339") from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    return _in_range(parsed.timestamp(), raw, field)
+
+
+def _in_range(value: float, raw: object, field: str) -> float:
+    """Refuse times no stage can work with: NaN, infinities, before 1970, after 9999.
+
+    An out-of-range time used to pass decoding and then crash whatever formatted it or
+    timed something by it (the correlator's idle timer on ``startsAt`` 1e300).
+
+    >>> parse_time(1e300)
+    Traceback (most recent call last):
+    ...
+    aiops.model.errors.DecodeError: cannot decode record: time 1e+300 is out of range (1970 to 9999)
+    """
+    if not 0.0 <= value <= MAX_TIME:  # also False for NaN
+        raise DecodeError(f"{field} {raw!r} is out of range (1970 to 9999)")
+    return value
 
 
 def format_time(ts: float | None) -> str | None:

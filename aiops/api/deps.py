@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import Request
 
@@ -20,6 +22,8 @@ class ApiDeps:
     producer: EventProducer
     topics: Topics
     telemetry: Telemetry
+    #: the stage workers of this process (``aiops run``), for readiness; None in ``aiops api``
+    workers: Callable[[], Sequence[Mapping[str, Any]]] | None = None
 
 
 def deps(request: Request) -> ApiDeps:

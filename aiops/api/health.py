@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from aiops.api.deps import ApiDeps, deps
+from streams.health import readiness
 
 router = APIRouter(tags=["health"])
 
@@ -29,6 +30,10 @@ def readyz(api: ApiDeps = Depends(deps)) -> Any:
         api.producer.ping()
     except Exception as exc:
         problems["kafka"] = repr(exc)
+    if api.workers is not None:
+        ready, idle = readiness(api.workers())
+        if not ready:
+            problems["workers"] = "; ".join(f"{k}: {v}" for k, v in idle.items())
     if problems:
         return JSONResponse(status_code=503, content={"status": "not ready", **problems})
     return {"status": "ready"}

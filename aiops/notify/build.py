@@ -17,17 +17,22 @@ from aiops.storage.repository import Store
 
 
 def build_notifier(
-    settings: NotifySettings, store: Store, public_url: str, client: httpx.Client | None = None
+    settings: NotifySettings, store: Store, public_url: str, client: httpx.Client | None = None,
+    *, deliver: bool = True,
 ) -> OutboxNotifier | None:
-    """The outbox notifier for the configured destinations, or None when there are none."""
-    client = client or httpx.Client(timeout=settings.timeout_s)
+    """The outbox notifier for the configured destinations, or None when there are none.
+
+    ``deliver=False`` builds it for rendering only (the correlate stage decides and stores
+    notifications; the act stage delivers them), without an HTTP client."""
+    if client is None and deliver:
+        client = httpx.Client(timeout=settings.timeout_s)
     links = Links(public_url, settings.runbook_url_template, settings.dashboard_url_template)
     destinations: dict[str, Destination] = {}
     rates: dict[str, tuple[float, float]] = {}
     for s in settings.slack:
         history = (
             SlackHistory(client, s.history_token, s.history_channel, s.api_url)
-            if s.history_token and s.history_channel else None
+            if s.history_token and s.history_channel and client is not None else None
         )
         destinations[s.name] = SlackWebhook(s.name, s.webhook_url, client, links, history=history)
         rates[s.name] = (s.rate_per_s, 1.0)

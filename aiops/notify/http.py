@@ -41,14 +41,19 @@ def retry_after_seconds(value: str | None, now: float) -> float:
 
 
 def post(
-    client: httpx.Client,
+    client: httpx.Client | None,
     destination: str,
     url: str,
     body: bytes,
     headers: Mapping[str, str],
     now: float,
 ) -> httpx.Response:
-    """POST ``body``; return the 2xx response or raise the matching delivery error."""
+    """POST ``body``; return the 2xx response or raise the matching delivery error.
+
+    ``client`` is None in a process that only renders messages (the correlate stage): a
+    send from there is a wiring mistake, refused as a transient error, never a crash."""
+    if client is None:
+        raise TransientDeliveryError(destination, "no HTTP client in this process")
     try:
         response = client.post(url, content=body, headers=dict(headers))
     except httpx.HTTPError as exc:  # connect, read, timeout, protocol errors

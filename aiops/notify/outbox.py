@@ -1,11 +1,13 @@
-"""The notifier the act stage uses: incident changes become outbox rows, then get sent.
+"""Notifications through the transactional outbox: decided once, delivered elsewhere.
 
-``add`` renders one message per routed destination for the incident's current state, keyed
-``"<incident id>:<status>"``; ``flush`` writes them in one transaction (insert-or-ignore, so a
-redelivered incident adds nothing) and then drains the outbox. The act stage commits its
-Kafka offsets only after ``flush`` returns, so an incident change is in the outbox before its
-input is acknowledged: a crash before that redelivers the incident, a crash after it leaves
-the rows for the next drain.
+The correlate stage, which decides every incident change, asks :meth:`OutboxNotifier.messages`
+for the rows announcing a change (one per routed destination, rendered once) and stores them
+in the transaction that stores the change. The act stage only calls :meth:`poll`, which
+drains the outbox to the destinations (retries, rate limits, in-doubt reconciliation).
+
+Keys name a change, not a state: ``"<incident id>:<status>:<reopens>"``, so a reopened
+incident and its second resolve are new keys, while a redelivered change repeats its key and
+the outbox ignores it; destinations use the key as their idempotency key.
 """
 
 from __future__ import annotations
@@ -19,11 +21,21 @@ from aiops.storage.repository import OutboxMessage, Store
 
 
 def notification_key(incident: Incident) -> str:
-    return f"{incident.id}:{incident.status.value}"
+    """The key of the incident's current status episode.
+
+    >>> from aiops.model import Incident, IncidentStatus
+    >>> notification_key(Incident(id="i", status=IncidentStatus.OPEN, title="t",
+    ...                           severity="warning", opened_at=0, updated_at=0, alerts=(),
+    ...                           services=()))
+    'i:open:0'
+    """
+    reopens = sum(1 for entry in incident.timeline if entry.event == "reopened")
+    return f"{incident.id}:{incident.status.value}:{reopens}"
 
 
 class OutboxNotifier:
-    """Sink shape (``add`` then ``flush``) over the transactional outbox."""
+    """Renders notification rows (for the stage deciding changes) and drains the outbox
+    (for the stage delivering them)."""
 
     def __init__(
         self,
@@ -36,30 +48,20 @@ class OutboxNotifier:
         self._router = router
         self._destinations = dict(destinations)
         self._dispatcher = dispatcher
-        self._buffer: list[OutboxMessage] = []
         self.last_report = DrainReport()
 
-    def messages(self, incident: Incident) -> list[OutboxMessage]:
-        """The outbox rows announcing the incident's current state, one per routed
-        destination. A writer of incidents can store them in its own transaction
-        (``Store.save_incident(incident, [..., *notifier.messages(incident)])``); the act
-        stage enqueueing them again is then a no-op."""
-        key = notification_key(incident)
+    def messages(self, incident: Incident, key: str | None = None) -> list[OutboxMessage]:
+        """The outbox rows announcing a change of the incident under ``key`` (default: its
+        current status episode), one per routed destination, for the writer of incidents to
+        store in its own transaction (``Store.save_incident(incident, [..., *rows])``)."""
+        key = key or notification_key(incident)
         return [
             OutboxMessage(f"{PREFIX}{name}", key, self._destinations[name].render(incident, key))
             for name in self._router.destinations(incident)
             if name in self._destinations
         ]
 
-    def add(self, incident: Incident) -> None:
-        self._buffer.extend(self.messages(incident))
-
-    def flush(self) -> None:
-        buffered, self._buffer = self._buffer, []
-        if buffered:
-            self._store.enqueue(buffered)
-        self.poll()
-
     def poll(self) -> None:
-        """Send what is due (retries, rate-limited rows); the act stage calls it when idle."""
+        """Send what is due (new rows, retries, rate-limited rows): the act stage's only
+        notification work, after each batch and when idle."""
         self.last_report = self._dispatcher.drain()

@@ -97,7 +97,7 @@ class PagerDutyEvents:
     idempotent = True
 
     def __init__(
-        self, name: str, routing_key: str, client: httpx.Client, links: Links,
+        self, name: str, routing_key: str, client: httpx.Client | None, links: Links,
         *, url: str = EVENTS_URL,
     ) -> None:
         self.name = name

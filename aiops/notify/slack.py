@@ -126,7 +126,7 @@ class SlackWebhook:
         self,
         name: str,
         url: str,
-        client: httpx.Client,
+        client: httpx.Client | None,
         links: Links,
         *,
         history: SlackHistory | None = None,

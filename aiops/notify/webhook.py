@@ -54,7 +54,8 @@ class SignedWebhook:
     idempotent = True
 
     def __init__(
-        self, name: str, url: str, secret: str, client: httpx.Client, links: Links
+        self, name: str, url: str, secret: str, client: httpx.Client | None,
+        links: Links
     ) -> None:
         self.name = name
         self._url = url

@@ -1,10 +1,12 @@
-"""Act stage: incidents in; notifications out; remediation decisions stored and published.
+"""Act stage: incidents in; notifications delivered; remediation decisions stored and published.
 
-Notifications go through the notifier's sink shape (``add`` per incident change, ``flush``
-per batch); the outbox notifier makes them durable before ``flush`` returns, so the input
-offset is committed only after the notification is safe. Remediation decisions are stored
-(``remediation_actions``) and published on the actions topic; ``idle`` lets both retry and
-time out (due notifications, approved actions, verification windows).
+Notifications are decided and stored by the correlate stage, in the transaction that stores
+the incident change they announce (rendered once, keyed per change); this stage only
+delivers what the outbox holds (``poll`` after each batch and when idle), so it never renders
+a message again nor decides anew whether one is due. Without any destination configured, the
+incident changes are written to the log instead (``incident_log``). Remediation decisions are
+stored (``remediation_actions``) and published on the actions topic; ``idle`` lets both retry
+and time out (due notifications, approved actions, verification windows).
 """
 
 from __future__ import annotations
@@ -22,12 +24,8 @@ from streams.topics import Topics
 
 
 class NotifierLike(Protocol):
-    """The sink shape: ``add`` every incident change, then ``flush`` once per batch;
-    ``poll`` sends what became due since (retries, rate-limited messages)."""
-
-    def add(self, incident: Incident) -> None: ...
-
-    def flush(self) -> None: ...
+    """Delivery only: ``poll`` sends what the outbox holds that is due (new rows, retries,
+    rate-limited messages)."""
 
     def poll(self) -> None: ...
 
@@ -50,7 +48,9 @@ class ActStage:
         *,
         wall_clock: Callable[[], float] = time.time,
         outbox_retention_s: float = 14 * 86400.0,
+        incident_log: Callable[[Incident], None] | None = None,
     ) -> None:
+        self._incident_log = incident_log
         self._outbox_retention_s = outbox_retention_s
         self._last_purge = 0.0
         self._topics = topics
@@ -79,10 +79,11 @@ class ActStage:
             if self._seen.get(incident.id, 0) >= incident.version:
                 continue  # a redelivered or out-of-date version
             self._seen[incident.id] = incident.version
-            self._notifier.add(incident)
+            if self._incident_log is not None:
+                self._incident_log(incident)
             fresh.append(incident)
         # People hear first: an action may take seconds (a restart waits for the process).
-        self._notifier.flush()
+        self._notifier.poll()
         actions: list[RemediationAction] = []
         for incident in fresh:
             actions.extend(self._remediator.handle(incident))

@@ -10,7 +10,18 @@ at-least-once redelivery of the same version) repeated.
 Alerts are folded in per consumer batch (``process_batch``), so an incident that many alerts
 of one batch touch gets one new version rather than one per alert. Silences made through the
 API arrive on the alerts topic, ordered with the alerts, and are loaded from the store on
-start.
+start; a silence expired early puts the alerts it held back that still fire through again.
+
+Notifications are decided here, once per state change: an incident's first raise, every
+status change (a reopen and a second resolve included) and an escalation of its severity
+each get one row per routed destination, keyed ``<id>:<status>:<reopens>`` (with
+``:<severity>`` for an escalation), so a redelivered change repeats no key. The act stage only
+delivers them.
+
+The store is the state's truth between owners: when a batch fails the in-memory state is
+rolled back to what is stored (``rollback``) before the records are retried one by one, and
+when the alerts partition changes hands (``on_assign``/``on_revoke``) the new owner reloads
+what the previous one stored, while the old one forgets what it held and runs no timers.
 """
 
 from __future__ import annotations
@@ -22,12 +33,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aiops.logsetup import incident_event
-from aiops.model import AiopsError, Alert, DecodeError, Incident, IncidentCommand
+from aiops.model import (
+    SEVERITY_RANK,
+    AiopsError,
+    Alert,
+    DecodeError,
+    Incident,
+    IncidentCommand,
+    IncidentStatus,
+)
 from aiops.model.deviation import Deviation, decode_deviations
 from aiops.silences import decode_silence_message
 from aiops.storage.repository import OutboxMessage, Store
 from correlator.config import Silence
-from streams.codecs import decode_alert_or_command, encode_incident, loads
+from streams.codecs import decode_alert_or_command, loads
+from streams.feed import encode_feed
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
 from streams.topics import Topics
@@ -35,6 +55,9 @@ from streams.topics import Topics
 log = logging.getLogger(__name__)
 
 INCIDENT_FEED = "topic:incidents"
+
+#: what people were last told about an incident: status, reopen count, severity rank
+_Told = tuple[IncidentStatus, int, int]
 
 
 class CorrelatorLike(Protocol):
@@ -52,10 +75,16 @@ class CorrelatorLike(Protocol):
 
     def tick(self, now: float) -> list[Incident]: ...
 
+    def forget_all(self) -> None: ...
+
+    def open_incidents(self) -> list[Incident]: ...
+
 
 class CorrelateStage:
     name = "correlate"
     tick_resolution = 1.0  # seconds of event time between timer runs
+    sync_interval = 5.0  # wall seconds between looks at alerts other replicas resolved
+    max_future = 86_400.0  # an alert stamped further ahead of the wall clock is refused
 
     def __init__(
         self,
@@ -66,17 +95,23 @@ class CorrelateStage:
         wall_clock: Callable[[], float] = time.time,
         topology: Callable[[Mapping[str, Any]], int] | None = None,
         topology_history: Callable[[], list[bytes]] | None = None,
-        notifications: Callable[[Incident], list[OutboxMessage]] | None = None,
+        notifications: Callable[[Incident, str], list[OutboxMessage]] | None = None,
         silences: Callable[[float | None], Iterable[Silence]] | None = None,
         reopen_window: float = 0.0,
         deviations: Callable[[list[Deviation]], None] | None = None,
+        max_message_bytes: int = 1_000_000,
     ) -> None:
         """``silences(after)`` gives the silences to put in force on start (those ending
         after event time ``after``; ``None``: all); ``reopen_window`` is how long after its
         resolution the correlator may reopen an incident, so how far back (in event time)
-        resolved incidents are reloaded on start."""
+        resolved incidents are reloaded on start; ``notifications(incident, key)`` gives
+        the outbox rows announcing a change under ``key``; feed messages are kept under
+        ``max_message_bytes``."""
         self._notifications = notifications
         self._observe = deviations  # correlator.observe: deviation summaries, no output
+        self._max_message_bytes = max_message_bytes
+        self._told: dict[str, _Told] = {}
+        self._silences_held: dict[str, Silence] = {}
         self._silences = silences
         self._reopen_window = reopen_window
         self._topics = topics
@@ -91,6 +126,8 @@ class CorrelateStage:
         self._event_now: float | None = None
         self._wall_at_event = 0.0
         self._last_tick: float | None = None
+        self._clock_mark: tuple[float | None, float, float | None] = (None, 0.0, None)
+        self._last_sync = 0.0
 
     def topics(self) -> list[str]:
         extra = [self._topics.deviations] if self._observe is not None else []
@@ -107,15 +144,47 @@ class CorrelateStage:
         if self._silences is not None:
             for silence in self._silences(self._store.latest_update()):
                 self._correlator.add_silence(silence)
+                self._silences_held[silence.id] = silence
+        self._restore()
+        return self._pending()
+
+    def _restore(self) -> None:
         # Resolved ones first, the oldest resolution first, then the open ones: an alert held
         # by several of them stays with the one it joined last. An incident merged into
         # another cannot reopen and is left out.
         resolved = [i for i in self._store.recently_resolved(self._reopen_window)
                     if not (i.timeline and i.timeline[-1].event == "merged_into")]
-        self._correlator.restore([*resolved, *self._store.open_incidents()])
-        return self._pending()
+        held = [*resolved, *self._store.open_incidents()]
+        self._correlator.restore(held)
+        self._told = {i.id: _told(i) for i in held if i.raised}
+
+    def rollback(self) -> None:
+        """Put the state back to what the store holds, after a :meth:`handle` that raised:
+        the runner then retries its records one by one, and none is applied twice."""
+        self._event_now, self._wall_at_event, self._last_tick = self._clock_mark
+        self._correlator.forget_all()
+        self._restore()
+
+    def on_assign(self, partitions: list[tuple[str, int]]) -> None:
+        """A partition (maybe one another replica owned) is ours: reload what is stored, and
+        let timers run from the newest stored change so quiet incidents still resolve."""
+        self._correlator.forget_all()
+        self._restore()
+        newest = self._store.latest_update()
+        if newest is not None and (self._event_now is None or newest > self._event_now):
+            self._event_now = newest
+            self._wall_at_event = self._wall_clock()
+
+    def on_revoke(self, partitions: list[tuple[str, int]]) -> None:
+        """Another member owns the alerts now: forget what we held and stop the timers, so a
+        stale copy is never written over the new owner's."""
+        self._correlator.forget_all()
+        self._told.clear()
+        self._event_now = None
+        self._last_tick = None
 
     def handle(self, batch: Sequence[Incoming]) -> StageResult:
+        self._clock_mark = (self._event_now, self._wall_at_event, self._last_tick)
         dead: list[DeadLetter] = []
         changed = _Changes()
         alerts: list[Alert] = []
@@ -155,7 +224,7 @@ class CorrelateStage:
                 item = decode_alert_or_command(message.value)
             except DecodeError as exc:
                 try:
-                    applied = self._apply_silence(message.value, fold)
+                    applied = self._apply_silence(message, fold, run)
                 except DecodeError as silence_exc:
                     dead.append(DeadLetter(message, silence_exc.reason))
                     continue
@@ -163,8 +232,14 @@ class CorrelateStage:
                     dead.append(DeadLetter(message, exc.reason))
                 continue
             if isinstance(item, Alert):
+                ts = max(item.starts_at, item.ends_at or 0.0)
+                if ts > self._wall_clock() + self.max_future:
+                    # it would move the event clock years ahead and end every incident
+                    dead.append(DeadLetter(message, f"alert time {ts!r} is more than "
+                                           f"{self.max_future:.0f}s in the future"))
+                    continue
                 alerts.append(item)
-                due = self._advance(max(item.starts_at, item.ends_at or 0.0))
+                due = self._advance(ts)
                 if due is not None:
                     fold()
                     changed.extend(self._correlator.tick(due))
@@ -190,8 +265,28 @@ class CorrelateStage:
         if self._event_now is None:
             return []
         now = self._event_now + max(0.0, wall_now - self._wall_at_event)
-        self._save(self._correlator.tick(now))
+        changed = _Changes()
+        if wall_now - self._last_sync >= self.sync_interval:
+            self._last_sync = wall_now
+            changed.extend(self._resolved_elsewhere())
+        changed.extend(self._correlator.tick(now))
+        self._save(changed.versions())
         return self._pending()
+
+    def _resolved_elsewhere(self) -> list[Incident]:
+        """Put through the resolutions of held firing alerts that the store has and this
+        stage has not seen: with the alerts topic in several partitions, another replica
+        may own the partition an incident's alert resolved on. Without this the incident
+        would stay open on both replicas, each waiting for the alert the other saw. With
+        one writer (one partition, a replay) the store holds nothing new and this is a no-op.
+        """
+        firing = {a.fingerprint: a for incident in self._correlator.open_incidents()
+                  for a in incident.alerts if a.firing}
+        if not firing:
+            return []
+        resolved = [a for a in self._store.alerts_for(sorted(firing))
+                    if not a.firing and a.starts_at == firing[a.fingerprint].starts_at]
+        return self._correlator.process_batch(resolved) if resolved else []
 
     # ------------------------------------------------------------------ helpers
 
@@ -205,19 +300,31 @@ class CorrelateStage:
         except (KeyError, TypeError, ValueError) as exc:
             raise DecodeError(f"malformed topology update: {exc!r}") from exc
 
-    def _apply_silence(self, value: bytes, fold: Callable[[], None]) -> bool:
-        """Put a silence from the API in force, or drop an expired one; False when ``value``
-        is no silence message. Alerts before it in the batch are folded in first, so it
-        applies from its place in the stream on."""
-        update = decode_silence_message(value)
+    def _apply_silence(self, message: Incoming, fold: Callable[[], None],
+                       run: list[tuple[Incoming, Alert]]) -> bool:
+        """Put a silence from the API in force, or drop an expired one; False when the
+        message is no silence message. Alerts before it in the batch are folded in first, so
+        it applies from its place in the stream on. A silence expired early puts the alerts
+        it matched that still fire (as stored) through the correlator again: they open
+        incidents now, not when their source next repeats them."""
+        update = decode_silence_message(message.value)
         if update is None:
             return False
         fold()
         ident, silence = update
-        if silence is None:
-            self._correlator.remove_silence(ident)
-        else:
+        if silence is not None:
             self._correlator.add_silence(silence)
+            self._silences_held[ident] = silence
+            return True
+        self._correlator.remove_silence(ident)
+        ended = self._silences_held.pop(ident, None)
+        if ended is not None:
+            at = self._event_now if self._event_now is not None else (
+                self._store.latest_update() or 0.0)
+            still = [a for a in self._store.firing_alerts(at)
+                     if ended.matches(a.labels)]
+            run.extend((message, alert) for alert in still)
+            fold()
         return True
 
     def _advance(self, ts: float) -> float | None:
@@ -246,14 +353,40 @@ class CorrelateStage:
             message = OutboxMessage(
                 destination=INCIDENT_FEED,
                 dedup_key=f"{incident.id}:{incident.version}",
-                payload=encode_incident(incident),
+                payload=encode_feed(incident, self._max_message_bytes - 1024),
             )
             rows = [message]
             if self._notifications is not None:
-                rows.extend(self._notifications(incident))
+                for key in self._notification_keys(incident):
+                    rows.extend(self._notifications(incident, key))
             self._store.save_incident(incident, rows)
             log.info("incident %s v%d %s", incident.id, incident.version,
                      incident.status.value, extra=incident_event(incident))
+
+    def _notification_keys(self, incident: Incident) -> list[str]:
+        """The keys of the changes people must hear about in this version: none when it
+        changes nothing they were told (a member joined, a rank moved).
+
+        An escalation is judged against the severity the incident opened with (its earliest
+        alert's), not against the previous stored version, so that where consumer batches
+        happen to end does not decide whether people hear of it: an incident that opened
+        with a warning and took a critical alert in the same batch is announced and escalated
+        at once, as it is when the two arrive apart.
+        """
+        status, reopens, rank = _told(incident)
+        before = self._told.get(incident.id)
+        base = f"{incident.id}:{status.value}:{reopens}"
+        keys: list[str] = []
+        if before is None or before[:2] != (status, reopens):
+            keys.append(base)
+            floor = _opening_rank(incident) if before is None else rank
+        else:
+            floor = before[2]
+        if status in _ACTIVE and rank > floor:
+            keys.append(f"{base}:{incident.severity}")
+            floor = rank
+        self._told[incident.id] = (status, reopens, floor)
+        return keys
 
     def _pending(self) -> list[Record]:
         rows = self._store.pending(INCIDENT_FEED, limit=10_000)
@@ -262,6 +395,22 @@ class CorrelateStage:
             Record(self._topics.incidents, row.dedup_key.rsplit(":", 1)[0].encode(), row.payload)
             for row in rows
         ]
+
+
+_ACTIVE = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
+
+
+def _opening_rank(incident: Incident) -> int:
+    """Severity rank of the alert the incident began with (its earliest member)."""
+    if not incident.alerts:
+        return SEVERITY_RANK.get(incident.severity, 1)
+    first = min(incident.alerts, key=lambda a: (a.starts_at, a.fingerprint))
+    return SEVERITY_RANK.get(first.severity, 1)
+
+
+def _told(incident: Incident) -> _Told:
+    reopens = sum(1 for entry in incident.timeline if entry.event == "reopened")
+    return incident.status, reopens, SEVERITY_RANK.get(incident.severity, 1)
 
 
 class _Changes:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aiops.model import ConflictError, NotFoundError
-from aiops.storage.dml import upsert
+from aiops.storage.dml import fit, upsert
 from aiops.storage.tables import Base
 from remediation.learning import Posterior
 from remediation.ports import Approval, AuditEntry
@@ -159,7 +159,7 @@ class RemediationStore:
         values = {c: getattr(entry, c) for c in _AUDIT_COLS}
         values["details"] = dict(entry.details)
         with self._engine.begin() as conn:
-            conn.execute(audit_t.insert().values(values))
+            conn.execute(audit_t.insert().values(fit(audit_t, values)))
 
     def decided(self, incident_id: str) -> bool:
         query = select(audit_t.c.id).where(audit_t.c.incident_id == incident_id).limit(1)
@@ -216,7 +216,7 @@ class RemediationStore:
         with self._engine.begin() as conn:
             conn.execute(
                 upsert(conn, approvals_t)
-                .values(values)
+                .values(fit(approvals_t, values))
                 .on_conflict_do_nothing(index_elements=["id"])
             )
 

@@ -27,7 +27,7 @@ from aiops.model import (
     RemediationAction,
 )
 from aiops.storage import outbox as ob
-from aiops.storage.dml import upsert
+from aiops.storage.dml import fit, upsert
 from aiops.storage.errors import StorageUnavailableError
 from aiops.storage.outbox import OutboxMessage, OutboxRow
 from aiops.storage.rows import (
@@ -194,6 +194,29 @@ class Store:
         with self._engine.begin() as conn:
             write_alerts(conn, alerts, self._clock())
 
+    def firing_alerts(self, at: float, limit: int = 10_000) -> list[Alert]:
+        """Alerts whose latest stored state still fires at event time ``at`` (no end, or an
+        end after it), oldest first: what a silence that ends early may have held back."""
+        c = alerts_t.c
+        query = (
+            select(alerts_t)
+            .where(c.status == "firing", (c.ends_at.is_(None)) | (c.ends_at > at))
+            .order_by(c.starts_at, c.fingerprint)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            return [alert_from_row(row) for row in conn.execute(query)]
+
+    def alerts_for(self, fingerprints: Sequence[str]) -> list[Alert]:
+        """The stored state of these alerts (those known), in chunks of 1,000."""
+        found: list[Alert] = []
+        with self._engine.connect() as conn:
+            for i in range(0, len(fingerprints), 1000):
+                chunk = list(fingerprints[i:i + 1000])
+                query = select(alerts_t).where(alerts_t.c.fingerprint.in_(chunk))
+                found.extend(alert_from_row(row) for row in conn.execute(query))
+        return found
+
     def get_alert(self, fingerprint: str) -> Alert:
         query = select(alerts_t).where(alerts_t.c.fingerprint == fingerprint)
         with self._engine.connect() as conn:
@@ -206,7 +229,7 @@ class Store:
 
     def save_action(self, action: RemediationAction) -> None:
         """Insert or replace the action with ``action.id``."""
-        values = action_values(action)
+        values = fit(actions_t, action_values(action))
         with self._engine.begin() as conn:
             ins = upsert(conn, actions_t).values(values)
             conn.execute(

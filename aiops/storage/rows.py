@@ -52,8 +52,9 @@ def _newest_per_fingerprint(alerts: Iterable[Alert]) -> list[Alert]:
 def alert_values(alert: Alert, now: float) -> dict[str, Any]:
     return {
         "fingerprint": alert.fingerprint,
-        "alertname": alert.name,
-        "service": alert.service,
+        # bounded like their columns: a long label must not make the whole write fail
+        "alertname": alert.name[:255],
+        "service": alert.service[:255],
         "labels": dict(alert.labels),
         "annotations": dict(alert.annotations),
         "starts_at": alert.starts_at,
@@ -109,7 +110,7 @@ def write_incident_head(conn: Connection, incident: Incident) -> bool:
         "version": incident.version,
         "status": incident.status.value,
         "title": incident.title,
-        "severity": incident.severity,
+        "severity": incident.severity[:16],
         "opened_at": incident.opened_at,
         "updated_at": incident.updated_at,
         "resolved_at": incident.resolved_at,
@@ -136,7 +137,7 @@ def write_incident_children(conn: Connection, incident: Incident) -> None:
             members_t.insert(),
             [{"incident_id": incident.id, "fingerprint": fp} for fp in fingerprints],
         )
-    services = sorted(set(incident.services))
+    services = sorted({s[:255] for s in incident.services})
     if services:
         conn.execute(
             services_t.insert(),
@@ -150,9 +151,9 @@ def write_incident_children(conn: Connection, incident: Incident) -> None:
                     "incident_id": incident.id,
                     "seq": seq,
                     "ts": t.ts,
-                    "event": t.event,
+                    "event": t.event[:64],
                     "status": t.status.value,
-                    "actor": t.actor,
+                    "actor": t.actor[:255],
                     "note": t.note,
                 }
                 for seq, t in enumerate(incident.timeline)

@@ -158,10 +158,12 @@ def test_act_stage_notifies_once_and_runs_an_approved_action(
     stage = ActStage(TOPICS, notifier, remediator, store)
     try:
         opened = make_incident("inc-7")
+        # the correlate stage stores the change with its notification rows; act delivers
+        store.save_incident(opened, notifier.messages(opened))
         result = stage.handle([_incoming(opened)])
         [pending] = [decode_action(r.value) for r in result.outputs]
         assert pending.status.value == "pending_approval" and pending.target == "payments"
-        assert fake.slack_keys() == {"inc-7:open": 1} and set(fake.pd_keys()) == {
+        assert fake.slack_keys() == {"inc-7:open:0": 1} and set(fake.pd_keys()) == {
             "inc-7:trigger"}
         # The Slack message links to the approval.
         assert "/ui/incidents/inc-7#remediation" in str(fake.slack[0])  # approve on its page
@@ -171,7 +173,7 @@ def test_act_stage_notifies_once_and_runs_an_approved_action(
             parse_runbooks(BOOK), {"process": ProcessExecutor(supervisor)}, Guards(),
             ThompsonLearner(rstore, random.Random(0)), rstore, rstore, dry_run=False), store)
         assert again.handle([_incoming(opened)]).outputs == []
-        assert fake.slack_keys() == {"inc-7:open": 1} and len(fake.pagerduty) == 1
+        assert fake.slack_keys() == {"inc-7:open:0": 1} and len(fake.pagerduty) == 1
 
         api = TestClient(create_api(ApiDeps(
             settings=ApiSettings(), store=store,
@@ -190,9 +192,10 @@ def test_act_stage_notifies_once_and_runs_an_approved_action(
         assert supervisor.pids("payments") != before
 
         resolved = make_incident("inc-7", IncidentStatus.RESOLVED, version=2)
+        store.save_incident(resolved, notifier.messages(resolved))
         [verified] = [decode_action(r.value) for r in stage.handle([_incoming(resolved)]).outputs]
         assert "resolved" in verified.reason
-        assert fake.slack_keys()["inc-7:resolved"] == 1
+        assert fake.slack_keys()["inc-7:resolved:0"] == 1
         assert fake.pd_incidents == {"inc-7": "resolved"}
 
         trail = api.get("/api/v1/audit", params={"incident_id": "inc-7"}).json()["entries"]

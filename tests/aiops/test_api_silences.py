@@ -181,14 +181,20 @@ def test_a_silence_made_through_the_api_keeps_matching_alerts_out_of_incidents(
                                         params={"expired": True}).json()["silences"]] == [
         silence_id]
 
+    # The alerts it held back still fire: expiring it puts them through now, without
+    # waiting for Alertmanager to repeat them.
+    released = eventually(lambda: eng.store.incident_for_alert("00000000000000d1"))
+    assert released is not None, "expiring the silence did not re-evaluate its alerts"
+    assert "db-main" in released.services
+
     later = time.time()
     sent = client.post("/api/v1/alerts/alertmanager", json=_webhook(
         ("00000000000000d3", "DatabaseUnavailable", "db-main", later + 1)))
     assert sent.status_code == 200
     opened = eventually(lambda: eng.store.incident_for_alert("00000000000000d3"))
     assert opened is not None, "the alert after the silence expired opened no incident"
-    assert opened.services == ("db-main",)
-    assert len(eng.store.list_incidents()) == 2
+    assert "db-main" in opened.services
+    assert eng.store.incident_for_alert("00000000000000c1") not in (None, opened)
     restarted = eng.stage("correlate")
     restarted.start()
     assert restarted._correlator.config.silences == ()  # type: ignore[attr-defined]

@@ -57,14 +57,15 @@ def test_each_state_reaches_each_destination_once_despite_redelivery(
     notifier = _notifier(store, clock, dests)
     for _ in range(2):  # the second pass is a redelivery of the same incident versions
         for version, status in enumerate(IncidentStatus, start=1):
-            notifier.add(make_incident(status=status, version=version))
-            notifier.flush()
+            store.enqueue(notifier.messages(make_incident(status=status, version=version)))
+            notifier.poll()
     # A restarted worker (new notifier, same database) redelivering again adds nothing.
     again = _notifier(store, clock, dests)
-    again.add(make_incident())
-    again.flush()
+    store.enqueue(again.messages(make_incident()))
+    again.poll()
     assert fake.rejected == []
-    assert fake.slack_keys() == {"inc-1:open": 1, "inc-1:acknowledged": 1, "inc-1:resolved": 1}
+    assert fake.slack_keys() == {"inc-1:open:0": 1, "inc-1:acknowledged:0": 1,
+                                 "inc-1:resolved:0": 1}
     assert sorted(fake.pd_keys().values()) == [1, 1, 1]
     assert sorted(fake.hook_keys().values()) == [1, 1, 1]
     assert store.pending(now=clock.now + 1e6) == []
@@ -79,12 +80,13 @@ def test_routing_by_severity_service_and_team(
         Route(("hook",), teams=frozenset({"platform"})),
     ]
     notifier = _notifier(store, clock, _destinations(fake, client), routes)
-    notifier.add(make_incident("a", severity="warning", services=("search",)))
-    notifier.add(make_incident("b", severity="critical", services=("cart",), team="platform"))
-    notifier.flush()
-    assert set(fake.slack_keys()) == {"a:open"}
+    store.enqueue(notifier.messages(make_incident("a", severity="warning", services=("search",))))
+    store.enqueue(notifier.messages(make_incident("b", severity="critical", services=("cart",),
+                                                  team="platform")))
+    notifier.poll()
+    assert set(fake.slack_keys()) == {"a:open:0"}
     assert set(fake.pd_keys()) == {"b:trigger"}
-    assert set(fake.hook_keys()) == {"b:open"}
+    assert set(fake.hook_keys()) == {"b:open:0"}
 
 
 def test_429_honours_retry_after_and_pauses_the_destination(
@@ -93,9 +95,9 @@ def test_429_honours_retry_after_and_pauses_the_destination(
     fake.script(PD_PATH, 429, headers={"Retry-After": "7"})
     dests = _destinations(fake, client)
     notifier = _notifier(store, clock, {"pd": dests["pd"]})
-    notifier.add(make_incident("a"))
-    notifier.add(make_incident("b"))
-    notifier.flush()
+    store.enqueue(notifier.messages(make_incident("a")))
+    store.enqueue(notifier.messages(make_incident("b")))
+    notifier.poll()
     assert fake.requests[PD_PATH] == 1 and fake.pagerduty == []  # b waited behind a
     [row_a, _row_b] = store.pending(now=clock.now + 1e6)
     assert row_a.next_attempt_at == clock.now + 7 and "429" in row_a.last_error
@@ -114,8 +116,8 @@ def test_5xx_and_network_errors_back_off_exponentially_then_give_up(
     dead = SignedWebhook("dead", "http://127.0.0.1:9/x", SECRET, client, LINKS)
     dests = {"hook": _destinations(fake, client)["hook"], "dead": dead}
     notifier = _notifier(store, clock, dests)
-    notifier.add(make_incident())
-    notifier.flush()
+    store.enqueue(notifier.messages(make_incident()))
+    notifier.poll()
     delays: dict[int, float] = {}
     for _ in range(8):
         rows = {r.destination: r for r in store.pending(now=clock.now + 1e6)}
@@ -126,7 +128,7 @@ def test_5xx_and_network_errors_back_off_exponentially_then_give_up(
             delays.setdefault(row.attempts, row.next_attempt_at - clock.now)
         clock.now = min(r.next_attempt_at for r in rows.values())
         notifier.poll()
-    assert fake.requests[HOOK_PATH] == 3 and fake.hook_keys() == {"inc-1:open": 1}
+    assert fake.requests[HOOK_PATH] == 3 and fake.hook_keys() == {"inc-1:open:0": 1}
     # Jittered doubling: each wait in [d/2, d] for d = 1, 2, 4 s; then parked after 4 tries.
     assert [0.5 <= d / 2**i <= 1.0 for i, d in enumerate(list(delays.values())[:3])] == [True] * 3
     [row] = store.pending(now=PARKED_AT)
@@ -138,8 +140,8 @@ def test_other_4xx_is_not_retried(
 ) -> None:
     wrong = SignedWebhook("hook", fake.url(HOOK_PATH), "not-the-secret", client, LINKS)
     notifier = _notifier(store, clock, {"hook": wrong})
-    notifier.add(make_incident())
-    notifier.flush()
+    store.enqueue(notifier.messages(make_incident()))
+    notifier.poll()
     for _ in range(3):
         clock.now += 1000
         notifier.poll()
@@ -154,8 +156,8 @@ def test_slack_rate_limit_one_message_per_second(
     dests = {"slack": _destinations(fake, client)["slack"]}
     notifier = _notifier(store, clock, dests, rates={"slack": (1.0, 1.0)})
     for i in range(3):
-        notifier.add(make_incident(f"i{i}"))
-    notifier.flush()
+        store.enqueue(notifier.messages(make_incident(f"i{i}")))
+    notifier.poll()
     assert len(fake.slack) == 1
     clock.now += 0.5
     notifier.poll()
@@ -164,7 +166,7 @@ def test_slack_rate_limit_one_message_per_second(
     notifier.poll()
     clock.now += 1.0
     notifier.poll()
-    assert list(fake.slack_keys()) == ["i0:open", "i1:open", "i2:open"]
+    assert list(fake.slack_keys()) == ["i0:open:0", "i1:open:0", "i2:open:0"]
 
 
 def _crash_after_send(store: Store, clock: Clock, dest: Destination, key: str) -> None:
@@ -181,10 +183,8 @@ def test_in_doubt_slack_delivery_is_reconciled_from_history(
     dests = _destinations(fake, client, history=True)
     clock.now = __import__("time").time()  # history is filtered by wall-clock message times
     notifier = _notifier(store, clock, {"slack": dests["slack"], "pd": dests["pd"]})
-    notifier.add(make_incident())
-    notifier._store.enqueue(notifier._buffer)  # written, not yet drained
-    notifier._buffer = []
-    _crash_after_send(store, clock, dests["slack"], "inc-1:open")
+    store.enqueue(notifier.messages(make_incident()))  # written, not yet drained
+    _crash_after_send(store, clock, dests["slack"], "inc-1:open:0")
     [pd_row] = [r for r in store.pending(now=clock.now) if r.destination == "notify:pd"]
     assert claim(store.engine, pd_row.id, pd_row.attempts, clock.now + 30)
     dests["pd"].deliver(pd_row.payload, pd_row.dedup_key, clock.now)
@@ -195,7 +195,7 @@ def test_in_doubt_slack_delivery_is_reconciled_from_history(
     clock.now += 31
     restarted.poll()
     assert restarted.last_report.reconciled == 1
-    assert fake.slack_keys() == {"inc-1:open": 1}  # found in the channel, not sent again
+    assert fake.slack_keys() == {"inc-1:open:0": 1}  # found in the channel, not sent again
     assert fake.requests[PD_PATH] == 2 and fake.pd_opened == {"inc-1": 1}  # deduplicated
     assert store.pending(now=clock.now + 1e6) == []
 
@@ -206,14 +206,12 @@ def test_in_doubt_slack_row_never_sent_is_sent_after_reconciling(
     dests = _destinations(fake, client, history=True)
     clock.now = __import__("time").time()
     notifier = _notifier(store, clock, {"slack": dests["slack"]})
-    notifier.add(make_incident())
-    store.enqueue(notifier._buffer)
+    store.enqueue(notifier.messages(make_incident()))
     [row] = store.pending(now=clock.now)
     assert claim(store.engine, row.id, row.attempts, clock.now + 30)  # killed before sending
     clock.now += 31
-    notifier._buffer = []
     notifier.poll()
-    assert fake.slack_keys() == {"inc-1:open": 1}
+    assert fake.slack_keys() == {"inc-1:open:0": 1}
 
 
 def test_a_backlog_of_other_outbox_rows_does_not_starve_notifications(
@@ -223,7 +221,7 @@ def test_a_backlog_of_other_outbox_rows_does_not_starve_notifications(
 
     store.enqueue(OutboxMessage("topic:incidents", f"x{i}:1", b"{}") for i in range(500))
     notifier = _notifier(store, clock, {"pd": _destinations(fake, client)["pd"]})
-    notifier.add(make_incident())
-    notifier.flush()
+    store.enqueue(notifier.messages(make_incident()))
+    notifier.poll()
     assert set(fake.pd_keys()) == {"inc-1:trigger"}
     assert len(store.pending("topic:incidents", now=clock.now, limit=1000)) == 500
