@@ -137,10 +137,11 @@ class TopologyCorrelator:
         self.mapper.graph = graph
 
     def forget_all(self) -> None:
-        """Drop every incident and alert held (configuration, silences, topology and ranking
-        stay), so that the owner can reload them from its store: after a failed batch, or
-        when another replica may have changed them."""
-        fresh = TopologyCorrelator(self.config, self.graph, self.ranking, self.mapper)
+        """Drop every incident and alert held (configuration, silences, topology, ranking and
+        the deviation window stay), so that the owner can reload them from its store: after
+        a failed batch, or when another replica may have changed them."""
+        fresh = TopologyCorrelator(self.config, self.graph, self.ranking, self.mapper,
+                                   deviations=self.deviations)
         stats = self.stats
         self.__dict__.update(fresh.__dict__)
         self.stats = stats
