@@ -32,7 +32,7 @@ JSON = {"content-type": "application/json", "authorization": "Bearer s3cret"}
 
 
 def otlp_topics(settings: Settings, topics: Topics) -> None:
-    for name in ("metrics", "logs", "alerts", "incidents", "actions", "dlq"):
+    for name in ("metrics", "logs", "alerts", "incidents", "actions", "dlq", "deviations"):
         setattr(settings.topics, name, getattr(topics, name))
     prefix = topics.metrics.removesuffix(".metrics")
     settings.topics.topology = f"{prefix}.topology"
