@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from aiops.model.deviation import Deviation
+from correlator.edge_evidence import describe_edge, to_callees
 from correlator.types import NodeEvidence
 from topology.graph import ServiceGraph
 
@@ -62,7 +63,7 @@ class DeviationWindow:
         return list(self._nodes)
 
     def observe(self, deviations: Iterable[Deviation]) -> None:
-        for dev in deviations:
+        for dev in to_callees(deviations):  # a call edge's latency/errors: the callee's
             self.version += 1
             fams = self._nodes.setdefault(dev.node, {})
             held = fams.get(dev.family)
@@ -225,5 +226,6 @@ def describe(dev: Deviation) -> str:
     factor = f" ({ratio:.1f}x)" if ratio is not None and (ratio >= 1.1 or ratio <= 0.9) \
         else f" (z {dev.z:+.1f})"
     when = time.strftime("%H:%M", time.gmtime(dev.since))
-    return (f"{dev.node}: {dev.series} {fmt_value(dev.value)} vs {fmt_value(dev.expected)} "
+    head, series, unit = describe_edge(dev) or (dev.node, dev.series, "")
+    return (f"{head}: {series} {fmt_value(dev.value)}{unit} vs {fmt_value(dev.expected)}{unit} "
             f"expected{factor} from {when}")

@@ -54,6 +54,7 @@ T0 = 1_790_000_000.0
 BASELINE_S = 25 * 60.0
 FAULT_S = 150.0
 STEP_S = 10.0
+DB_FAULT = Fault("db", extra_ms=60.0)
 
 
 def _free_port() -> int:
@@ -145,12 +146,13 @@ def live(tmp_path: Path, topics: Topics, broker: str) -> Iterator[Live]:
     assert not workers.errors
 
 
-def _run_shop(app: ShopApp, send: Callable[[], None] = lambda: None) -> None:
-    """Baseline traffic, then a 60 ms latency fault in ``db``, in steps of event time."""
+def _run_shop(app: ShopApp, send: Callable[[], None] = lambda: None,
+              fault: Fault = DB_FAULT) -> None:
+    """Baseline traffic, then ``fault`` (default: 60 ms of latency in ``db``), in steps of
+    event time."""
     t = T0
     while t < T0 + BASELINE_S + FAULT_S:
-        fault = Fault("db", extra_ms=60.0) if t >= T0 + BASELINE_S else None
-        app.traffic(t, STEP_S, 1.0, fault)
+        app.traffic(t, STEP_S, 1.0, fault if t >= T0 + BASELINE_S else None)
         app.flush()
         send()
         t += STEP_S
@@ -192,6 +194,35 @@ def test_sdk_exports_over_otlp_http_reach_detection_and_root_cause(live: Live) -
                                     if i.root_causes], 90)
     assert incidents, "no incident with root causes"
     assert incidents[-1].root_causes[0].service == "db", incidents[-1].root_causes
+
+
+def test_a_callee_slow_only_in_its_callers_client_spans_is_the_root_cause(
+        live: Live) -> None:
+    """60 ms lost in front of ``catalog``'s handler: its own server spans stay as they were
+    and only ``frontend``'s client spans to it slow down. The call edge's latency counts as
+    catalog's evidence, so catalog, which never alerts, is the top root cause of
+    frontend's incident, and the evidence names the edge."""
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    app = ShopApp(lambda _service: OTLPSpanExporter(endpoint=f"{live.url}/v1/traces",
+                                                    headers=auth), seed=5)
+    try:
+        _run_shop(app, fault=Fault("catalog", queue_ms=60.0))
+    finally:
+        app.shutdown()
+    # ranked on its alerts when it opens, on its neighbourhood's deviations once they are in
+    def ranked() -> list[Any]:
+        incidents = [decode_incident(v) for _, v in list(live.tails["incidents"].messages)]
+        return [i for i in incidents if i.root_causes and i.root_causes[0].evidence
+                and " expected (" in i.root_causes[0].evidence[0]]
+
+    incidents = eventually(ranked, 90)
+    assert incidents, "no incident ranked on its neighbourhood's deviations"
+    alerting = {a.labels.get("service") for a in live.alerts()}
+    assert "frontend" in alerting and "catalog" not in alerting, alerting
+    top = incidents[-1].root_causes[0]
+    assert top.service == "catalog", incidents[-1].root_causes
+    assert top.evidence[0].startswith("frontend -> catalog: latency p95 0."), top.evidence
+    assert " s expected (" in top.evidence[0], top.evidence
 
 
 def test_sdk_metrics_and_logs_over_otlp_http(live: Live) -> None:

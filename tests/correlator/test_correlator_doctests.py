@@ -10,6 +10,7 @@ import pytest
 MODULES = ["correlator.config", "correlator.engine", "correlator.ranking", "correlator.state",
            "correlator.rank_topscore", "correlator.rank_pagerank", "correlator.rank_composite",
            "correlator.rank_chain", "correlator.rank_deepest", "correlator.diagnosis",
+           "correlator.edge_evidence",
            "correlator.noise",
            "correlator.baseline", "correlator.pairs", "topology.updates",
            "topology.observed",

@@ -33,9 +33,14 @@ def resource(service: str) -> Resource:
 
 @dataclass
 class Fault:
+    """``extra_ms`` in the service's own handling (its server spans show it); ``queue_ms``
+    lost in front of its handler (a full accept queue, a sidecar): only its callers' client
+    spans show that."""
+
     service: str
     extra_ms: float = 0.0
     error_share: float = 0.0
+    queue_ms: float = 0.0
 
 
 @dataclass
@@ -81,8 +86,11 @@ class ShopApp:
                 client.set_attribute("peer.service", callee)
             headers: dict[str, str] = {}
             propagate.inject(headers, context=trace.set_span_in_context(client))
-            took, callee_failed = self._serve(callee, call_start + 200_000, headers, fault)
-            took += 0.0004
+            queue = fault.queue_ms / 1e3 if fault is not None and fault.service == callee \
+                else 0.0
+            took, callee_failed = self._serve(callee, call_start + 200_000 + int(queue * 1e9),
+                                              headers, fault)
+            took += 0.0004 + queue
             if callee_failed:  # the caller's HTTP client sees the 500
                 client.set_status(Status(StatusCode.ERROR, "HTTP 500"))
             client.end(end_time=call_start + int(took * 1e9))
