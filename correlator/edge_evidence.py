@@ -36,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
-from aiops.model.deviation import Deviation
+from aiops.model.deviation import Deviation, signal_kind
 
 #: Name prefix of the per-call-edge series (:mod:`aiops.ingest.red` writes them).
 EDGE_PREFIX = "trace_call_"
@@ -82,19 +82,37 @@ def _what(name: str) -> tuple[str, str]:
     return rest.replace("_", " "), unit
 
 
+def filed_as(node: str, family: str) -> tuple[str, str]:
+    """The (node, family) under which the correlator files a deviation of ``family`` of
+    ``node``: the callee's, for a call edge's latency or errors; else as it is. Alerts on an
+    edge series are matched against the window with it.
+
+    >>> filed_as("web", "trace_call_error_ratio{peer=db}"), filed_as("web", "latency")
+    (('db', 'trace_call_error_ratio{caller=web,peer=db}'), ('web', 'latency'))
+    >>> filed_as("web", "trace_call_rate{peer=db}")
+    ('web', 'trace_call_rate{peer=db}')
+    """
+    if not family.startswith(EDGE_PREFIX):
+        return node, family
+    name, labels = _split(family)
+    callee = labels.get(PEER, "")
+    if signal_kind(name) not in _CALLEE_KINDS or not callee or callee == node \
+            or CALLER in labels:
+        return node, family
+    labels[CALLER] = node
+    return callee, _family(name, labels)
+
+
 def to_callee(dev: Deviation) -> Deviation:
     """The deviation filed under the callee when it is a call edge's latency or errors as
     the caller saw them; any other deviation (and one already filed so) as it is."""
-    if not dev.family.startswith(EDGE_PREFIX) or dev.kind not in _CALLEE_KINDS:
+    if dev.kind not in _CALLEE_KINDS:
         return dev
-    name, labels = _split(dev.family)
-    callee = labels.get(PEER, "")
-    if not callee or callee == dev.node or CALLER in labels:
+    callee, family = filed_as(dev.node, dev.family)
+    if callee == dev.node:
         return dev
-    labels[CALLER] = dev.node
-    what, _ = _what(name)
-    return replace(dev, node=callee, family=_family(name, labels),
-                   series=f"{dev.node} -> {callee} {what}")
+    what, _ = _what(_split(family)[0])
+    return replace(dev, node=callee, family=family, series=f"{dev.node} -> {callee} {what}")
 
 
 def to_callees(devs: Iterable[Deviation]) -> Iterator[Deviation]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from aiops.model import Alert
 from aiops.model.deviation import family_of
 from correlator.diagnosis import DeviationWindow
+from correlator.edge_evidence import filed_as
 from correlator.state import IncidentState
 from topology.graph import ServiceGraph
 
@@ -50,8 +51,9 @@ def supported(state: IncidentState, graph: ServiceGraph | None, window: Deviatio
     (saturation, outages, changes) need no support."""
     if any(kind != "symptom" for kind in state.member_kind.values()):
         return True
-    own = {(state.member_node[fp], alert_family(a)) for fp, a in state.members.items()}
-    nodes = {n for n, _ in own}
+    # an alert on a call edge's series is about the deviation filed under the callee
+    own = {filed_as(state.member_node[fp], alert_family(a)) for fp, a in state.members.items()}
+    nodes = {state.member_node[fp] for fp in state.members}
     lo, hi = state.first_ts - span, state.last_ts + span
     for node in nodes:
         for dev in window.of(node, lo, hi):
@@ -64,4 +66,5 @@ def supported(state: IncidentState, graph: ServiceGraph | None, window: Deviatio
         if node in graph:
             near.update(graph.callers(node))
             near.update(graph.callees(node))
-    return any(d.bad for n in sorted(near - nodes) for d in window.of(n, lo, hi))
+    return any(d.bad and (n, d.family) not in own
+               for n in sorted(near - nodes) for d in window.of(n, lo, hi))

@@ -152,3 +152,20 @@ def test_the_deviation_window_outlives_a_reload_of_the_incidents() -> None:
     assert c.deviations is window and window.of("catalog")
     c.observe([_edge("mobile", "catalog", 30.0, T0)])
     assert len(window.of("catalog")) == 2
+
+
+def test_a_lone_edge_alert_is_not_supported_by_its_own_deviation() -> None:
+    """An alert on a call edge's latency and that series' deviation (filed under the
+    callee) are one family: it needs some other deviation around it to be raised."""
+    def run(extra: list[Deviation]) -> str:
+        c = TopologyCorrelator(CorrelatorConfig(confirm_after=150.0), graph=_graph(),
+                               deviations=DeviationWindow())
+        c.observe([_edge("web", "catalog", 35.0, T0), *extra])
+        c.process(Alert({"alertname": "MetricAnomaly", "service": "web", "peer": "catalog",
+                         "metric": "trace_call_latency_p95_seconds", "severity": "warning"},
+                        {"score": "0.9"}, starts_at=T0, status=AlertStatus.FIRING))
+        return c.tick(T0 + 200)[-1].timeline[-1].event
+
+    assert run([]) == "unsupported"
+    assert run([_own("catalog", 9.0, T0 + 30, 0.05, 0.03)]) == "opened"
+    assert run([_edge("mobile", "catalog", 20.0, T0)]) == "opened"  # another caller saw it
