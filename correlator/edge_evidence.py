@@ -34,7 +34,6 @@ an edge (``trace_call_rate``) stays with the caller: how often it calls is its o
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
 
 from aiops.model.deviation import Deviation, signal_kind
 
@@ -94,10 +93,16 @@ def filed_as(node: str, family: str) -> tuple[str, str]:
     """
     if not family.startswith(EDGE_PREFIX):
         return node, family
+    name = family.partition("{")[0]
+    return _file(node, family, signal_kind(name))
+
+
+def _file(node: str, family: str, kind: str) -> tuple[str, str]:
+    if kind not in _CALLEE_KINDS or not family.startswith(EDGE_PREFIX):
+        return node, family
     name, labels = _split(family)
     callee = labels.get(PEER, "")
-    if signal_kind(name) not in _CALLEE_KINDS or not callee or callee == node \
-            or CALLER in labels:
+    if not callee or callee == node or CALLER in labels:
         return node, family
     labels[CALLER] = node
     return callee, _family(name, labels)
@@ -106,13 +111,12 @@ def filed_as(node: str, family: str) -> tuple[str, str]:
 def to_callee(dev: Deviation) -> Deviation:
     """The deviation filed under the callee when it is a call edge's latency or errors as
     the caller saw them; any other deviation (and one already filed so) as it is."""
-    if dev.kind not in _CALLEE_KINDS:
-        return dev
-    callee, family = filed_as(dev.node, dev.family)
+    callee, family = _file(dev.node, dev.family, dev.kind)
     if callee == dev.node:
         return dev
-    what, _ = _what(_split(family)[0])
-    return replace(dev, node=callee, family=family, series=f"{dev.node} -> {callee} {what}")
+    what, _ = _what(family.partition("{")[0])
+    return Deviation(callee, family, f"{dev.node} -> {callee} {what}", dev.kind, dev.value,
+                     dev.expected, dev.z, dev.since, dev.ts, dev.bad)
 
 
 def to_callees(devs: Iterable[Deviation]) -> Iterator[Deviation]:
