@@ -31,6 +31,7 @@ pytestmark = pytest.mark.broker
 SECONDS = 700
 SPIKE_AT = 480
 KILL_AFTER = 380  # event seconds checkpointed before the kill: a fresh detector needs 130
+HOLD_AT = KILL_AFTER + 30  # the feeder waits here until the kill, however slow the worker
 
 
 def _env(tmp_path: Path, topics: Topics, broker: str) -> dict[str, str]:
@@ -71,10 +72,13 @@ def test_sigkilled_detect_worker_raises_what_an_uninterrupted_one_does(
     db = create_engine(env["AIOPS_STORE__URL"])
     producer = EventProducer(kafka)
     sent = [0]
+    killed = threading.Event()
 
     def produce() -> None:
         step = 30  # ten event seconds of three services
         for start in range(0, len(data), step):
+            if sent[0] >= HOLD_AT:  # a slow worker must not let the spike through before the kill
+                killed.wait(120)
             producer.publish([Record(topics.metrics, service.encode(), value)
                               for service, _, value in data[start:start + step]])
             sent[0] = data[min(start + step, len(data)) - 1][1]
@@ -97,13 +101,14 @@ def test_sigkilled_detect_worker_raises_what_an_uninterrupted_one_does(
     worker = _start(env, log)
     feeder = threading.Thread(target=produce)
     feeder.start()
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while committed() < KILL_AFTER * 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     assert sent[0] < SPIKE_AT - 30, "the kill must land well before the spike"
     worker.send_signal(signal.SIGKILL)
     worker.wait(10)
     killed_at = sent[0]
+    killed.set()
 
     worker = _start(env, log)
     feeder.join()
