@@ -29,9 +29,9 @@ from aiops.storage.engine import create_engine
 from aiops.storage.migrate import upgrade
 from aiops.storage.repository import Store
 from aiops.telemetry import Telemetry
+from aiops.wire.logmapping import LogFieldMapping
 from streams.broker import LocalBroker
 from streams.kafka import KafkaConfig, ensure_topics, read_topic_values
-from streams.mapping import LogFieldMapping
 from streams.producer import EventProducer
 from streams.runner import StageRunner
 from streams.stage import Stage

@@ -45,9 +45,9 @@ from aiops.model import (
 from aiops.model.deviation import Deviation, decode_deviations
 from aiops.silences import decode_silence_message
 from aiops.storage.repository import OutboxMessage, Store
+from aiops.wire.feed import encode_feed
+from aiops.wire.shapes import decode_alert_or_command, loads
 from correlator.config import Silence
-from streams.codecs import decode_alert_or_command, loads
-from streams.feed import encode_feed
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
 from streams.topics import Topics

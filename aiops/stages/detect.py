@@ -25,8 +25,8 @@ from aiops.acceptance import COMMAND_PREFIX, decode_accept_message
 from aiops.model import Alert, DecodeError, LogRecord, MetricSample
 from aiops.model.columns import MetricColumns
 from aiops.model.deviation import Deviation, encode_deviations
+from aiops.wire.shapes import alert_key, decode_logs, decode_metric_columns, encode_alert
 from detectors.semantics import MetricSemantics
-from streams.codecs import alert_key, decode_logs, decode_metric_columns, encode_alert
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult, TopicPartitionKey
 from streams.topics import Topics

@@ -11,7 +11,7 @@ from aiops.app import Engine
 from aiops.model.deviation import decode_deviations
 from aiops.settings import Settings
 from aiops.stages.correlate import CorrelateStage
-from streams.codecs import decode_incident, dumps, encode_alert
+from aiops.wire.shapes import decode_incident, dumps, encode_alert
 from streams.stage import Incoming
 
 T0 = 1_790_000_000.0
