@@ -7,7 +7,6 @@ one service opens an incident whose top root cause is that service."""
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 import uuid
@@ -18,7 +17,6 @@ from typing import Any
 
 import orjson
 import pytest
-import uvicorn
 from confluent_kafka import Consumer
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -36,7 +34,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from aiops.app import STAGES, Engine, Workers
+from aiops.app import Engine
 from aiops.settings import Settings
 from aiops.wire.shapes import decode_alert, decode_incident
 from streams.kafka import KafkaConfig
@@ -44,6 +42,7 @@ from streams.producer import EventProducer, Record
 from streams.topics import Topics
 from tests.aiops.test_otlp_receiver import otlp_topics
 from tests.support.collector import otlp_json, otlp_proto
+from tests.support.live import isolated, running
 from tests.support.otel_app import Fault, ShopApp, resource
 from tests.support.polling import eventually
 
@@ -55,13 +54,6 @@ BASELINE_S = 25 * 60.0
 FAULT_S = 150.0
 STEP_S = 10.0
 DB_FAULT = Fault("db", extra_ms=60.0)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Tail:
@@ -91,13 +83,9 @@ class Tail:
 
 
 def _settings(tmp_path: Path, topics: Topics, broker: str) -> Settings:
-    settings = Settings.load(None)
-    settings.kafka.bootstrap_servers = broker
-    settings.kafka.group_prefix = topics.metrics  # consumer groups unique to the test
-    settings.store.url = f"sqlite:///{tmp_path / 'aiops.db'}"
+    settings = isolated(Settings.load(None), tmp_path, topics, broker)
     otlp_topics(settings, topics)
     settings.api.bearer_token = TOKEN
-    settings.api.port = _free_port()
     # Exporters of four services flush one after another, into three partitions: a minute
     # of grace keeps every span of a window in it, however the partitions interleave.
     settings.otlp.span_grace_s = 60.0
@@ -121,29 +109,16 @@ class Live:
 @pytest.fixture
 def live(tmp_path: Path, topics: Topics, broker: str) -> Iterator[Live]:
     settings = _settings(tmp_path, topics, broker)
-    engine = Engine.build(settings, broker)
-    engine.ensure_topics()
-    workers = Workers([engine.runner(name) for name in STAGES])
-    workers.start()
-    server = uvicorn.Server(uvicorn.Config(engine.api(), host="127.0.0.1",
-                                           port=settings.api.port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="api", daemon=True)
-    thread.start()
-    t = engine.topics
-    tails = {name: Tail(engine.kafka, topic) for name, topic in (
-        ("metrics", t.metrics), ("logs", t.logs), ("alerts", t.alerts),
-        ("incidents", t.incidents), ("topology", t.topology), ("dlq", t.dlq))}
-    try:
-        assert workers.wait_ready(60), "stages did not join their consumer groups"
-        assert eventually(lambda: server.started, 20)
-        yield Live(engine, f"http://127.0.0.1:{settings.api.port}", tails)
-    finally:
-        for tail in tails.values():
-            tail.close()
-        server.should_exit = True
-        thread.join(10)
-        workers.stop()
-    assert not workers.errors
+    with running(settings) as (engine, _, url):
+        t = engine.topics
+        tails = {name: Tail(engine.kafka, topic) for name, topic in (
+            ("metrics", t.metrics), ("logs", t.logs), ("alerts", t.alerts),
+            ("incidents", t.incidents), ("topology", t.topology), ("dlq", t.dlq))}
+        try:
+            yield Live(engine, url, tails)
+        finally:
+            for tail in tails.values():
+                tail.close()
 
 
 def _run_shop(app: ShopApp, send: Callable[[], None] = lambda: None,

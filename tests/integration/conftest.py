@@ -8,9 +8,7 @@ topic names and timings, so a green run says those files work.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,22 +16,15 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import yaml
 
-from aiops.app import STAGES, Engine, Workers
+from aiops.app import Engine, Workers
 from aiops.settings import Settings
 from streams.topics import Topics
+from tests.support.live import isolated, running
 from tests.support.polling import eventually
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def binary(name: str) -> str:
@@ -72,32 +63,10 @@ class LiveEngine:
 @pytest.fixture
 def live_engine(tmp_path: Path, topics: Topics, broker: str) -> Iterator[LiveEngine]:
     """Every stage and the API, on a free loopback port, configured from docs/aiops.yaml."""
-    settings = Settings.load(DOCS / "aiops.yaml")
-    settings.kafka.bootstrap_servers = broker
-    settings.kafka.group_prefix = topics.metrics  # consumer groups unique to the test
-    settings.store.url = f"sqlite:///{tmp_path / 'aiops.db'}"
-    for name in ("metrics", "logs", "alerts", "incidents", "actions", "dlq"):
-        setattr(settings.topics, name, getattr(topics, name))
-    settings.api.port = free_port()
+    settings = isolated(Settings.load(DOCS / "aiops.yaml"), tmp_path, topics, broker)
     settings.correlation.quiet_period_s = 2.0  # resolve within the test's patience
-    engine = Engine.build(settings, broker)
-    engine.ensure_topics()
-    workers = Workers([engine.runner(name) for name in STAGES])
-    workers.start()
-    server = uvicorn.Server(uvicorn.Config(engine.api(), host="127.0.0.1",
-                                           port=settings.api.port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="api", daemon=True)
-    thread.start()
-    try:
-        assert workers.wait_ready(60), "stages did not join their consumer groups"
-        wait_for(lambda: server.started, 20, "the API to listen")
-        yield LiveEngine(engine, workers, f"http://127.0.0.1:{settings.api.port}",
-                         settings.api.bearer_token)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        workers.stop()
-    assert not workers.errors
+    with running(settings) as (engine, workers, url):
+        yield LiveEngine(engine, workers, url, settings.api.bearer_token)
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,13 +21,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 
-from aiops.app import STAGES, Engine, Workers
+from aiops.app import STAGES
 from aiops.settings import Settings
 from streams.producer import EventProducer, Record
 from streams.topics import Topics
-from tests.integration.conftest import DOCS, LiveEngine, free_port, wait_for
+from tests.integration.conftest import DOCS, LiveEngine, wait_for
+from tests.support.live import isolated, running
 
 pytestmark = [pytest.mark.integration, pytest.mark.broker]
 
@@ -54,34 +53,12 @@ def console_engine(tmp_path: Path, topics: Topics, broker: str) -> Iterator[Live
     """Every stage and the API with a service graph, from docs/aiops.yaml."""
     topology = tmp_path / "topology.yaml"
     topology.write_text(TOPOLOGY)
-    settings = Settings.load(DOCS / "aiops.yaml")
-    settings.kafka.bootstrap_servers = broker
-    settings.kafka.group_prefix = topics.metrics
-    settings.store.url = f"sqlite:///{tmp_path / 'aiops.db'}"
-    for name in ("metrics", "logs", "alerts", "incidents", "actions", "dlq"):
-        setattr(settings.topics, name, getattr(topics, name))
+    settings = isolated(Settings.load(DOCS / "aiops.yaml"), tmp_path, topics, broker)
     settings.topics.topology = f"{topics.metrics}.topology"
     settings.correlation.topology_file = str(topology)
     settings.correlation.confirm_after_s = 0.0  # raise at once: the test watches it open
-    settings.api.port = free_port()
-    engine = Engine.build(settings, broker)
-    engine.ensure_topics()
-    workers = Workers([engine.runner(name) for name in STAGES])
-    workers.start()
-    server = uvicorn.Server(uvicorn.Config(engine.api(), host="127.0.0.1",
-                                           port=settings.api.port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="api", daemon=True)
-    thread.start()
-    try:
-        assert workers.wait_ready(60), "stages did not join their consumer groups"
-        wait_for(lambda: server.started, 20, "the API to listen")
-        yield LiveEngine(engine, workers, f"http://127.0.0.1:{settings.api.port}",
-                         settings.api.bearer_token)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        workers.stop()
-    assert not workers.errors
+    with running(settings) as (engine, workers, url):
+        yield LiveEngine(engine, workers, url, settings.api.bearer_token)
 
 
 def _iso(when: datetime) -> str:
