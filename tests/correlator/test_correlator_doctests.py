@@ -13,6 +13,8 @@ MODULES = ["correlator.config", "correlator.engine", "correlator.ranking", "corr
            "correlator.edge_evidence",
            "correlator.noise",
            "correlator.baseline", "correlator.pairs", "topology.updates",
+           "correlator.alert_kinds", "correlator.flapping", "correlator.held_changes",
+           "correlator.timers",
            "topology.observed",
            "topology.graph", "topology.mapping"]
 
