@@ -14,7 +14,7 @@ MODULES = ["correlator.config", "correlator.engine", "correlator.ranking", "corr
            "correlator.noise",
            "correlator.baseline", "correlator.pairs", "topology.updates",
            "correlator.alert_kinds", "correlator.flapping", "correlator.held_changes",
-           "correlator.timers",
+           "correlator.timers", "correlator.registry",
            "topology.observed",
            "topology.graph", "topology.mapping"]
 
