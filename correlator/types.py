@@ -102,6 +102,14 @@ class NodeEvidence:
     last_onset: float = 0.0
     deviations: tuple[Deviation, ...] = ()
 
+    def __copy__(self) -> NodeEvidence:
+        """A shallow copy (the sets and the deviations are shared, as with
+        :func:`copy.copy`), built directly: diagnosis copies every member's evidence of an
+        incident per ranking, and the generic slot-by-slot copy cost five times as much."""
+        return NodeEvidence(self.node, self.onset, self.score, self.count, self.kinds,
+                            self.alerts, self.summary, self.inhibited, self.firing,
+                            self.last_change, self.last_onset, self.deviations)
+
     def live(self, ts: float, linger: float) -> bool:
         """Still part of an ongoing problem at ``ts``: a condition alert firing, or the last
         change (onset, resolution, or a change event) within ``linger`` seconds."""
