@@ -149,8 +149,8 @@ class Engine:
                 self.store,
                 notifications=notifier.messages if notifier is not None else None,
                 silences=lambda after: map(correlator_silence, silence_store.in_force(after)),
-                reopen_window=correlator.config.reopen_window,
-                deviations=correlator.observe if correlator.deviations is not None else None,
+                reopen_window=s.correlation.reopen_window_s,
+                deviations=correlator.observe if s.correlation.diagnosis else None,
                 max_message_bytes=self.kafka.max_message_bytes,
                 topology=TopologyUpdater(correlator),
                 # Without a cluster (replay) there is no topic history to replay.

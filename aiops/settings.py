@@ -203,6 +203,10 @@ class CorrelationSettings(_Section):
         "chain", description="Root-cause ranking: chain, composite, deepest, pagerank, onset, "
         "top-score."
     )
+    correlator: str = Field(
+        "topology", description="Correlator: topology (the engine), naive (the linear-scan "
+        "baseline, to compare against)."
+    )
 
 
 class RemediationSettings(_Section):

@@ -17,8 +17,11 @@ memoised (the neighbourhood walks of the storm's nodes are part of the cost, as 
 topology change); the ``warm-graph`` runs repeat the composite engine on a topology whose
 walks are already memoised, the steady state of a long-running correlator.
 
+Every correlator is built through the registry (:mod:`correlator.registry`), as the
+correlate stage builds it.
+
     python benchmarks/correlation_throughput.py --services 2000 --alerts 10000
-    python benchmarks/correlation_throughput.py --diagnosis-only   # diagnosis and its peer
+    python benchmarks/correlation_throughput.py --diagnosis-only   # diagnosis, peers, naive
 """
 
 from __future__ import annotations
@@ -36,11 +39,9 @@ from typing import Any
 from aiops.model import Alert
 from aiops.model.deviation import Deviation
 from aiops.sim.storm import build_storm
-from correlator.baseline import NaiveCorrelator
 from correlator.config import CorrelatorConfig, host_down_inhibition
-from correlator.diagnosis import DeviationWindow
 from correlator.engine import TopologyCorrelator
-from correlator.ranking import strategy_by_name
+from correlator.registry import CorrelatorSpec, builtin_correlators
 from correlator.types import Correlator
 from topology.graph import ServiceGraph
 
@@ -85,7 +86,7 @@ def run(make: Callable[[], Correlator], events: Sequence[tuple[float, Alert]],
     }
 
 
-def run_batched(make: Callable[[], TopologyCorrelator], events: Sequence[tuple[float, Alert]],
+def run_batched(make: Callable[[], Correlator], events: Sequence[tuple[float, Alert]],
                 batch: int) -> dict[str, Any]:
     """Consumer-batch mode: ``process_batch`` over ``batch`` records, then one ``tick``."""
     correlator = make()
@@ -113,7 +114,7 @@ def deviations_for(events: Sequence[tuple[float, Alert]], graph: ServiceGraph
     """What the detect stage would publish alongside each firing notification: a deviation
     summary on the alert's node and one on a quiet dependency of it (a callee that never
     alerted), so that diagnosis has non-alerting nodes to bring in and rank."""
-    mapper = TopologyCorrelator(graph=graph).mapper
+    mapper = TopologyCorrelator(graph=graph).mapper  # the engine's own label mapping
     out: list[list[Deviation]] = []
     for ts, alert in events:
         if not alert.firing:
@@ -130,7 +131,7 @@ def deviations_for(events: Sequence[tuple[float, Alert]], graph: ServiceGraph
     return out
 
 
-def run_diagnosis(make: Callable[[], TopologyCorrelator], events: Sequence[tuple[float, Alert]],
+def run_diagnosis(make: Callable[[], Correlator], events: Sequence[tuple[float, Alert]],
                   devs: Sequence[list[Deviation]], batch: int) -> dict[str, Any]:
     """Like :func:`run` (``batch`` 0) or :func:`run_batched`, with the deviation summaries
     observed before each notification: diagnosis and its re-ranking included in the time."""
@@ -194,10 +195,13 @@ def main() -> None:
     config = CorrelatorConfig(inhibitions=(host_down_inhibition(),))
     episodes = len({(a.fingerprint, a.starts_at) for _, a in events if a.firing})
 
-    def engine(name: str, warm: ServiceGraph | None = None) -> Callable[[], TopologyCorrelator]:
+    correlators = builtin_correlators()
+
+    def engine(name: str, warm: ServiceGraph | None = None,
+               diagnosis: bool = False) -> Callable[[], Correlator]:
         """A fresh engine on a cold copy of the topology, or on ``warm`` if given."""
-        return lambda: TopologyCorrelator(config, graph=warm or graph.copy(),
-                                          ranking=strategy_by_name(name))
+        return lambda: correlators["topology"](CorrelatorSpec(
+            config, warm or graph.copy(), ranking=name, diagnosis=diagnosis))
 
     runs: dict[str, Any] = {}
     devs = deviations_for(events, graph)
@@ -223,23 +227,23 @@ def main() -> None:
         runs[f"engine/composite/batch{args.batch}/warm-graph"] = run_batched(
             engine("composite", graph), events, args.batch)
 
-    def diagnosing() -> TopologyCorrelator:
-        return TopologyCorrelator(config, graph=graph.copy(), ranking=strategy_by_name("chain"),
-                                  deviations=DeviationWindow())
-
+    diagnosing = engine("chain", diagnosis=True)
     runs["engine/chain+diagnosis"] = run_diagnosis(diagnosing, events, devs, 0)
     runs[f"engine/chain+diagnosis/batch{args.batch}"] = run_diagnosis(diagnosing, events, devs,
                                                                       args.batch)
-    if args.diagnosis_only:
-        print(json.dumps(runs, indent=1))
-        return
-    naive = lambda: NaiveCorrelator(window=config.window, graph=graph)  # noqa: E731
+
+    def naive() -> Correlator:
+        return correlators["naive"](CorrelatorSpec(config, graph))
+
     runs["naive-baseline"] = run(naive, events, budget_s=args.baseline_budget)
-    runs["naive-baseline"]["peak_mib"] = peak_memory(naive, events,
-                                                     runs["naive-baseline"]["alerts"])
     base = runs["naive-baseline"]["alerts_per_cpu_s"]
     for r in runs.values():
         r["throughput_vs_naive"] = round(r["alerts_per_cpu_s"] / base, 2)
+    if args.diagnosis_only:
+        print(json.dumps(runs, indent=1))
+        return
+    runs["naive-baseline"]["peak_mib"] = peak_memory(naive, events,
+                                                     runs["naive-baseline"]["alerts"])
     per_alert, batched = runs["engine/composite"], runs[f"engine/composite/batch{args.batch}"]
     summary = {
         "per_alert_alerts_per_cpu_s": per_alert["alerts_per_cpu_s"],

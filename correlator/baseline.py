@@ -28,6 +28,8 @@ from aiops.model import (
     TimelineEntry,
     service_of,
 )
+from aiops.model.deviation import Deviation
+from correlator.config import Silence
 from correlator.state import event_time, incident_id
 from topology.graph import ServiceGraph
 
@@ -43,6 +45,7 @@ class NaiveCorrelator:
         self.quiet_period = quiet_period
         self.graph = graph
         self.incidents: list[Incident] = []
+        self.silences: list[Silence] = []
 
     def restore(self, incidents: Iterable[Incident]) -> None:
         self.incidents.extend(i for i in incidents if i.status != IncidentStatus.RESOLVED)
@@ -63,9 +66,12 @@ class NaiveCorrelator:
                     return []
                 if alert.starts_at < member.starts_at:
                     return []
+                if alert.firing and not member.firing and alert.starts_at == member.starts_at:
+                    return []  # the firing copy of an alert seen resolved (redelivered)
                 alerts = (*inc.alerts[:i], alert, *inc.alerts[i + 1:])
                 return [self._replace(pos, inc, alerts, ts, "alert_updated")]
-        if not alert.firing:
+        if not alert.firing or any(s.active(ts) and s.matches(alert.labels)
+                                   for s in self.silences):
             return []
         service = service_of(alert.labels)
         for pos, inc in enumerate(self.incidents):  # grouping: scan again
@@ -122,3 +128,33 @@ class NaiveCorrelator:
         if out:  # only open incidents are kept (and scanned)
             self.incidents = [i for i in self.incidents if i.status != IncidentStatus.RESOLVED]
         return out
+
+    # The rest of the correlator contract, done the simple way.
+
+    def process_batch(self, alerts: Iterable[Alert]) -> list[Incident]:
+        changed: dict[str, Incident] = {}
+        for alert in alerts:
+            for inc in self.process(alert):
+                changed[inc.id] = inc
+        return list(changed.values())
+
+    def observe(self, deviations: Iterable[Deviation]) -> None:
+        """Deviation summaries are ignored: the baseline ranks on alert scores alone."""
+
+    def add_silence(self, silence: Silence) -> None:
+        self.silences = [s for s in self.silences if not silence.id or s.id != silence.id]
+        self.silences.append(silence)
+
+    def remove_silence(self, silence_id: str) -> bool:
+        kept = [s for s in self.silences if s.id != silence_id]
+        found, self.silences = len(kept) != len(self.silences), kept
+        return found
+
+    def set_graph(self, graph: ServiceGraph) -> None:
+        self.graph = graph
+
+    def forget_all(self) -> None:
+        self.incidents = []
+
+    def open_incidents(self) -> list[Incident]:
+        return [i for i in self.incidents if i.status != IncidentStatus.RESOLVED]

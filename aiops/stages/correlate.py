@@ -12,11 +12,8 @@ of one batch touch gets one new version rather than one per alert. Silences made
 API arrive on the alerts topic, ordered with the alerts, and are loaded from the store on
 start; a silence expired early puts the alerts it held back that still fire through again.
 
-Notifications are decided here, once per state change: an incident's first raise, every
-status change (a reopen and a second resolve included) and an escalation of its severity
-each get one row per routed destination, keyed ``<id>:<status>:<reopens>`` (with
-``:<severity>`` for an escalation), so a redelivered change repeats no key. The act stage only
-delivers them.
+Notifications are decided here, once per state change (which changes people hear about:
+:mod:`aiops.stages.incident_notices`); the act stage only delivers them.
 
 The store is the state's truth between owners: when a batch fails the in-memory state is
 rolled back to what is stored (``rollback``) before the records are retried one by one, and
@@ -30,24 +27,23 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from aiops.logsetup import incident_event
 from aiops.model import (
-    SEVERITY_RANK,
     AiopsError,
     Alert,
     DecodeError,
     Incident,
-    IncidentCommand,
-    IncidentStatus,
 )
 from aiops.model.deviation import Deviation, decode_deviations
 from aiops.silences import decode_silence_message
+from aiops.stages.incident_notices import BatchChanges, Notices
 from aiops.storage.repository import OutboxMessage, Store
 from aiops.wire.feed import encode_feed
 from aiops.wire.shapes import decode_alert_or_command, loads
 from correlator.config import Silence
+from correlator.types import Correlator
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
 from streams.topics import Topics
@@ -55,30 +51,6 @@ from streams.topics import Topics
 log = logging.getLogger(__name__)
 
 INCIDENT_FEED = "topic:incidents"
-
-#: what people were last told about an incident: status, reopen count, severity rank
-_Told = tuple[IncidentStatus, int, int]
-
-
-class CorrelatorLike(Protocol):
-    def restore(self, incidents: Iterable[Incident]) -> None: ...
-
-    def process(self, alert: Alert) -> list[Incident]: ...
-
-    def process_batch(self, alerts: Iterable[Alert]) -> list[Incident]: ...
-
-    def add_silence(self, silence: Silence) -> None: ...
-
-    def remove_silence(self, silence_id: str) -> bool: ...
-
-    def apply(self, command: IncidentCommand) -> list[Incident]: ...
-
-    def tick(self, now: float) -> list[Incident]: ...
-
-    def forget_all(self) -> None: ...
-
-    def open_incidents(self) -> list[Incident]: ...
-
 
 class CorrelateStage:
     name = "correlate"
@@ -89,7 +61,7 @@ class CorrelateStage:
     def __init__(
         self,
         topics: Topics,
-        correlator: CorrelatorLike,
+        correlator: Correlator,
         store: Store,
         *,
         wall_clock: Callable[[], float] = time.time,
@@ -110,7 +82,7 @@ class CorrelateStage:
         self._notifications = notifications
         self._observe = deviations  # correlator.observe: deviation summaries, no output
         self._max_message_bytes = max_message_bytes
-        self._told: dict[str, _Told] = {}
+        self._notices = Notices()
         self._silences_held: dict[str, Silence] = {}
         self._silences = silences
         self._reopen_window = reopen_window
@@ -156,7 +128,7 @@ class CorrelateStage:
                     if not (i.timeline and i.timeline[-1].event == "merged_into")]
         held = [*resolved, *self._store.open_incidents()]
         self._correlator.restore(held)
-        self._told = {i.id: _told(i) for i in held if i.raised}
+        self._notices.reset(held)
 
     def rollback(self) -> None:
         """Put the state back to what the store holds, after a :meth:`handle` that raised:
@@ -179,14 +151,14 @@ class CorrelateStage:
         """Another member owns the alerts now: forget what we held and stop the timers, so a
         stale copy is never written over the new owner's."""
         self._correlator.forget_all()
-        self._told.clear()
+        self._notices.clear()
         self._event_now = None
         self._last_tick = None
 
     def handle(self, batch: Sequence[Incoming]) -> StageResult:
         self._clock_mark = (self._event_now, self._wall_at_event, self._last_tick)
         dead: list[DeadLetter] = []
-        changed = _Changes()
+        changed = BatchChanges()
         alerts: list[Alert] = []
         # Alerts folded in together: up to the next command, silence, topology update or timer.
         run: list[tuple[Incoming, Alert]] = []
@@ -265,7 +237,7 @@ class CorrelateStage:
         if self._event_now is None:
             return []
         now = self._event_now + max(0.0, wall_now - self._wall_at_event)
-        changed = _Changes()
+        changed = BatchChanges()
         if wall_now - self._last_sync >= self.sync_interval:
             self._last_sync = wall_now
             changed.extend(self._resolved_elsewhere())
@@ -357,36 +329,11 @@ class CorrelateStage:
             )
             rows = [message]
             if self._notifications is not None:
-                for key in self._notification_keys(incident):
+                for key in self._notices.keys(incident):
                     rows.extend(self._notifications(incident, key))
             self._store.save_incident(incident, rows)
             log.info("incident %s v%d %s", incident.id, incident.version,
                      incident.status.value, extra=incident_event(incident))
-
-    def _notification_keys(self, incident: Incident) -> list[str]:
-        """The keys of the changes people must hear about in this version: none when it
-        changes nothing they were told (a member joined, a rank moved).
-
-        An escalation is judged against the severity the incident opened with (its earliest
-        alert's), not against the previous stored version, so that where consumer batches
-        happen to end does not decide whether people hear of it: an incident that opened
-        with a warning and took a critical alert in the same batch is announced and escalated
-        at once, as it is when the two arrive apart.
-        """
-        status, reopens, rank = _told(incident)
-        before = self._told.get(incident.id)
-        base = f"{incident.id}:{status.value}:{reopens}"
-        keys: list[str] = []
-        if before is None or before[:2] != (status, reopens):
-            keys.append(base)
-            floor = _opening_rank(incident) if before is None else rank
-        else:
-            floor = before[2]
-        if status in _ACTIVE and rank > floor:
-            keys.append(f"{base}:{incident.severity}")
-            floor = rank
-        self._told[incident.id] = (status, reopens, floor)
-        return keys
 
     def _pending(self) -> list[Record]:
         rows = self._store.pending(INCIDENT_FEED, limit=10_000)
@@ -395,43 +342,3 @@ class CorrelateStage:
             Record(self._topics.incidents, row.dedup_key.rsplit(":", 1)[0].encode(), row.payload)
             for row in rows
         ]
-
-
-_ACTIVE = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
-
-
-def _opening_rank(incident: Incident) -> int:
-    """Severity rank of the alert the incident began with (its earliest member)."""
-    if not incident.alerts:
-        return SEVERITY_RANK.get(incident.severity, 1)
-    first = min(incident.alerts, key=lambda a: (a.starts_at, a.fingerprint))
-    return SEVERITY_RANK.get(first.severity, 1)
-
-
-def _told(incident: Incident) -> _Told:
-    reopens = sum(1 for entry in incident.timeline if entry.event == "reopened")
-    return incident.status, reopens, SEVERITY_RANK.get(incident.severity, 1)
-
-
-class _Changes:
-    """The incident versions of one batch worth storing and publishing.
-
-    Status changes made by people's commands and by timers each get their own version on
-    the feed (open -> acknowledged -> resolved is never collapsed); changes that keep the
-    status coalesce into the batch's latest version of that incident. Within one run of
-    alerts folded in together the correlator already gives one version per incident.
-    """
-
-    def __init__(self) -> None:
-        self._by_id: dict[str, list[Incident]] = {}
-
-    def extend(self, incidents: Iterable[Incident]) -> None:
-        for incident in incidents:
-            kept = self._by_id.setdefault(incident.id, [])
-            if kept and kept[-1].status == incident.status:
-                kept[-1] = incident
-            else:
-                kept.append(incident)
-
-    def versions(self) -> list[Incident]:
-        return [incident for kept in self._by_id.values() for incident in kept]
