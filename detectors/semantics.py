@@ -23,8 +23,10 @@ gives one, else by its naming conventions:
   timestamps (:func:`detectors.kinds.bookkeeping` says why).
 
 Each signal also carries its **resolution**, for the alert policy
-(:mod:`detectors.policy`): the quantum its values move in, learnt as the smallest change the
-series has made (a rounding-sized change is not one). A gauge's quantum is that of its value
+(:mod:`detectors.policy`): the quantum its values move in, learnt as the largest step every
+change the series made is a whole multiple of (:func:`common_step`; a rounding-sized change
+is not one, and a series that moves continuously ends with a quantum of rounding size, which
+says nothing). A gauge's quantum is that of its value
 (1 for a count of processes, 0.01 for a load average); a counter's rate moves in the
 counter's smallest increment per interval (``node_cpu_seconds_total`` counts 0.01 s ticks, so
 at a 250 ms scrape its rate moves in steps of 0.04), and a rate is marked *counting*: it is
@@ -79,7 +81,7 @@ from detectors.kinds import SeriesKind, classify
 FloatArray = npt.NDArray[np.float64]
 _RATE_KINDS = frozenset((COUNTER, BUCKET, SUM, COUNT))
 #: a change smaller than this share of the value is float rounding, not a quantum
-_ROUNDING = 1e-9
+_ROUNDING = 1e-12
 
 
 class MetricSemantics:
@@ -273,11 +275,12 @@ class MetricSemantics:
             self._hold[sl] = np.where(live, new_hold, hold)
             self._prev_ts[sl] = np.where(live, np.where(finite, t, np.nan), prev_t)
             self._prev_val[sl] = np.where(live, v, prev_v)
-            # the quantum: the smallest change made (a counter's by its increments)
+            # the quantum: the step every change made is a multiple of (a counter's by
+            # its increments)
             step = np.abs(v - prev_v)
-            moved = step_ok & ~reset & ~flip & (
-                step > _ROUNDING * np.maximum(np.abs(v), np.abs(prev_v)))
-            quantum = np.minimum(self._quantum[sl], np.where(moved, step, np.inf))
+            tol = _ROUNDING * np.maximum(np.abs(v), np.abs(prev_v))
+            moved = step_ok & ~reset & ~flip & (step > tol)
+            quantum = common_step(self._quantum[sl], np.where(moved, step, np.inf), tol)
             self._quantum[sl] = quantum
             quantum = np.where(np.isfinite(quantum), quantum, np.nan)
             res[pos] = np.where(r, quantum / self._interval[sl], quantum)
@@ -355,3 +358,27 @@ class MetricSemantics:
 
 
 _DIRECT, _FAMILY, _DROP, _FOLD = -10, -11, -1, -2
+
+
+def common_step(a: FloatArray, b: FloatArray, tol: FloatArray) -> FloatArray:
+    """The largest step both ``a`` and ``b`` are whole multiples of, to within ``tol``
+    (Euclid's algorithm on floats, nearest remainders); ``inf`` stands for "no step yet".
+
+    >>> common_step(np.array([0.03, np.inf, 4096.0, 188.2, 200.0]),
+    ...             np.array([0.02, 0.01, np.inf, 203.7, 100 * 2 ** 0.5]),
+    ...             np.full(5, 1e-9)).round(6).tolist()
+    [0.01, 0.01, 4096.0, 0.1, 0.0]
+    """
+    a = np.where(np.isfinite(a), a, b)
+    b = np.where(np.isfinite(b), b, a)
+    a, b = np.maximum(a, b), np.minimum(a, b)
+    for _ in range(64):
+        live = np.isfinite(b) & (b > tol)
+        if not live.any():
+            break
+        div = np.where(live, b, 1.0)
+        rem = np.fmod(np.where(live, a, 0.0), div)
+        rem = np.minimum(rem, div - rem)
+        a = np.where(live, b, a)
+        b = np.where(live, rem, b)
+    return a
