@@ -6,6 +6,9 @@ baselines and checkpoints (issue 10's sustained-fault figures), in one run:
 * counters after a 2-minute scrape gap with a target restart (counters reset): alerts on 50
   node-exporter-like counters, scored raw (before) and as rates (after);
 * a spike 30 s after a detect-stage restart: raised with the checkpoint, and without;
+* a CPU burn on an idle node as node-exporter reports it (``node_cpu_seconds_total`` in
+  0.01 s ticks, scraped every 250 ms, two CPUs): alerts in 4 idle minutes, how soon the
+  burn (30 s) fires, whether it stays firing and how soon it resolves, over five seeds;
 * the checkpoint: pickled bytes per series and save time, 10,000 warmed series.
 
     python benchmarks/detection_live.py
@@ -96,6 +99,51 @@ def restart_spike(checkpoint: bool, seed: int = 5) -> int:
     return fired
 
 
+def cpu_burn(seed: int) -> dict[str, object]:
+    """Idle (Poisson ticks per mode), then every CPU busy for 30 s, then idle 40 s."""
+    rng = np.random.default_rng(seed)
+    sem = MetricSemantics()
+    alerter = default_metric_alerter()
+    idle_ticks = {"user": 0.8, "system": 0.5, "iowait": 0.05, "softirq": 0.05}
+    totals = {(c, m): 1000.0 for c in "01" for m in (*idle_ticks, "idle")}
+    events: list[tuple[float, str, str]] = []
+    t = 0.0
+
+    def run(seconds: float, burning: bool) -> None:
+        nonlocal t
+        for _ in range(int(seconds / 0.25)):
+            samples = []
+            for cpu in "01":
+                ticks = {m: 0 if burning else int(rng.poisson(lam))
+                         for m, lam in idle_ticks.items()}
+                ticks["user"] = 25 if burning else ticks["user"]
+                ticks["idle"] = max(0, 25 - sum(ticks.values()))
+                for mode, n in ticks.items():
+                    totals[(cpu, mode)] = round(totals[(cpu, mode)] + 0.01 * n, 2)
+                    samples.append(MetricSample("node_cpu_seconds_total",
+                                                {"cpu": cpu, "mode": mode}, t,
+                                                totals[(cpu, mode)]))
+            out = alerter.process_columns(sem.apply(MetricColumns.from_samples(samples)))
+            events.extend((t, a.status.value, a.fingerprint) for a in out)
+            t += 0.25
+
+    run(240.0, False)
+    quiet = sum(s == "firing" for _, s, _ in events)
+    start = t
+    run(30.0, True)
+    stop = t
+    run(40.0, False)
+    burn = [e for e in events if e[0] >= start]
+    fires = [x for x, s, _ in burn if s == "firing"]
+    resolves = [x for x, s, _ in burn if s == "resolved"]
+    return {"quiet_alerts": quiet,
+            "fired_after_s": fires[0] - start if fires else None,
+            "resolved_during_burn": sum(x < stop for x in resolves),
+            "last_resolve_after_stop_s": max(resolves) - stop if resolves else None,
+            "firing_at_end": len({f for _, s, f in burn if s == "firing"})
+            - len({f for _, s, f in burn if s == "resolved"})}
+
+
 def checkpoint_cost(series: int = 10_000, points: int = 150) -> tuple[float, float]:
     rng = np.random.default_rng(0)
     alerter = default_metric_alerter()
@@ -119,6 +167,9 @@ def main() -> None:
           gap(False), "| as rates", gap(True))
     print("spike 30 s after a restart raised: with checkpoint", restart_spike(True),
           "| learning afresh", restart_spike(False))
+    for seed in range(5):
+        print(f"CPU burn on an idle node, tick-quantised counters, seed {seed}:",
+              cpu_burn(seed))
     per_series, seconds = checkpoint_cost()
     print(f"checkpoint: {per_series:.0f} bytes per series, {seconds * 1000:.0f} ms to "
           "pickle 10,000 series")

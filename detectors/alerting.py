@@ -81,12 +81,14 @@ class MetricAlerter:
     def process_columns(self, batch: MetricColumns) -> list[Alert]:
         """:meth:`process` on a columnar batch: no per-point objects on the hot path.
 
-        Points of series whose alert is firing are scored against the state held from
-        before the fault and not learnt (a lasting fault must not become the baseline);
-        every other point is scored and learnt in one vectorised detector call. A batch
-        holding several points of a series is taken in rounds (each series' r-th point in
-        round r), so a series stops learning at the very point it starts firing, however
-        the input happened to be batched (replays and restarts give the same alerts).
+        The batch's ``resolution`` and ``counting`` (set by the metric semantics) tell the
+        policy each signal's measurement noise. Points of series whose alert is firing are
+        scored against the state held from before the fault and not learnt (a lasting
+        fault must not become the baseline); every other point is scored and learnt in
+        one vectorised detector call. A batch holding several points of a series is taken
+        in rounds (each series' r-th point in round r), so a series stops learning at the
+        very point it starts firing, however the input happened to be batched (replays
+        and restarts give the same alerts).
         """
         n = len(batch)
         if n == 0:
@@ -101,7 +103,8 @@ class MetricAlerter:
             keys = batch.keys
             out.extend(self._process_round(MetricColumns(
                 batch.names, batch.labels, [keys[i] for i in pos.tolist()],
-                batch.series[pos], batch.ts[pos], batch.values[pos])))
+                batch.series[pos], batch.ts[pos], batch.values[pos],
+                resolution=batch.resolution, counting=batch.counting)))
         return out
 
     def _process_round(self, batch: MetricColumns) -> list[Alert]:
@@ -139,10 +142,14 @@ class MetricAlerter:
         if watch:
             hot = np.fromiter(map(watch.__contains__, keys), dtype=bool, count=len(keys))
         out: list[Alert] = []
+        quantum, counting = batch.resolution, batch.counting
         for i in np.flatnonzero(hot).tolist():
             key = keys[i]
-            change = tracker.step(key, float(ts[i]), float(score[i]), float(batch.values[i]),
-                                  float(low[i]), float(high[i]))
+            s = int(batch.series[i])
+            change = tracker.step(
+                key, float(ts[i]), float(score[i]), float(batch.values[i]), float(low[i]),
+                float(high[i]), float(quantum[s]) if quantum is not None else math.nan,
+                bool(counting[s]) if counting is not None else False)
             if change == "fire":
                 st = tracker.state(key)
                 peak = st.peak if st is not None else float(score[i])

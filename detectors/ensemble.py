@@ -216,7 +216,10 @@ class EnsembleDetector(KeyedDetector):
         surprise = np.minimum(top - self._bonferroni, 60.0)
         score = np.where(n >= self.min_points, surprise_score(surprise), 0.0)
         self._cache = _Pass(slots, sp, short, mean, var, std, n, resid, diff)
-        has = sp.z != 0.0
+        # the baseline's range is known once it is ready, also where a value is exactly its
+        # prediction (z == 0: a flat, quantised series at its level)
+        has = np.isfinite(sp.pred) & (
+            self.seasonal.n0[slots] >= self.seasonal.warmup)  # type: ignore[attr-defined]
         band = 4.0 * sp.sigma
         low = np.where(has, sp.pred - band, np.nan)
         high = np.where(has, sp.pred + band, np.nan)

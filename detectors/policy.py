@@ -5,11 +5,22 @@ odd a point is, the policy says whether a person should hear about it. It is the
 tune, so each knob is one they know from Prometheus and Nagios:
 
 * ``threshold`` starts a pending alert, for a value outside the range the detector expected
-  by more than ``min_relative_change`` of its level; ``clear_threshold`` (lower) is the band
-  that keeps a firing alert firing, so a score that wobbles around the threshold does not
-  fire and resolve on every point;
+  by more than ``min_relative_change`` of its level and by more than the signal's
+  measurement noise (below); ``clear_threshold`` (lower) is the band that keeps a firing
+  alert firing, so a score that wobbles around the threshold does not fire and resolve on
+  every point;
 * ``for_count`` / ``for_seconds``: the score must stay above the threshold this many
-  consecutive points *and* this long before the alert fires (Prometheus ``for:``);
+  consecutive points *and* this long before the alert fires (Prometheus ``for:``); every
+  point of the pending run is judged against the range expected at the run's start, as a
+  firing alert is against its held range: a detector that already learns the fault's first
+  points must not talk the run out of its own evidence;
+* measurement noise: a signal's ``resolution`` (the quantum its values move in, from
+  :mod:`detectors.semantics`) widens every range to at least one quantum each side, so a
+  change within resolution (a count of processes one up, a load average one hundredth) is
+  never an anomaly; a *counting* signal (a counter's rate: k increments of one quantum per
+  interval) scatters like a count, by about ``sqrt(k)`` quanta, so its range is widened to
+  ``shot_noise_sigmas`` of that at its level (an idle counter ticking 0, 1 or 2 times per
+  scrape is noise, a CPU going from 5 % to 100 % busy is not);
 * ``resolve_count``: this many consecutive points below ``clear_threshold`` resolve it;
 * ``cooldown_seconds``: after a resolve the same series may not fire again this soon;
 * flap damping: a series that fired ``max_flaps`` times within ``flap_window_seconds`` is
@@ -61,6 +72,7 @@ class AlertPolicy:
     min_relative_change: float = 0.05
     escalate_factor: float = 2.0
     max_escalations: int = 3
+    shot_noise_sigmas: float = 3.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.clear_threshold <= self.threshold <= 1.0:
@@ -71,6 +83,8 @@ class AlertPolicy:
         if self.accept_after_seconds < 0 or self.escalate_factor <= 1.0:
             raise ConfigError("need accept_after_seconds >= 0 and escalate_factor > 1",
                               source="alert policy")
+        if not self.shot_noise_sigmas >= 0.0:
+            raise ConfigError("need shot_noise_sigmas >= 0", source="alert policy")
 
 
 @dataclass(slots=True)
@@ -127,22 +141,27 @@ class PolicyTracker:
         return sum(1 for t in st.fires if t >= horizon) >= self.policy.max_flaps
 
     def step(self, key: Hashable, ts: float, score: float, value: float = math.nan,
-             low: float = math.nan, high: float = math.nan) -> Transition | None:
+             low: float = math.nan, high: float = math.nan, resolution: float = math.nan,
+             counting: bool = False) -> Transition | None:
         """Feed one score; return ``'fire'``, ``'resolve'``, ``'accept'`` or
         ``'escalate'`` when the alert changes.
 
         ``value`` and the range ``[low, high]`` the detector expected it in (NaN when
         unknown) let a firing alert be judged against the range held from before the
         fault: it stays firing while the value is outside that range, whatever the score.
+        ``resolution`` and ``counting`` describe the signal's measurement noise (NaN and
+        False: none known).
         """
         p = self.policy
         st = self._state.get(key)
         if st is None:
-            if score < p.threshold or not self.meaningful(value, low, high):
+            if score < p.threshold or not self.meaningful(value, low, high, resolution,
+                                                          counting):
                 return None
             st = self._state[key] = SeriesState()
+        held = self.noise(st.low, st.high, resolution, counting)
         if st.firing:
-            dev = held_deviation(value, st.low, st.high)
+            dev = held_deviation(value, st.low, st.high, held)
             high_now = dev > 1.0 if dev == dev else score >= p.clear_threshold
             if high_now:
                 st.last_high_ts = ts
@@ -164,9 +183,12 @@ class PolicyTracker:
             st.pending = 0
             st.resolved_at = ts
             return "resolve"
-        if st.resolved_at > -math.inf and held_deviation(value, st.low, st.high) <= 1.0:
+        if st.resolved_at > -math.inf and held_deviation(value, st.low, st.high, held) <= 1.0:
             score = 0.0  # back in the range held from before the last fault: its normal
-        if score >= p.threshold and not self.meaningful(value, low, high):
+        if st.pending:  # a run is judged against the range expected at its start
+            low, high = st.low, st.high
+        if score >= p.threshold and not self.meaningful(value, low, high, resolution,
+                                                        counting):
             score = 0.0
         if score >= p.clear_threshold:
             st.last_high_ts = ts
@@ -182,7 +204,8 @@ class PolicyTracker:
             st.deviation = 0.0
         st.pending += 1
         st.peak = max(st.peak, score)
-        dev = held_deviation(value, st.low, st.high)
+        dev = held_deviation(value, st.low, st.high,
+                             self.noise(st.low, st.high, resolution, counting))
         if dev == dev:
             st.deviation = max(st.deviation, dev)
         if st.pending < p.for_count or ts - st.pending_since < p.for_seconds:
@@ -199,18 +222,40 @@ class PolicyTracker:
             st.fires.popleft()
         return "fire"
 
-    def meaningful(self, value: float, low: float, high: float) -> bool:
+    def meaningful(self, value: float, low: float, high: float,
+                   resolution: float = math.nan, counting: bool = False) -> bool:
         """Whether a high score is worth an alert: the value lies outside the range the
-        detector expected, by more than ``min_relative_change`` of that range's level
-        (unknown ranges or values: yes). A score can be high for a value the detector
-        itself expected (a post-processor reacting to a change of the score distribution)
-        or for a change too small to act on (a goroutine more, a scrape's jitter)."""
+        detector expected, widened to the signal's measurement noise (:meth:`noise`), by
+        more than ``min_relative_change`` of that range's level (unknown ranges or values:
+        yes). A score can be high for a value the detector itself expected (a
+        post-processor reacting to a change of the score distribution), for a change too
+        small to act on (a goroutine more, a scrape's jitter) or for one within what the
+        measurement can tell (a counter's tick more in this interval than the last)."""
         if not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high)):
             return True
-        if low <= value <= high:
+        if held_deviation(value, low, high, self.noise(low, high, resolution, counting)) <= 1:
             return False
         centre = (low + high) / 2.0
         return abs(value - centre) > self.policy.min_relative_change * abs(centre)
+
+    def noise(self, low: float, high: float, resolution: float, counting: bool) -> float:
+        """The half-width no range may be narrower than, for a signal that moves in steps
+        of ``resolution``: one step, or for a counting signal ``shot_noise_sigmas`` times
+        the scatter of the count expected in the middle of ``[low, high]``
+        (``sqrt(k)`` steps for ``k`` steps per interval; at least one step).
+
+        >>> tracker = PolicyTracker(AlertPolicy())
+        >>> tracker.noise(0.0, 0.1, 0.04, False), round(tracker.noise(0.0, 0.1, 0.04, True), 3)
+        (0.04, 0.134)
+        >>> round(tracker.noise(0.8, 1.0, 0.04, True), 3)  # 22.5 ticks: 4.7 ticks' scatter
+        0.569
+        """
+        if not resolution > 0.0:
+            return 0.0
+        if not counting:
+            return resolution
+        centre = abs(low + high) / 2.0 if math.isfinite(low + high) else 0.0
+        return self.policy.shot_noise_sigmas * math.sqrt(max(centre, resolution) * resolution)
 
     def _escalation(self, st: SeriesState, dev: float) -> Transition | None:
         """A firing series outside its held range: ``'escalate'`` once a deviation
@@ -241,15 +286,18 @@ class PolicyTracker:
         self._state.pop(key, None)
 
 
-def held_deviation(value: float, low: float, high: float) -> float:
-    """How far ``value`` is from the middle of ``[low, high]``, in half-widths of it
-    (1 is the edge of the range; NaN when the range or the value is unknown).
+def held_deviation(value: float, low: float, high: float, noise: float = 0.0) -> float:
+    """How far ``value`` is from the middle of ``[low, high]``, in half-widths of it, the
+    half-width at least ``noise`` (1 is the edge of the range; NaN when the range or the
+    value is unknown).
 
     >>> held_deviation(15.0, 8.0, 12.0), held_deviation(10.0, 8.0, 12.0)
     (2.5, 0.0)
+    >>> held_deviation(1.0, 0.0, 0.0, noise=1.0)  # one step off a flat line: within it
+    1.0
     """
     if not (math.isfinite(low) and math.isfinite(high) and math.isfinite(value)):
         return math.nan
     centre = (low + high) / 2.0
-    half = max((high - low) / 2.0, 1e-9 * max(1.0, abs(centre)))
+    half = max((high - low) / 2.0, noise, 1e-9 * max(1.0, abs(centre)))
     return abs(value - centre) / half

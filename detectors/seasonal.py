@@ -172,7 +172,7 @@ class SeasonalBaseline(KeyedDetector):
                ) -> tuple[FloatArray, FloatArray, FloatArray]:
         p = self._assess(slots, ts, values)
         self._cache = p
-        ready = p.z != 0.0
+        ready = np.isfinite(p.pred) & (self.n0[slots] >= self.warmup)  # type: ignore[attr-defined]
         low = np.where(ready, p.pred - self.band_z * p.sigma, np.nan)
         high = np.where(ready, p.pred + self.band_z * p.sigma, np.nan)
         return z_to_score(p.z), low, high

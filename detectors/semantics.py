@@ -18,9 +18,20 @@ gives one, else by its naming conventions:
   fold into the family's highest quantile; a family with only ``_sum`` and ``_count``
   becomes the mean (``rate(_sum) / rate(_count)``); a family's ``_sum``/``_count`` are not
   scored on their own when it has buckets or quantiles;
-* **bookkeeping** is not scored: ``up`` and ``scrape_*`` (Prometheus' own view of the scrape;
-  target down is a Prometheus rule's job, through the Alertmanager receiver), ``*_info``,
-  ``*_created`` and timestamps (``*_time_seconds``, ``*_timestamp_seconds``).
+* **bookkeeping** is not scored: ``up``, ``scrape_*`` and other series about the scrape
+  itself (``promhttp_*``, ``node_scrape_collector_*``), ``*_info``, ``*_created`` and
+  timestamps (:func:`detectors.kinds.bookkeeping` says why).
+
+Each signal also carries its **resolution**, for the alert policy
+(:mod:`detectors.policy`): the quantum its values move in, learnt as the largest step every
+change the series made is a whole multiple of (:func:`common_step`; a rounding-sized change
+is not one, and a series that moves continuously ends with a quantum of rounding size, which
+says nothing). A gauge's quantum is that of its value
+(1 for a count of processes, 0.01 for a load average); a counter's rate moves in the
+counter's smallest increment per interval (``node_cpu_seconds_total`` counts 0.01 s ticks, so
+at a 250 ms scrape its rate moves in steps of 0.04), and a rate is marked *counting*: it is
+a count of events, with their shot noise. The quantum is learnt from the change it judges
+too, so the first move of a series that never moved is, by definition, within resolution.
 
 Scrape gaps, stale markers and restarts never alert by themselves: a point more than
 ``gap_factor`` times the series' usual interval after the one before, a non-finite value
@@ -46,10 +57,7 @@ was normal before does not describe it.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -68,77 +76,12 @@ from detectors.families import (
     UNTYPED,
     Family,
 )
+from detectors.kinds import SeriesKind, classify
 
 FloatArray = npt.NDArray[np.float64]
 _RATE_KINDS = frozenset((COUNTER, BUCKET, SUM, COUNT))
-_SKIP_SUFFIXES = ("_created", "_info", "_time_seconds", "_timestamp_seconds", "_timestamp")
-_PNN = re.compile(r"^(.+)_p(\d{1,4})$")
-
-
-@dataclass(slots=True)
-class SeriesKind:
-    """What one input series is and where its points go."""
-
-    kind: int
-    family: str = ""
-    group: str = ""
-    group_labels: Mapping[str, str] = field(default_factory=dict)
-    bound: float = math.nan  # the bucket's ``le`` or the quantile
-    slot: int = -1
-    declared: str = ""
-
-
-def classify(name: str, labels: Mapping[str, str], declared: str = "") -> SeriesKind:
-    """The kind of a series, from its declared type first and its name second.
-
-    >>> [classify(n, {}).kind == k for n, k in [("up", SKIP), ("node_load1", UNTYPED),
-    ...  ("node_cpu_seconds_total", COUNTER), ("process_start_time_seconds", SKIP)]]
-    [True, True, True, True]
-    >>> b = classify("http_seconds_bucket", {"le": "0.5", "job": "a"})
-    >>> b.kind == BUCKET, b.family, b.group, b.bound
-    (True, 'http_seconds', 'http_seconds{job="a"}', 0.5)
-    >>> q = classify("latency_p99", {"job": "a"})
-    >>> q.kind == QUANTILE, q.group, q.bound
-    (True, 'latency{job="a"}', 0.99)
-    >>> classify("jobs_count", {}, "gauge").kind == GAUGE
-    True
-    """
-    if (name == "up" or name.startswith("scrape_") or name.endswith(_SKIP_SUFFIXES)
-            or declared in ("info", "stateset")):
-        return SeriesKind(SKIP)
-    if "le" in labels and (name.endswith("_bucket") or declared in ("histogram",
-                                                                    "gaugehistogram")):
-        family = name.removesuffix("_bucket")
-        rest = {k: v for k, v in labels.items() if k != "le"}
-        return SeriesKind(BUCKET, family, series_key(family, rest), rest,
-                          _float(labels["le"]))
-    if "quantile" in labels:
-        rest = {k: v for k, v in labels.items() if k != "quantile"}
-        return SeriesKind(QUANTILE, name, series_key(name, rest), rest,
-                          _float(labels["quantile"]))
-    match = _PNN.match(name)
-    if match and declared in ("", "gauge", "unknown"):
-        digits = match.group(2)
-        family = match.group(1)
-        return SeriesKind(QUANTILE, family, series_key(family, labels), dict(labels),
-                          int(digits) / 10 ** len(digits))
-    if declared == "gauge":
-        return SeriesKind(GAUGE)
-    if declared != "counter":
-        for suffix, kind in (("_sum", SUM), ("_count", COUNT)):
-            if name.endswith(suffix):
-                family = name.removesuffix(suffix)
-                return SeriesKind(kind, family, series_key(family, labels), dict(labels))
-    if declared == "counter" or name.endswith("_total"):
-        return SeriesKind(COUNTER)
-    return SeriesKind(UNTYPED if declared in ("", "unknown") else GAUGE)
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        return math.nan
+#: a change smaller than this share of the value is float rounding, not a quantum
+_ROUNDING = 1e-12
 
 
 class MetricSemantics:
@@ -168,6 +111,7 @@ class MetricSemantics:
         self._rises = np.zeros(16, dtype=np.int64)
         self._falls = np.zeros(16, dtype=np.int64)
         self._seen = np.zeros(16, dtype=np.int64)
+        self._quantum = np.full(16, np.inf)
 
     def __len__(self) -> int:
         return len(self._kinds)
@@ -208,8 +152,10 @@ class MetricSemantics:
                 for name in ("_hold", "_rises", "_falls", "_seen"):
                     setattr(self, name, np.concatenate([getattr(self, name),
                                                         np.zeros(grow, dtype=np.int64)]))
+                self._quantum = np.concatenate([self._quantum, np.full(grow, np.inf)])
         self._prev_ts[slot] = self._prev_val[slot] = self._interval[slot] = np.nan
         self._hold[slot] = self._rises[slot] = self._falls[slot] = self._seen[slot] = 0
+        self._quantum[slot] = np.inf
         return slot
 
     def _release(self, kind: SeriesKind) -> None:
@@ -248,12 +194,13 @@ class MetricSemantics:
         slots = series_slot[batch.series]
         keep = np.flatnonzero(slots >= 0)
         in_series = batch.series[keep]
-        emit, out_vals, restart = self._step(
+        emit, out_vals, restart, res, counting = self._step(
             slots[keep], batch.ts[keep], batch.values[keep],
             np.array([k.kind in _RATE_KINDS for k in kinds])[in_series],
             np.array([k.kind == UNTYPED for k in kinds], dtype=bool)[in_series])
         self.restarted = self._restarted(batch, kinds, keep[restart])
-        return self._assemble(batch, kinds, keep[emit], out_vals[emit])
+        return self._assemble(batch, kinds, keep[emit], out_vals[emit], res[emit],
+                              counting[emit])
 
     def _counterlike(self, slots: npt.NDArray[np.int64] | int) -> npt.NDArray[np.bool_]:
         """Untyped series that rose and never fell: counters."""
@@ -272,13 +219,17 @@ class MetricSemantics:
 
     def _step(self, slots: npt.NDArray[np.int64], ts: FloatArray, vals: FloatArray,
               rate: npt.NDArray[np.bool_], untyped: npt.NDArray[np.bool_]
-              ) -> tuple[npt.NDArray[np.bool_], FloatArray, npt.NDArray[np.bool_]]:
-        """Per point: whether it yields a signal, its value (rate or level), and whether
-        the series restarted there (a gap, a stale marker or a reset after earlier data).
+              ) -> tuple[npt.NDArray[np.bool_], FloatArray, npt.NDArray[np.bool_],
+                         FloatArray, npt.NDArray[np.bool_]]:
+        """Per point: whether it yields a signal, its value (rate or level), whether the
+        series restarted there (a gap, a stale marker or a reset after earlier data), its
+        resolution and whether it is a rate (counting).
         An untyped series yields nothing until its kind is decided, then as that kind."""
         emit = np.zeros(slots.shape[0], dtype=bool)
         restart = np.zeros(slots.shape[0], dtype=bool)
         out = np.full(slots.shape[0], np.nan)
+        res = np.full(slots.shape[0], np.nan)
+        counting = np.zeros(slots.shape[0], dtype=bool)
         for pos in rounds_of(slots):
             sl, t, v, r, u = slots[pos], ts[pos], vals[pos], rate[pos], untyped[pos]
             flip = counted = np.zeros(sl.shape[0], dtype=bool)
@@ -324,10 +275,21 @@ class MetricSemantics:
             self._hold[sl] = np.where(live, new_hold, hold)
             self._prev_ts[sl] = np.where(live, np.where(finite, t, np.nan), prev_t)
             self._prev_val[sl] = np.where(live, v, prev_v)
-        return emit, out, restart
+            # the quantum: the step every change made is a multiple of (a counter's by
+            # its increments)
+            step = np.abs(v - prev_v)
+            tol = _ROUNDING * np.maximum(np.abs(v), np.abs(prev_v))
+            moved = step_ok & ~reset & ~flip & (step > tol)
+            quantum = common_step(self._quantum[sl], np.where(moved, step, np.inf), tol)
+            self._quantum[sl] = quantum
+            quantum = np.where(np.isfinite(quantum), quantum, np.nan)
+            res[pos] = np.where(r, quantum / self._interval[sl], quantum)
+            counting[pos] = r
+        return emit, out, restart, res, counting
 
     def _assemble(self, batch: MetricColumns, kinds: list[SeriesKind],
-                  pos: npt.NDArray[np.int64], vals: FloatArray) -> MetricColumns:
+                  pos: npt.NDArray[np.int64], vals: FloatArray, res: FloatArray,
+                  counting: npt.NDArray[np.bool_]) -> MetricColumns:
         names: list[str] = []
         labels: list[Mapping[str, str]] = []
         keys: list[str] = []
@@ -346,8 +308,9 @@ class MetricSemantics:
             return found
 
         routes: dict[int, int] = {}  # input series -> output series, _DROP or _FOLD
-        for s, t, v in zip(batch.series[pos].tolist(), batch.ts[pos].tolist(), vals.tolist(),
-                           strict=True):
+        quantum: dict[int, tuple[float, bool]] = {}  # output series -> its resolution
+        for s, t, v, q, c in zip(batch.series[pos].tolist(), batch.ts[pos].tolist(),
+                                 vals.tolist(), res.tolist(), counting.tolist(), strict=True):
             target = routes.get(s)
             if target is None:
                 route = self._route(kinds[s])
@@ -364,6 +327,7 @@ class MetricSemantics:
                 out_series.append(target)
                 out_ts.append(t)
                 out_vals.append(v)
+                quantum[target] = (q, c)
             elif target == _FOLD:
                 kind = kinds[s]
                 fam = self._families[kind.group]
@@ -371,10 +335,13 @@ class MetricSemantics:
                     out_series.append(ident(kind.group, fam.name, fam.labels, kind.group))
                     out_ts.append(ft)
                     out_vals.append(fv)
+        known = [quantum.get(i, (np.nan, False)) for i in range(len(names))]
         return MetricColumns(names, labels, [keys[i] for i in out_series],
                              np.array(out_series, dtype=np.int64),
                              np.array(out_ts, dtype=np.float64),
-                             np.array(out_vals, dtype=np.float64))
+                             np.array(out_vals, dtype=np.float64),
+                             resolution=np.array([q for q, _ in known], dtype=np.float64),
+                             counting=np.array([c for _, c in known], dtype=bool))
 
     def _route(self, kind: SeriesKind) -> int:
         """Where a series' signals go: scored as itself, as its family, folded or dropped."""
@@ -391,3 +358,27 @@ class MetricSemantics:
 
 
 _DIRECT, _FAMILY, _DROP, _FOLD = -10, -11, -1, -2
+
+
+def common_step(a: FloatArray, b: FloatArray, tol: FloatArray) -> FloatArray:
+    """The largest step both ``a`` and ``b`` are whole multiples of, to within ``tol``
+    (Euclid's algorithm on floats, nearest remainders); ``inf`` stands for "no step yet".
+
+    >>> common_step(np.array([0.03, np.inf, 4096.0, 188.2, 200.0]),
+    ...             np.array([0.02, 0.01, np.inf, 203.7, 100 * 2 ** 0.5]),
+    ...             np.full(5, 1e-9)).round(6).tolist()
+    [0.01, 0.01, 4096.0, 0.1, 0.0]
+    """
+    a = np.where(np.isfinite(a), a, b)
+    b = np.where(np.isfinite(b), b, a)
+    a, b = np.maximum(a, b), np.minimum(a, b)
+    for _ in range(64):
+        live = np.isfinite(b) & (b > tol)
+        if not live.any():
+            break
+        div = np.where(live, b, 1.0)
+        rem = np.fmod(np.where(live, a, 0.0), div)
+        rem = np.minimum(rem, div - rem)
+        a = np.where(live, b, a)
+        b = np.where(live, rem, b)
+    return a

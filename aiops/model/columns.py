@@ -33,6 +33,11 @@ class MetricColumns:
     #: series key -> declared metric type (counter, gauge, histogram, summary...), for the
     #: series whose sender said so (remote_write metadata, a ``type`` field); sparse.
     types: dict[str, str] = field(default_factory=dict)
+    #: per series (indexed like ``names``): the quantum its values move in, NaN where not
+    #: known, and whether the values are rates of counted events (shot noise applies);
+    #: set by the detect stage's metric semantics for the alert policy, None on raw input
+    resolution: npt.NDArray[np.float64] | None = None
+    counting: npt.NDArray[np.bool_] | None = None
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
@@ -100,5 +105,13 @@ class MetricColumns:
         for part in parts:
             types.update(part.types)
         series = np.concatenate([p.series + off for p, off in zip(parts, offsets, strict=True)])
-        return cls(names, labels, keys, series, np.concatenate([p.ts for p in parts]),
-                   np.concatenate([p.values for p in parts]), types)
+        out = cls(names, labels, keys, series, np.concatenate([p.ts for p in parts]),
+                  np.concatenate([p.values for p in parts]), types)
+        if any(p.resolution is not None for p in parts):
+            out.resolution = np.concatenate([
+                p.resolution if p.resolution is not None else np.full(len(p.names), np.nan)
+                for p in parts])
+            out.counting = np.concatenate([
+                p.counting if p.counting is not None else np.zeros(len(p.names), bool)
+                for p in parts])
+        return out

@@ -203,3 +203,45 @@ def test_counters_after_a_two_minute_gap_raise_nothing() -> None:
     for t in range(700, 720):
         alerts += alerter.process_columns(sem.apply(MetricColumns.from_samples(scrape(t))))
     assert len(alerts) >= 1
+
+
+def _resolution(out: MetricColumns) -> dict[str, tuple[float, bool]]:
+    assert out.resolution is not None and out.counting is not None
+    return {key: (round(float(out.resolution[s]), 9), bool(out.counting[s]))
+            for key, s in zip(out.keys, out.series.tolist(), strict=True)}
+
+
+def test_each_signal_carries_the_quantum_it_moves_in() -> None:
+    sem = MetricSemantics(settle_points=0)
+    lab = {"job": "node"}
+    rng = np.random.default_rng(0)
+    cpu = np.round(100.0 + np.cumsum(0.01 * rng.poisson(1.0, 40)), 2)  # 0.01 s ticks
+    samples = []
+    for t in range(40):
+        ts = 0.25 * t
+        samples += [MetricSample("node_cpu_seconds_total", lab, ts, float(cpu[t])),
+                    MetricSample("node_procs_running", lab, ts, float(1 + t % 3)),
+                    MetricSample("node_memory_free_bytes", lab, ts, 4096.0 * (1000 + t % 4)),
+                    MetricSample("node_sockstat_TCP_orphan", lab, ts, 0.0),
+                    # float arithmetic: a total of 0.1 s steps is not quantised at 1e-17
+                    MetricSample("busy_seconds", lab, ts, 0.1 * t + 0.2)]
+    out = sem.apply(_cols(samples, {'node_procs_running{job="node"}': "gauge",
+                                    'node_memory_free_bytes{job="node"}': "gauge",
+                                    'node_sockstat_TCP_orphan{job="node"}': "gauge",
+                                    'busy_seconds{job="node"}': "gauge"}))
+    res = _resolution(out)
+    assert res['node_cpu_seconds_total{job="node"}'] == (0.04, True)  # 0.01 s per 0.25 s
+    assert res['node_procs_running{job="node"}'] == (1.0, False)
+    assert res['node_memory_free_bytes{job="node"}'] == (4096.0, False)
+    assert math.isnan(res['node_sockstat_TCP_orphan{job="node"}'][0])  # never moved
+    assert res['busy_seconds{job="node"}'][0] >= 0.09
+
+
+def test_the_scrape_bookkeeping_is_not_scored() -> None:
+    sem = MetricSemantics(settle_points=0)
+    lab = {"job": "node"}
+    names = ["node_scrape_collector_duration_seconds", "promhttp_metric_handler_requests_total",
+             "scrape_duration_seconds", "up", "node_load1"]
+    got = _signals(sem, [MetricSample(n, lab, float(t), float(t % 3)) for t in range(20)
+                         for n in names])
+    assert set(got) == {'node_load1{job="node"}'}

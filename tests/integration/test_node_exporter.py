@@ -3,14 +3,14 @@
 What a new user sees first: a quiet machine, a scrape gap (the exporter stopped and
 started again, so its own counters reset), and an engine restart must raise no alert at all;
 then a CPU burner must raise an alert within a few scrapes, keep it firing while it runs and
-resolve it after it stops. Counters are scored as rates (``detectors.semantics``) and the
-restarted engine resumes from its checkpoints, which is what makes the quiet part quiet.
+resolve it after it stops. What makes the quiet part quiet: counters are scored as rates
+and the scrape's own bookkeeping is not scored (``detectors.semantics``), the restarted
+engine resumes from its checkpoints, and the alert policy ignores changes within a
+signal's measurement noise (an idle CPU's counters move in 0.01 s ticks, a few per scrape).
 
-Both are the issue's targets. Where one is not met the test reports an expected failure
-with every alert it saw (when, on which series, value against the expected range), so the
-figure is measured on every run rather than hidden; the infrastructure (warm-up, restart
-from checkpoints, the exporter's return) is asserted hard. It skips on a machine that is
-less than half idle before it starts: node-exporter describes the whole machine.
+A missed target fails with every alert the test saw (when, on which series, value against
+the expected range). It skips on a machine that is less than half idle before it starts:
+node-exporter describes the whole machine, and other work on it is real activity.
 
 The default detector needs ``warmup + likelihood_warmup`` points of a series before it
 scores, so Prometheus scrapes every 250 ms; the gap is 120 intervals, the issue's 2 minutes
@@ -227,13 +227,8 @@ def test_node_exporter_quiet_through_gap_and_restart_then_cpu_burn_alerts(
             missed.append("the burn's alerts did not resolve within 40 s of its end")
         if quiet:
             missed.append("alerts in the quiet run")
-        if missed:
-            # Targets not met with the default detector on the machines measured (see
-            # BENCHMARKS.md): a young series (about 130 points here) has too narrow an idea
-            # of its spread, and the machine's own activity (the engine catching up after its
-            # restart, other work) is real node-level change. Reported, not hidden.
-            pytest.xfail("; ".join(missed) + "\nquiet run:\n" + _describe(quiet, marks)
-                         + "\nburn:\n" + _describe(alerts.since(burn_from), marks))
+        assert not missed, ("; ".join(missed) + "\nquiet run:\n" + _describe(quiet, marks)
+                            + "\nburn:\n" + _describe(alerts.since(burn_from), marks))
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{prom.output()[-1500:]}") from None
     finally:
@@ -257,11 +252,13 @@ def _idle_fraction(seconds: float) -> float:
 
 
 def _cpu(alerts: list[Alert]) -> list[Alert]:
-    """Alerts on what a CPU burn moves: CPU time by mode, CPU pressure, load, runnables."""
+    """Alerts on what a CPU burn moves while it runs: CPU time by mode, CPU pressure,
+    runnables. Not the load averages: they are means over the last 1, 5 and 15 minutes, so
+    they stay above their baseline for minutes after the burn, and an alert on them is
+    right to stay firing that long."""
     def moved(a: Alert) -> bool:
         metric = a.labels.get("metric", "")
-        return ("cpu" in metric or metric.startswith("node_load")
-                or metric == "node_procs_running")
+        return "cpu" in metric or metric == "node_procs_running"
     return [a for a in alerts if moved(a)]
 
 
