@@ -27,7 +27,7 @@ from typing import Any
 
 from aiops.model import DecodeError
 from aiops.silences import MatcherSpec, SilenceError, parse_matcher
-from streams.codecs import dumps, loads
+from aiops.wire.shapes import dumps, loads
 
 #: How an accept command starts on the metrics topic (no metrics message starts so).
 COMMAND_PREFIX = b'{"command":'

@@ -29,9 +29,9 @@ from aiops.storage.engine import create_engine
 from aiops.storage.migrate import upgrade
 from aiops.storage.repository import Store
 from aiops.telemetry import Telemetry
+from aiops.wire.logmapping import LogFieldMapping
 from streams.broker import LocalBroker
 from streams.kafka import KafkaConfig, ensure_topics, read_topic_values
-from streams.mapping import LogFieldMapping
 from streams.producer import EventProducer
 from streams.runner import StageRunner
 from streams.stage import Stage
@@ -116,11 +116,12 @@ class Engine:
 
                 entity = partial(EntityAlerter, det.entity_metrics,
                                  interval=det.entity_interval_s)
-            deviations = None
+            deviations = log_deviations = None
             if s.correlation.diagnosis:
                 from detectors.deviation import DeviationTracker
+                from detectors.log_deviation import LogDeviationTracker
 
-                deviations = DeviationTracker
+                deviations, log_deviations = DeviationTracker, LogDeviationTracker
             # Only workers of a consumer group move partitions; replays keep state in memory.
             checkpoints = (CheckpointStore(self.store.engine,
                                            f"{s.kafka.group_prefix}.detect")
@@ -131,7 +132,7 @@ class Engine:
                                entity_alerter=entity, series_idle_s=det.series_idle_s,
                                checkpoints=checkpoints,
                                checkpoint_interval_s=det.checkpoint_interval_s,
-                               deviations=deviations)
+                               deviations=deviations, log_deviations=log_deviations)
         if name == "correlate":
             from aiops.correlation import TopologyUpdater, build_correlator
             from aiops.notify.build import build_notifier

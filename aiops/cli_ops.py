@@ -208,7 +208,7 @@ def silence_add(
         raise typer.BadParameter("--comment is required (say why)")
     starts = time.time()
     if start:
-        from streams.timefmt import parse_time
+        from aiops.wire.timefmt import parse_time
 
         starts = parse_time(start, field="start") or starts
     body = {"matchers": matchers, "startsAt": starts,

@@ -26,7 +26,7 @@ import typer
 
 from aiops.model import Alert, Incident, LogRecord, MetricSample
 from aiops.settings import Settings
-from streams.codecs import (
+from aiops.wire.shapes import (
     alert_key,
     dumps,
     encode_alert,

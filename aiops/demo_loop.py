@@ -106,8 +106,8 @@ def run_closed_loop(timeout: float = 120.0) -> dict[str, float]:
 
     from aiops.app import STAGES, Engine, Workers
     from aiops.settings import Settings, SlackDestinationSettings
+    from aiops.wire.timefmt import format_time
     from streams.broker import LocalBroker, free_port
-    from streams.timefmt import format_time
 
     sink = SlackSink()
     port = free_port()

@@ -28,7 +28,7 @@ import typer
 from aiops.model import Incident
 from aiops.replay_sources import BadLine, SourceFile, SourceReport, Ticker
 from aiops.settings import Settings
-from streams.codecs import decode_incident
+from aiops.wire.shapes import decode_incident
 from streams.memory import InMemoryPipeline
 from streams.producer import Record
 
@@ -161,7 +161,7 @@ def replay(
     ] = "event",
 ) -> None:
     """Push recorded data through the whole pipeline as fast as possible, in event time."""
-    from streams.codecs import encode_incident
+    from aiops.wire.shapes import encode_incident
 
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.load(None)

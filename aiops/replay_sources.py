@@ -28,8 +28,8 @@ from typing import BinaryIO
 import orjson
 
 from aiops.model import DecodeError
+from aiops.wire.timefmt import parse_time
 from streams.producer import Record
-from streams.timefmt import parse_time
 
 
 def event_time(obj: object) -> float:

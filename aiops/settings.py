@@ -195,8 +195,9 @@ class CorrelationSettings(_Section):
     topology_file: str = Field("", description="YAML/JSON service graph.")
     diagnosis: bool = Field(
         True,
-        description="The detect stage publishes per-node deviation summaries and the "
-        "correlator ranks every deviating node around an incident, alerting or not.",
+        description="The detect stage publishes per-node deviation summaries (metric series "
+        "and error logs) and the correlator ranks every deviating node around an incident, "
+        "alerting or not.",
     )
     ranking: str = Field(
         "chain", description="Root-cause ranking: chain, composite, deepest, pagerank, onset, "

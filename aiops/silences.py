@@ -28,12 +28,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from aiops.model import ConfigError, DecodeError
+from aiops.wire.shapes import dumps, loads
+from aiops.wire.timefmt import MAX_TS, MIN_TS, format_time, parse_time
 from correlator.config import Matcher, Silence
-from streams.codecs import dumps, loads
-from streams.timefmt import format_time, parse_time
 
-_MAX_TS = 253_370_764_800.0  # 9999-01-01, as at the HTTP edge (aiops.api.edge)
-_MIN_TS = 0.0
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _OPS = {(False, True): "=", (False, False): "!=", (True, True): "=~", (True, False): "!~"}
 
@@ -134,7 +132,7 @@ def _time(raw: object, name: str) -> float | None:
         value = parse_time(raw, field=name)
     except DecodeError as exc:
         raise SilenceError(exc.reason) from exc
-    if value is not None and not _MIN_TS <= value <= _MAX_TS:  # also NaN: comparisons fail
+    if value is not None and not MIN_TS <= value <= MAX_TS:  # also NaN: comparisons fail
         raise SilenceError(f"{name} {value!r} is out of range (1970-01-01 to 9999-01-01)")
     return value
 

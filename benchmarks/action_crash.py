@@ -54,8 +54,8 @@ def worker(db_url: str, port: int, offset_file: Path) -> int:
     )
     from aiops.stages.act import ActStage
     from aiops.storage import Store, create_engine
+    from aiops.wire.shapes import encode_incident
     from remediation.dryrun import DryRunRemediator
-    from streams.codecs import encode_incident
     from streams.stage import Incoming
     from streams.topics import Topics
     from tests.aiops.notify.conftest import make_incident

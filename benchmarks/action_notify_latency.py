@@ -31,8 +31,8 @@ def main() -> None:
     from aiops.stages.act import ActStage
     from aiops.storage import Store, create_engine
     from aiops.storage.migrate import upgrade
+    from aiops.wire.shapes import encode_incident
     from remediation.dryrun import DryRunRemediator
-    from streams.codecs import encode_incident
     from streams.stage import Incoming
     from streams.topics import Topics
     from tests.aiops.notify.conftest import make_incident

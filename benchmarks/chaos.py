@@ -296,7 +296,7 @@ def cluster(replicas: int = 1, sink: Sink | None = None,
 
 def alert(name: str, service: str, starts: float, severity: str = "warning",
           ends: float | None = None) -> dict[str, Any]:
-    from streams.timefmt import format_time
+    from aiops.wire.timefmt import format_time
 
     return {
         "status": "resolved" if ends is not None else "firing",

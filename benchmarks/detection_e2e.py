@@ -18,10 +18,10 @@ import uuid
 import numpy as np
 
 from aiops.stages.detect import DetectStage
+from aiops.wire.shapes import dumps
 from detectors import MetricAlerter, default_log_alerter, default_metric_alerter
 from detectors.registry import previous_default
 from streams.broker import LocalBroker
-from streams.codecs import dumps
 from streams.kafka import KafkaConfig, ensure_topics
 from streams.producer import EventProducer, Record
 from streams.runner import StageRunner

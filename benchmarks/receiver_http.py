@@ -32,7 +32,7 @@ import cramjam
 import httpx
 import orjson
 
-from aiops.api.remote_write import RemoteWriteDecoder, encode_write_request
+from aiops.wire.remote_write import RemoteWriteDecoder, encode_write_request
 from streams.broker import LocalBroker
 
 SERIES_PER_REQUEST = 2000  # Prometheus' max_samples_per_send in docs/prometheus.yml

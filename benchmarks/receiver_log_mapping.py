@@ -1,6 +1,6 @@
 """Log records decoded through the field mapping vs the native codec, records/s on one core.
 
-The peer is :func:`streams.codecs.decode_logs` (native shape only); the mapping reads the
+The peer is :func:`aiops.wire.shapes.decode_logs` (native shape only); the mapping reads the
 native shape and Vector's and Fluent Bit's Kubernetes records. Messages carry 1000 records
 (``{"records": [...]}``); rounds are interleaved so load from elsewhere hits all alike.
 
@@ -16,8 +16,8 @@ from collections.abc import Callable
 import orjson
 
 from aiops.model import LogRecord
-from streams.codecs import decode_logs
-from streams.mapping import LogFieldMapping
+from aiops.wire.logmapping import LogFieldMapping
+from aiops.wire.shapes import decode_logs
 
 RECORDS = 1000
 

@@ -1,1 +1,1 @@
-"""Kafka plumbing: topic catalogue, codecs, producers, stage runners, local broker."""
+"""Kafka plumbing: topic catalogue, producers, stage runners, local broker."""

@@ -2,7 +2,7 @@
 
 ``aiops replay`` uses it to push recorded data through the whole pipeline as fast as the
 stages go, deterministically; tests use it to exercise stages without Kafka. Records still
-go through the codecs, so what is tested is what would cross a topic.
+go through the wire shapes, so what is tested is what would cross a topic.
 """
 
 from __future__ import annotations

@@ -28,10 +28,10 @@ from aiops.api.silence_ops import expire_silence, save_silence, silence_store
 from aiops.model import Alert, AlertStatus, DecodeError, NotFoundError
 from aiops.silences import SilenceSpec, silence_to_dict
 from aiops.storage.rows import alert_from_row, alerts_t
+from aiops.wire.shapes import alert_from_dict, alert_key, encode_alert
+from aiops.wire.timefmt import format_time, parse_time
 from correlator.config import Matcher
-from streams.codecs import alert_from_dict, alert_key, encode_alert
 from streams.producer import Record
-from streams.timefmt import format_time, parse_time
 
 router = APIRouter(prefix="/api/v2", tags=["alertmanager v2"])
 

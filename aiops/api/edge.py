@@ -4,23 +4,17 @@ store.
 A 500 is the worst answer a receiver can give: Alertmanager and Prometheus retry it for ever,
 and the same bad value comes back each time. So everything the stages or the store cannot
 hold is refused here: NUL bytes (PostgreSQL text cannot store them) in the path, the query or
-a JSON body; times that are not finite or outside 1970..9999-01-01 (they overflow date
-arithmetic downstream; the year of margin keeps a window added to a time representable);
+a JSON body; times that are not finite or outside 1970..9999-01-01
+(:func:`aiops.wire.timefmt.checked_time`);
 and a record larger than the broker takes (``api.max_record_bytes``), which would fail in
 the producer and be retried for ever.
 
 >>> find_nul({"labels": {"a": "ok", "b": ["x", "y\\x00"]}})
 'labels.b[1]'
->>> checked_time(1e300, "startsAt")
-Traceback (most recent call last):
-...
-aiops.model.errors.DecodeError: cannot decode record: startsAt 1e+300 is out of range \
-(1970-01-01 to 9999-01-01)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -29,23 +23,10 @@ from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from aiops.model import DecodeError
 from streams.producer import Record
 
-#: 9999-01-01T00:00:00Z: a year below what RFC 3339 and Python's datetime can express.
-MAX_TS = 253_370_764_800.0
-MIN_TS = 0.0  # nothing before the epoch: a negative time is a unit mistake
 #: Deeper pages than this are refused (422) rather than overflowing a database integer.
 MAX_OFFSET = 1_000_000_000
-
-
-def checked_time(value: float | None, name: str) -> float | None:
-    """``value`` if it is a finite time in 1970..9999-01-01, else :class:`DecodeError`."""
-    if value is None:
-        return None
-    if not math.isfinite(value) or not MIN_TS <= value <= MAX_TS:
-        raise DecodeError(f"{name} {value!r} is out of range (1970-01-01 to 9999-01-01)")
-    return value
 
 
 def find_nul(value: Any, path: str = "") -> str | None:

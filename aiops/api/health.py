@@ -19,17 +19,26 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
-def readyz(api: ApiDeps = Depends(deps)) -> Any:
+def dependency_problems(api: ApiDeps) -> dict[str, str]:
+    """What the store and the broker raised when pinged, by name; empty when both answer.
+
+    One check for ``/readyz`` and the console's health panel, so the two cannot disagree.
+    """
     problems: dict[str, str] = {}
     try:
         api.store.ping()
     except Exception as exc:
-        problems["store"] = repr(exc)
+        problems["store"] = str(exc) or type(exc).__name__
     try:
         api.producer.ping()
     except Exception as exc:
-        problems["kafka"] = repr(exc)
+        problems["broker"] = str(exc) or type(exc).__name__
+    return problems
+
+
+@router.get("/readyz")
+def readyz(api: ApiDeps = Depends(deps)) -> Any:
+    problems = dependency_problems(api)
     if api.workers is not None:
         ready, idle = readiness(api.workers())
         if not ready:

@@ -15,12 +15,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from aiops.api.deps import ApiDeps, deps
-from aiops.api.edge import MAX_OFFSET, Name, Text, checked_time
+from aiops.api.edge import MAX_OFFSET, Name, Text
 from aiops.api.receivers import _publish
 from aiops.model import CommandKind, DecodeError, IncidentCommand, IncidentStatus, NotFoundError
-from streams.codecs import action_to_dict, command_to_dict, dumps, incident_to_dict
+from aiops.wire.shapes import action_to_dict, command_to_dict, dumps, incident_to_dict
+from aiops.wire.timefmt import checked_time, parse_time
 from streams.producer import Record
-from streams.timefmt import parse_time
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
 

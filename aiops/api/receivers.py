@@ -10,55 +10,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import ClientDisconnect
 
 from aiops.api import schemas
 from aiops.api.deps import ApiDeps, deps
-from aiops.api.edge import checked_time, oversized, refuse_nul_in_body
+from aiops.api.edge import oversized, refuse_nul_in_body
 from aiops.model import BrokerUnavailableError, DecodeError
-from streams.codecs import alert_from_dict, alert_key, encode_alert, loads
+from aiops.wire.alertmanager import decode_webhook
+from aiops.wire.shapes import alert_key, encode_alert, loads
 from streams.producer import Record
 
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["receivers"])
-
-SUPPORTED_WEBHOOK_VERSION = "4"
-
-
-class WebhookAlert(BaseModel):
-    """One alert of the webhook payload: the accepted shape, for documentation and clients."""
-
-    model_config = ConfigDict(extra="ignore")
-    status: str = "firing"
-    labels: dict[str, str]
-    annotations: dict[str, str] = Field(default_factory=dict)
-    startsAt: str | None = None
-    endsAt: str | None = None
-    generatorURL: str = ""
-    fingerprint: str = ""
-
-
-class AlertmanagerWebhook(BaseModel):
-    """Alertmanager's webhook payload, version 4; unknown fields are ignored."""
-
-    model_config = ConfigDict(extra="ignore")
-    version: str = SUPPORTED_WEBHOOK_VERSION
-    groupKey: str = ""
-    truncatedAlerts: int = 0
-    status: str = "firing"
-    receiver: str = ""
-    groupLabels: dict[str, str] = Field(default_factory=dict)
-    commonLabels: dict[str, str] = Field(default_factory=dict)
-    commonAnnotations: dict[str, str] = Field(default_factory=dict)
-    externalURL: str = ""
-    alerts: list[WebhookAlert]
-
 
 def _too_large(api: ApiDeps, receiver: str, limit: int) -> HTTPException:
     api.telemetry.rejected.labels(receiver, "413").inc()
@@ -110,35 +77,16 @@ def _unprocessable(api: ApiDeps, detail: str) -> HTTPException:
 
 
 def webhook_records(api: ApiDeps, raw: object) -> tuple[list[Record], int]:
-    """Validate a version 4 payload and encode its alerts; returns (records, truncated).
-
-    Validation is by hand rather than through the pydantic model: the model would be built
-    and dumped again for every alert, which halves the receiver's throughput, and the codec
-    already checks every field it uses. Fields we do not use are ignored, so payloads of
-    newer Alertmanager releases (which add fields, never remove them) keep working.
-    """
-    if not isinstance(raw, Mapping):
-        raise _unprocessable(api, "the webhook payload must be a JSON object")
-    version = raw.get("version")
-    if version != SUPPORTED_WEBHOOK_VERSION:
-        raise _unprocessable(api, f"unsupported webhook payload version {version!r}, "
-                                  f"expected {SUPPORTED_WEBHOOK_VERSION!r}")
-    alerts = raw.get("alerts")
-    if not isinstance(alerts, list):
-        raise _unprocessable(api, "'alerts' must be a list of alerts")
-    truncated = raw.get("truncatedAlerts") or 0
-    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
-        raise _unprocessable(api, "'truncatedAlerts' must be a non-negative integer")
+    """Decode a version 4 payload (422 with the reason) and encode its alerts for the alerts
+    topic (413 for one too large for it); returns (records, truncated)."""
+    try:
+        webhook = decode_webhook(raw)
+    except DecodeError as exc:
+        raise _unprocessable(api, exc.reason) from exc
     records = []
     topic = api.topics.alerts
     limit = api.settings.max_record_bytes
-    for index, item in enumerate(alerts):
-        try:
-            alert = alert_from_dict(item)
-            checked_time(alert.starts_at, "startsAt")
-            checked_time(alert.ends_at, "endsAt")
-        except DecodeError as exc:
-            raise _unprocessable(api, f"alerts[{index}]: {exc.reason}") from exc
+    for index, alert in enumerate(webhook.alerts):
         value = encode_alert(alert)
         if len(value) > limit:
             api.telemetry.rejected.labels("alertmanager", "413").inc()
@@ -146,7 +94,7 @@ def webhook_records(api: ApiDeps, raw: object) -> tuple[list[Record], int]:
                                      f"api.max_record_bytes ({limit}): labels or annotations "
                                      "too large")
         records.append(Record(topic, alert_key(alert), value))
-    return records, truncated
+    return records, webhook.truncated
 
 
 @router.post(

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from aiops.api import schemas
 from aiops.api.deps import ApiDeps, deps
 from aiops.api.receivers import _publish, read_json
-from streams.codecs import dumps
+from aiops.wire.shapes import dumps
 from streams.producer import Record
 from topology.updates import OPS
 

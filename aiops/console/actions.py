@@ -25,7 +25,7 @@ from aiops.console.pages import _local
 from aiops.console.render import render
 from aiops.model import CommandKind, ConflictError, NotFoundError
 from aiops.storage.remediation import RemediationStore
-from streams.codecs import incident_from_dict
+from aiops.wire.shapes import incident_from_dict
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 
 from aiops.api.deps import ApiDeps, deps
+from aiops.api.health import dependency_problems
 from aiops.console import queries
 from aiops.console.auth import read_failure
 from aiops.console.deps import ConsoleDeps, console_deps
@@ -187,15 +188,7 @@ async def audit_page(request: Request, incident_id: str = "", decision: str = ""
 
 
 def _health(api: ApiDeps, console: ConsoleDeps) -> dict[str, Any]:
-    problems: dict[str, str] = {}
-    try:
-        api.store.ping()
-    except Exception as exc:
-        problems["store"] = str(exc)
-    try:
-        api.producer.ping()
-    except Exception as exc:
-        problems["broker"] = str(exc)
+    problems = dependency_problems(api)
     stages, receivers = stage_health(api.telemetry.registry)
     broker = console.broker.health() if console.broker is not None else None
     if broker is not None and broker.error:

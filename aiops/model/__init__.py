@@ -8,6 +8,7 @@ from aiops.model.errors import (
     ConflictError,
     DecodeError,
     NotFoundError,
+    TooLargeError,
 )
 from aiops.model.fingerprint import alert_fingerprint
 from aiops.model.types import (
@@ -53,6 +54,7 @@ __all__ = [
     "RootCause",
     "Severity",
     "TimelineEntry",
+    "TooLargeError",
     "alert_fingerprint",
     "series_key",
     "service_of",

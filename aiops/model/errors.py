@@ -19,6 +19,14 @@ class DecodeError(AiopsError):
         self.kind = kind
 
 
+class TooLargeError(DecodeError):
+    """A body or record that is (or would decompress to) more than ``limit`` bytes."""
+
+    def __init__(self, reason: str, *, limit: int, kind: str = "record") -> None:
+        super().__init__(reason, kind=kind)
+        self.limit = limit
+
+
 class ConfigError(AiopsError):
     """A setting, runbook or topology file is invalid."""
 

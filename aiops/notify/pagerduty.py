@@ -17,7 +17,7 @@ from aiops.model import Incident, IncidentStatus
 from aiops.notify.http import post
 from aiops.notify.links import Links
 from aiops.notify.slack import clip
-from streams.timefmt import format_time
+from aiops.wire.timefmt import format_time
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 MAX_SUMMARY = 1024

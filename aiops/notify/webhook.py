@@ -18,7 +18,7 @@ import orjson
 from aiops.model import Incident
 from aiops.notify.http import post
 from aiops.notify.links import Links
-from streams.codecs import incident_to_dict
+from aiops.wire.shapes import incident_to_dict
 
 SCHEMA = "aiops.notification/v1"
 

@@ -16,7 +16,7 @@ import orjson
 
 from aiops.model import Alert, ConfigError
 from aiops.sim.scenario import GroundTruth, Scenario
-from streams.codecs import alert_from_dict, alert_to_dict, log_to_dict, metric_to_dict
+from aiops.wire.shapes import alert_from_dict, alert_to_dict, log_to_dict, metric_to_dict
 from topology.graph import ServiceGraph
 from topology.loaders import load_topology
 

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from aiops.model import DecodeError, Incident, RemediationAction
 from aiops.storage.repository import Store
-from streams.codecs import decode_incident, encode_action
+from aiops.wire.shapes import decode_incident, encode_action
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
 from streams.topics import Topics

@@ -40,10 +40,10 @@ from aiops.model.deviation import Deviation, decode_deviations
 from aiops.silences import decode_silence_message
 from aiops.stages.incident_notices import BatchChanges, Notices
 from aiops.storage.repository import OutboxMessage, Store
+from aiops.wire.feed import encode_feed
+from aiops.wire.shapes import decode_alert_or_command, loads
 from correlator.config import Silence
 from correlator.types import Correlator
-from streams.codecs import decode_alert_or_command, loads
-from streams.feed import encode_feed
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
 from streams.topics import Topics
@@ -51,6 +51,7 @@ from streams.topics import Topics
 log = logging.getLogger(__name__)
 
 INCIDENT_FEED = "topic:incidents"
+
 
 class CorrelateStage:
     name = "correlate"

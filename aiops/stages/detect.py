@@ -25,8 +25,8 @@ from aiops.acceptance import COMMAND_PREFIX, decode_accept_message
 from aiops.model import Alert, DecodeError, LogRecord, MetricSample
 from aiops.model.columns import MetricColumns
 from aiops.model.deviation import Deviation, encode_deviations
+from aiops.wire.shapes import alert_key, decode_logs, decode_metric_columns, encode_alert
 from detectors.semantics import MetricSemantics
-from streams.codecs import alert_key, decode_logs, decode_metric_columns, encode_alert
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult, TopicPartitionKey
 from streams.topics import Topics
@@ -64,6 +64,10 @@ class DeviationTrackerLike(Protocol):
 
 class LogAlerterLike(Protocol):
     def process(self, records: Sequence[LogRecord]) -> list[Alert]: ...
+
+
+class LogDeviationLike(Protocol):
+    def process(self, records: Sequence[LogRecord]) -> list[Deviation]: ...
 
 
 class CheckpointSink(Protocol):
@@ -111,9 +115,11 @@ class DetectStage:
         checkpoints: CheckpointSink | None = None,
         checkpoint_interval_s: float = 10.0,
         deviations: Callable[[], DeviationTrackerLike] | None = None,
+        log_deviations: Callable[[], LogDeviationLike] | None = None,
     ) -> None:
         self._new_metric_alerter = metric_alerter
         self._new_deviations = deviations
+        self._new_log_deviations = log_deviations
         self._new_log_alerter = log_alerter
         self._new_entity = entity_alerter
         self._new_semantics = semantics
@@ -127,6 +133,7 @@ class DetectStage:
         self._decode_logs = log_decoder
         self._metrics: dict[int, _MetricPartition] = {}
         self._logs: dict[int, LogAlerterLike] = {}
+        self._log_deviations: dict[int, LogDeviationLike] = {}
         self._entity_metrics: frozenset[str] | None = None
         self._checkpoints = checkpoints
         self._checkpoint_interval_s = checkpoint_interval_s
@@ -174,6 +181,12 @@ class DetectStage:
                         dead.append(DeadLetter(message, exc.reason))
                 if records:
                     alerts.extend(self._log_part(partition).process(records))
+                    if self._new_log_deviations is not None:
+                        tracker = self._log_deviations.get(partition)
+                        if tracker is None:
+                            tracker = self._log_deviations[partition] = (
+                                self._new_log_deviations())
+                        deviations.extend(tracker.process(records))
             else:
                 alerts.extend(self._metric_messages(partition, messages, dead, deviations))
             newest = max(m.offset for m in messages) + 1
@@ -311,6 +324,7 @@ class DetectStage:
                 self._metrics.pop(partition, None)
             elif topic == self._topics.logs:
                 self._logs.pop(partition, None)
+                self._log_deviations.pop(partition, None)
             self._offsets.handled.pop(key, None)
             self._offsets.saved_at.pop(key, None)
 
@@ -356,7 +370,8 @@ class DetectStage:
             logs = self._logs.get(partition)
             if logs is None:
                 return None
-            state = {"version": CHECKPOINT_VERSION, "kind": "logs", "alerter": logs}
+            state = {"version": CHECKPOINT_VERSION, "kind": "logs", "alerter": logs,
+                     "deviations": self._log_deviations.get(partition)}
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
     def _restore(self, topic: str, partition: int, blob: bytes) -> None:
@@ -378,3 +393,6 @@ class DetectStage:
                                                         float(state["event_now"]), tracker)
         else:
             self._logs[partition] = state["alerter"]
+            tracker = state.get("deviations")
+            if tracker is not None and self._new_log_deviations is not None:
+                self._log_deviations[partition] = tracker

@@ -31,7 +31,7 @@ from aiops.wire.otlp.body import Signal, parse, sniff_json
 from aiops.wire.otlp.logs import decode_logs
 from aiops.wire.otlp.metrics import decode_metrics
 from aiops.wire.otlp.spans import DecodedSpans, decode_spans
-from streams.codecs import dumps, loads, log_to_dict
+from aiops.wire.shapes import dumps, loads, log_to_dict
 from streams.producer import Record
 from streams.stage import DeadLetter, Incoming, StageResult
 from streams.topics import Topics

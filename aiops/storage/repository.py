@@ -43,7 +43,7 @@ from aiops.storage.rows import (
     write_incident_children,
     write_incident_head,
 )
-from streams.codecs import incident_from_dict
+from aiops.wire.shapes import incident_from_dict
 
 __all__ = ["OutboxMessage", "OutboxRow", "Store"]
 

@@ -23,7 +23,7 @@ from aiops.storage.tables import (
     IncidentServiceRecord,
     TimelineRecord,
 )
-from streams.codecs import incident_to_dict
+from aiops.wire.shapes import incident_to_dict
 
 alerts_t = cast(Table, AlertRecord.__table__)
 incidents_t = cast(Table, IncidentRecord.__table__)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from aiops.model import Alert
-from streams.codecs import dumps
+from aiops.wire.shapes import dumps
 
 T0 = 1_790_000_000.0
 SERVICES = ("cart", "pay", "ship")

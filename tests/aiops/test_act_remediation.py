@@ -32,13 +32,13 @@ from aiops.storage import Store, create_engine, normalize_url
 from aiops.storage.migrate import upgrade
 from aiops.storage.remediation import RemediationStore
 from aiops.telemetry import Telemetry
+from aiops.wire.shapes import decode_action, encode_incident
 from remediation.engine import Remediator
 from remediation.executors.process import ProcessExecutor, ProcessSupervisor
 from remediation.guards import Guards
 from remediation.learning import Posterior, ThompsonLearner
 from remediation.ports import Approval, AuditEntry
 from remediation.runbook import parse_runbooks
-from streams.codecs import decode_action, encode_incident
 from streams.kafka import KafkaConfig
 from streams.producer import EventProducer
 from streams.stage import Incoming

@@ -17,7 +17,7 @@ from aiops.storage.engine import create_engine
 from aiops.storage.migrate import upgrade
 from aiops.storage.repository import Store
 from aiops.telemetry import Telemetry
-from streams.codecs import decode_alert
+from aiops.wire.shapes import decode_alert
 from streams.kafka import KafkaConfig
 from streams.producer import EventProducer, Record
 from streams.topics import Topics

@@ -20,10 +20,10 @@ from aiops.storage.engine import create_engine
 from aiops.storage.migrate import upgrade
 from aiops.storage.repository import Store
 from aiops.telemetry import Telemetry
-from streams.codecs import dumps
+from aiops.wire.shapes import dumps
+from aiops.wire.timefmt import format_time
 from streams.kafka import KafkaConfig
 from streams.producer import EventProducer
-from streams.timefmt import format_time
 from streams.topics import Topics
 from tests.support.polling import eventually
 

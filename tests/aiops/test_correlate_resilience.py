@@ -14,7 +14,7 @@ from aiops.model import Alert, AlertStatus
 from aiops.settings import Settings
 from aiops.stages.correlate import CorrelateStage
 from aiops.storage.repository import OutboxMessage
-from streams.codecs import decode_incident, dumps, encode_alert
+from aiops.wire.shapes import decode_incident, dumps, encode_alert
 from streams.runner import handle_isolating
 from streams.stage import Incoming
 

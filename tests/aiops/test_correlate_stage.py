@@ -12,7 +12,7 @@ from aiops.settings import Settings
 from aiops.silences import parse_silence, silence_message
 from aiops.stages.correlate import CorrelateStage
 from aiops.storage.silences import SilenceStore
-from streams.codecs import command_to_dict, decode_incident, dumps, encode_alert
+from aiops.wire.shapes import command_to_dict, decode_incident, dumps, encode_alert
 from streams.stage import Incoming
 
 T0 = 1_790_000_000.0

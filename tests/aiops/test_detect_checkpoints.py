@@ -13,8 +13,8 @@ from aiops.stages.detect import DetectStage
 from aiops.storage.checkpoints import CheckpointStore
 from aiops.storage.engine import create_engine
 from aiops.storage.migrate import upgrade
+from aiops.wire.shapes import decode_alert
 from detectors import default_log_alerter, default_metric_alerter
-from streams.codecs import decode_alert
 from streams.stage import Incoming
 from streams.topics import Topics
 from tests.aiops.detect_data import SERVICES, T0, alert_set, scrapes

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from aiops.storage.engine import create_engine
 from aiops.storage.migrate import upgrade
-from streams.codecs import decode_alert
+from aiops.wire.shapes import decode_alert
 from streams.kafka import KafkaConfig, ensure_topics
 from streams.producer import EventProducer, Record
 from streams.topics import Topics

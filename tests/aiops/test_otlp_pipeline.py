@@ -38,7 +38,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from aiops.app import STAGES, Engine, Workers
 from aiops.settings import Settings
-from streams.codecs import decode_alert, decode_incident
+from aiops.wire.shapes import decode_alert, decode_incident
 from streams.kafka import KafkaConfig
 from streams.producer import EventProducer, Record
 from streams.topics import Topics

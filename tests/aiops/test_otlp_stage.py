@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 from pathlib import Path
 
 import orjson
@@ -22,12 +21,6 @@ from tests.support.collector import otlp_json, otlp_proto
 from tests.support.otel_app import Fault, ShopApp
 
 T0 = 1_790_000_000.0
-
-
-def test_doctests() -> None:
-    for module in (aiops.ingest.metrics, aiops.ingest.red, aiops.ingest.series):
-        failures, tried = doctest.testmod(module)
-        assert tried and not failures, module.__name__
 
 
 def _span(service: str, sid: bytes, parent: bytes, kind: int, end: float, duration: float,

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from aiops.app import STAGES, Engine, Workers
 from aiops.model import MetricSample
 from aiops.settings import Settings
-from streams.codecs import decode_alert, decode_incident, dumps, metric_to_dict
+from aiops.wire.shapes import decode_alert, decode_incident, dumps, metric_to_dict
 from streams.producer import EventProducer, Record
 from streams.topics import Topics
 from tests.support.kafka import read_topic

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 import random
 import struct
@@ -14,12 +13,14 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-import aiops.api.remote_write as rw
+import aiops.wire.remote_write as rw
+from aiops.api.remote_write import records_for
 from aiops.app import Engine
 from aiops.model import DecodeError
 from aiops.settings import Settings
 from aiops.wire.protobuf import encode_varint
-from streams.codecs import decode_metrics
+from aiops.wire.remote_write import encode_field as field
+from aiops.wire.shapes import decode_metrics
 from streams.kafka import KafkaConfig
 from streams.producer import EventProducer
 from streams.topics import Topics
@@ -32,11 +33,6 @@ HEADERS = {"content-type": "application/x-protobuf", "content-encoding": "snappy
 
 def _snappy(data: bytes) -> bytes:
     return bytes(cramjam.snappy.compress_raw(data))
-
-
-def test_doctests() -> None:
-    failures, tried = doctest.testmod(rw)
-    assert tried and not failures
 
 
 def test_decoder_groups_by_service_and_drops_stale_and_nan() -> None:
@@ -60,20 +56,20 @@ def test_decoder_groups_by_service_and_drops_stale_and_nan() -> None:
     # the service label wins over job, as everywhere in the engine
     assert decoded.by_service["checkout"][0]["labels"]["job"] == "node"
     assert decoded.by_service["unknown"] == []
-    records = rw.records_for(decoded, "m")
+    records = records_for(decoded, "m")
     samples = [s for r in records for s in decode_metrics(r.value)]
     assert all(math.isfinite(s.value) for s in samples) and len(samples) == 3
 
 
 def test_decoder_skips_unknown_fields_and_accepts_any_field_order() -> None:
-    label = rw._field(1, b"__name__") + rw._field(2, b"up")
-    job = rw._field(1, b"job") + rw._field(2, b"db")
+    label = field(1, b"__name__") + field(2, b"up")
+    job = field(1, b"job") + field(2, b"db")
     sample = b"\x09" + struct.pack("<d", 2.0) + b"\x10" + encode_varint(1000)
-    exemplar = rw._field(3, b"\x0a\x00")  # TimeSeries.exemplars: skipped
-    series = rw._field(2, sample) + rw._field(1, label) + exemplar + rw._field(1, job)
-    metadata = rw._field(3, b"\x08\x01\x12\x02up")  # WriteRequest.metadata: a counter
+    exemplar = field(3, b"\x0a\x00")  # TimeSeries.exemplars: skipped
+    series = field(2, sample) + field(1, label) + exemplar + field(1, job)
+    metadata = field(3, b"\x08\x01\x12\x02up")  # WriteRequest.metadata: a counter
     varint_field = b"\x20\x96\x01"  # an unknown varint field 4 at the top level
-    decoded = rw.RemoteWriteDecoder().decode(metadata + rw._field(1, series) + varint_field)
+    decoded = rw.RemoteWriteDecoder().decode(metadata + field(1, series) + varint_field)
     assert decoded.by_service["db"] == [{"name": "up", "labels": {"job": "db"}, "ts": 1.0,
                                           "value": 2.0, "type": "counter"}]
     assert decoded.metadata == 1
@@ -82,7 +78,7 @@ def test_decoder_skips_unknown_fields_and_accepts_any_field_order() -> None:
 @pytest.mark.parametrize("body", [
     b"\x0a\x50\x0a",                              # series longer than the request
     b"\x0a\x03\x12\x01\x09",                     # truncated sample
-    rw._field(1, rw._field(1, rw._field(2, b"x")) + rw._field(2, b"\x09" + b"\0" * 8)),  # no name
+    field(1, field(1, field(2, b"x")) + field(2, b"\x09" + b"\0" * 8)),  # no name
     b"\x0f",                                     # wire type 7
 ])
 def test_decoder_refuses_malformed_bodies(body: bytes) -> None:

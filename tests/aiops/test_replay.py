@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from aiops.cli import build_cli
 from aiops.model import Alert, AlertStatus
 from aiops.sim import generate
-from streams.codecs import decode_incident, dumps, encode_alert, log_to_dict, metric_to_dict
+from aiops.wire.shapes import decode_incident, dumps, encode_alert, log_to_dict, metric_to_dict
 
 
 def _write(tmp_path: Path, seed: int) -> tuple[list[str], str]:

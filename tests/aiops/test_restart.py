@@ -18,7 +18,7 @@ from aiops.settings import Settings
 from aiops.storage.engine import create_engine
 from aiops.storage.migrate import upgrade
 from aiops.storage.repository import Store
-from streams.codecs import alert_key, decode_incident, encode_alert
+from aiops.wire.shapes import alert_key, decode_incident, encode_alert
 from streams.kafka import KafkaConfig, ensure_topics
 from streams.producer import EventProducer, Record
 from streams.topics import Topics

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiops.model.types import AlertStatus
 from aiops.stages.detect import DetectStage
+from aiops.wire.shapes import decode_alert, dumps
 from detectors import default_log_alerter, default_metric_alerter
-from streams.codecs import decode_alert, dumps
 from streams.stage import Incoming
 from streams.topics import Topics
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from aiops.model import IncidentStatus, alert_fingerprint
-from streams.codecs import decode_incident
+from aiops.wire.shapes import decode_incident
 from tests.integration.conftest import (
     LiveEngine,
     Program,

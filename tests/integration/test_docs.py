@@ -17,10 +17,10 @@ import yaml
 
 from aiops.model import Alert
 from aiops.settings import Settings
+from aiops.wire.logmapping import LogFieldMapping
+from aiops.wire.shapes import encode_incident
 from correlator.engine import TopologyCorrelator
-from streams.codecs import encode_incident
 from streams.kafka import KafkaConfig, ensure_topics
-from streams.mapping import LogFieldMapping
 from streams.producer import EventProducer, Record
 from streams.topics import Topics
 

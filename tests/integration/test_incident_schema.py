@@ -16,9 +16,9 @@ import jsonschema
 import pytest
 
 from aiops.model import Alert, AlertStatus, CommandKind, Incident, IncidentCommand
+from aiops.wire.shapes import INCIDENT_SCHEMA, decode_incident, encode_incident, incident_to_dict
 from correlator.config import CorrelatorConfig
 from correlator.engine import TopologyCorrelator
-from streams.codecs import INCIDENT_SCHEMA, decode_incident, encode_incident, incident_to_dict
 from topology.graph import ServiceGraph
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "incident.schema.json"

@@ -34,7 +34,7 @@ from confluent_kafka import Consumer
 
 from aiops.app import STAGES, Workers
 from aiops.model import Alert
-from streams.codecs import decode_alert
+from aiops.wire.shapes import decode_alert
 from tests.integration.conftest import (
     LiveEngine,
     Program,

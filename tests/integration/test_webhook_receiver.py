@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from aiops.app import Engine
 from aiops.settings import Settings
-from streams.codecs import decode_alert
+from aiops.wire.shapes import decode_alert
 from streams.kafka import KafkaConfig
 from streams.producer import EventProducer
 from streams.topics import Topics

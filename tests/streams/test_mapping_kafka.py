@@ -18,10 +18,10 @@ import pytest
 from aiops.app import Engine, Workers
 from aiops.model import Alert, LogRecord
 from aiops.settings import LogMappingSettings, Settings
+from aiops.wire.logmapping import LogFieldMapping
+from aiops.wire.shapes import alert_key, decode_alert, encode_alert
 from detectors import default_log_alerter
-from streams.codecs import alert_key, decode_alert, encode_alert
 from streams.kafka import KafkaConfig
-from streams.mapping import LogFieldMapping
 from streams.producer import EventProducer, Record
 from streams.runner import StageRunner
 from streams.stage import DeadLetter, Incoming, StageResult

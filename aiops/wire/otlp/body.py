@@ -53,7 +53,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from aiops.model import DecodeError
+from aiops.model import DecodeError, TooLargeError
 from aiops.wire.protobuf import encode_varint
 
 PROTOBUF = "application/x-protobuf"
@@ -76,14 +76,6 @@ _RESPONSES: dict[Signal, Callable[[], Message]] = {
     Signal.LOGS: ExportLogsServiceResponse,
     Signal.TRACES: ExportTraceServiceResponse,
 }
-
-
-class TooLargeError(DecodeError):
-    """A body that is (or would decompress to) more than the limit allows."""
-
-    def __init__(self, reason: str, *, limit: int, kind: str = "OTLP request") -> None:
-        super().__init__(reason, kind=kind)
-        self.limit = limit
 
 
 class UnsupportedMediaError(DecodeError):
@@ -121,13 +113,14 @@ def decompress(body: bytes, encoding: str, limit: int) -> bytes:
     >>> decompress(gzip.compress(b"x" * 1000), "gzip", 100)
     Traceback (most recent call last):
     ...
-    aiops.wire.otlp.body.TooLargeError: cannot decode OTLP request: body decompresses to \
+    aiops.model.errors.TooLargeError: cannot decode OTLP request: body decompresses to \
 more than 100 bytes
     """
     encoding = encoding.strip().lower()
     if encoding in ("", "identity"):
         if len(body) > limit:
-            raise TooLargeError(f"body is more than {limit} bytes", limit=limit)
+            raise TooLargeError(f"body is more than {limit} bytes", limit=limit,
+                            kind="OTLP request")
         return body
     if encoding not in ("gzip", "x-gzip", "deflate"):
         raise UnsupportedMediaError(f"content-encoding {encoding!r}: OTLP/HTTP bodies are "
@@ -138,14 +131,16 @@ more than 100 bytes
     try:
         out = inflater.decompress(body, limit + 1)
         if len(out) > limit or inflater.unconsumed_tail:
-            raise TooLargeError(f"body decompresses to more than {limit} bytes", limit=limit)
+            raise TooLargeError(f"body decompresses to more than {limit} bytes", limit=limit,
+                            kind="OTLP request")
         out += inflater.flush()
     except zlib.error as exc:
         raise DecodeError(f"body is not valid {encoding}: {exc}", kind="OTLP request") from exc
     if not inflater.eof:
         raise DecodeError(f"{encoding} stream is truncated", kind="OTLP request")
     if len(out) > limit:
-        raise TooLargeError(f"body decompresses to more than {limit} bytes", limit=limit)
+        raise TooLargeError(f"body decompresses to more than {limit} bytes", limit=limit,
+                            kind="OTLP request")
     return out
 
 

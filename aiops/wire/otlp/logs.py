@@ -3,7 +3,7 @@
 The level comes from ``severity_text`` when the sender set one, else from
 ``severity_number`` by its ranges in the OpenTelemetry data model (1-4 trace, 5-8 debug,
 9-12 info, 13-16 warn, 17-20 error, 21-24 fatal), folded into the engine's level names by
-:func:`streams.mapping.normalise_level`'s spellings (``warning``, ``critical``). The time is
+:func:`aiops.wire.logmapping.normalise_level`'s spellings (``warning``, ``critical``). The time is
 the record's ``time_unix_nano``, else its ``observed_time_unix_nano``: a record with neither
 is counted as skipped, since the engine works in event time. Labels are the resource's
 (service, pod, host...); a body that is not a string is written as JSON.

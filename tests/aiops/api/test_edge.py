@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from aiops.api.remote_write import encode_write_request
+from aiops.wire.remote_write import encode_write_request
 
 NOW = "2026-11-23T10:00:00Z"
 

@@ -24,7 +24,7 @@ from aiops.notify.webhook import SignedWebhook
 from aiops.settings import Settings
 from aiops.stages.correlate import CorrelateStage
 from aiops.storage import Store
-from streams.codecs import encode_alert
+from aiops.wire.shapes import encode_alert
 from streams.stage import Incoming
 from tests.aiops.notify.conftest import Clock, make_incident
 from tests.aiops.notify.fakes import HOOK_PATH, SECRET, FakeServices

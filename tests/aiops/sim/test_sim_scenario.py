@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
-
 import numpy as np
 import pytest
 
@@ -69,7 +66,3 @@ def test_large_topology_is_a_connected_dag_with_pods_and_hosts() -> None:
     assert g.nodes("host") and g.nodes("pod")
     indeg = sorted((d for _, d in dag.in_degree()), reverse=True)
     assert indeg[0] >= 10  # some shared dependencies with large fan-in
-
-
-def test_docstring_examples() -> None:
-    assert doctest.testmod(importlib.import_module("aiops.sim.scenario")).failed == 0

@@ -25,19 +25,11 @@ from opentelemetry.trace import SpanKind
 
 from aiops.ingest.metrics import MetricMapper
 from aiops.model import DecodeError
-from aiops.wire.otlp import attributes, body, logs, metrics, spans, split
+from aiops.wire.otlp import body, logs, metrics, spans, split
 from aiops.wire.otlp.attributes import RESOURCE_LABELS
 from aiops.wire.otlp.body import Signal, TooLargeError, UnsupportedMediaError
 from tests.support.collector import otlp_json, otlp_proto
 from tests.support.otel_app import ShopApp, resource
-
-
-def test_doctests() -> None:
-    import doctest
-
-    for module in (attributes, body, logs, metrics, spans, split):
-        failures, tried = doctest.testmod(module)
-        assert tried and not failures, module.__name__
 
 
 def _shop_request(seed: int = 1, requests: int = 3) -> ExportTraceServiceRequest:

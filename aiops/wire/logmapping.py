@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiops.model import DecodeError, LogRecord
-from streams.codecs import loads
-from streams.timefmt import parse_time
+from aiops.wire.shapes import loads
+from aiops.wire.timefmt import parse_time
 
 Path = tuple[str, ...]
 
@@ -213,7 +213,7 @@ class LogFieldMapping:
 
     def decode(self, data: bytes | str) -> list[LogRecord]:
         """One record, a JSON array, or ``{"records": [...]}`` per Kafka message (the same
-        envelopes as :func:`streams.codecs.decode_logs`)."""
+        envelopes as :func:`aiops.wire.shapes.decode_logs`)."""
         obj = loads(data)
         if isinstance(obj, Mapping) and isinstance(obj.get("records"), list):
             return [self.record(r) for r in obj["records"]]

@@ -8,7 +8,7 @@ import pytest
 
 from aiops.model import DecodeError, MetricSample
 from aiops.model.columns import MetricColumns
-from streams.codecs import decode_metric_columns, encode_metric_series, encode_metrics
+from aiops.wire.shapes import decode_metric_columns, encode_metric_series, encode_metrics
 
 SAMPLES = [
     MetricSample("cpu", {"service": "a"}, 10.0, 1.5),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiops.model import Incident
-from streams.codecs import alert_to_dict, dumps, incident_to_dict
+from aiops.wire.shapes import alert_to_dict, dumps, incident_to_dict
 
 #: member alerts listed in a feed message; the rest are counted
 MEMBER_CAP = 100

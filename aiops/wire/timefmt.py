@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from aiops.model import DecodeError
@@ -9,6 +10,11 @@ from aiops.model import DecodeError
 _GO_ZERO_PREFIX = "0001-01-01"
 #: the latest time the wire formats can carry (RFC 3339 has four-digit years)
 MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
+#: the latest time a receiver accepts: 9999-01-01T00:00:00Z, a year below what RFC 3339 and
+#: Python's datetime can express, so that adding a timeout or a silence's duration to it
+#: cannot overflow date arithmetic downstream
+MAX_TS = 253_370_764_800.0
+MIN_TS = 0.0  # nothing before the epoch: a negative time is a unit mistake
 
 
 def parse_time(raw: object, *, field: str = "time") -> float | None:
@@ -77,3 +83,20 @@ def format_time(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z"
     )
+
+
+def checked_time(value: float | None, name: str) -> float | None:
+    """``value`` if it is a finite time in 1970..9999-01-01, else :class:`DecodeError`.
+
+    >>> checked_time(1_790_000_000.0, "startsAt")
+    1790000000.0
+    >>> checked_time(float("nan"), "endsAt")
+    Traceback (most recent call last):
+    ...
+    aiops.model.errors.DecodeError: cannot decode record: endsAt nan is out of range (...)
+    """
+    if value is None:
+        return None
+    if not math.isfinite(value) or not MIN_TS <= value <= MAX_TS:
+        raise DecodeError(f"{name} {value!r} is out of range (1970-01-01 to 9999-01-01)")
+    return value
