@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 
 INCIDENT_FEED = "topic:incidents"
 
+
 class CorrelateStage:
     name = "correlate"
     tick_resolution = 1.0  # seconds of event time between timer runs

@@ -40,11 +40,3 @@ def test_a_registry_passed_in_is_used() -> None:
     assert c.process(Alert({"alertname": "B", "service": "y"}, {}, starts_at=5))[0].id \
         != first[0].id  # its own one-second window
 
-
-def test_stage_module_examples() -> None:
-    import doctest
-
-    from aiops.stages import incident_notices
-
-    failures, tried = doctest.testmod(incident_notices)
-    assert failures == 0 and tried > 0
