@@ -95,8 +95,16 @@ def test_kill_and_restart_loses_nothing_and_duplicates_nothing(
     store = Store(create_engine(env["AIOPS_STORE__URL"]))
     producer = EventProducer(kafka)
 
+    # The feeder holds at a third and at two thirds of the stream until the kill and the
+    # SIGTERM have landed, so a slow worker cannot let the stream end before them.
+    landed = [threading.Event(), threading.Event()]
+
     def produce() -> None:
         for start in range(0, len(alerts), 4):
+            for gate, event in zip((len(alerts) // 3, 2 * len(alerts) // 3), landed,
+                                   strict=True):
+                if start >= gate:
+                    event.wait(120)
             producer.publish([Record(topics.alerts, alert_key(a), encode_alert(a))
                               for a in alerts[start:start + 4]])
             time.sleep(0.4)
@@ -119,12 +127,14 @@ def test_kill_and_restart_loses_nothing_and_duplicates_nothing(
     worker.wait(10)
     killed_at = count()
     assert feeder.is_alive(), "the kill must land mid-stream"
+    landed[0].set()
 
     worker = _start(env, log)
     wait_for(killed_at + 2)
     assert feeder.is_alive(), "the SIGTERM must land mid-stream"
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(30) == 0, log.read_text()[-2000:]
+    landed[1].set()
 
     worker = _start(env, log)
     feeder.join()
