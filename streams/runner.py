@@ -16,10 +16,11 @@ Nothing one record does kills the loop:
   dead-lettered in a truncated form with its size and digest, never resent in a loop;
   outputs the broker did not acknowledge (it is away) are resent until it is back.
 
-A watchdog notices a partition of the member's topics, held by no live member, with a
-backlog nobody consumes (the group's committed offset stands still below the end for
-``stall_after`` seconds), which is what a lost rebalance looks like on some brokers, and
-rejoins the group (then backs off, so members never livelock each other's rebalances).
+A watchdog (:class:`streams.watchdog.GroupWatchdog`) notices a partition of the member's
+topics, held by no live member, with a backlog nobody consumes (the group's committed offset
+stands still below the end), which is what a stranded rebalance looks like on the local
+broker, and mends the group (then backs off, so members never livelock each other's
+rebalances).
 
 Stages may implement assignment hooks, all optional: ``on_assign(partitions)``,
 ``on_revoke(partitions)`` (lists of ``(topic, partition)``) and ``on_commit(offsets)``
@@ -34,7 +35,6 @@ agents for deployments that prefer faust's tooling.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -54,7 +54,7 @@ from streams.stage import (
     StageMetrics,
     StageResult,
 )
-from streams.watchdog import StallDetector
+from streams.watchdog import GroupWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,7 @@ class StageRunner:
         auto_offset_reset: str = "earliest",
         watchdog_interval: float = 5.0,
         stall_after: float = 30.0,
+        idle_stall_after: float = 12.0,
     ) -> None:
         self.stage = stage
         self._config = config
@@ -123,15 +124,17 @@ class StageRunner:
         self.ready = threading.Event()
         self.assigned: list[TopicPartition] = []
         self._unassigned_since: float | None = time.monotonic()
-        self._stall_after = stall_after
-        self._stalls = StallDetector(stall_after)
-        self._next_rejoin = 0.0
-        self._rejoin_backoff = 2 * stall_after
-        self.rejoins = 0
+        self._group_watch = GroupWatchdog(config, group_id, stall_after=stall_after,
+                                          idle_stall_after=idle_stall_after)
         self.errors = 0
 
     def stop(self) -> None:
         self._stop.set()
+
+    @property
+    def rejoins(self) -> int:
+        """How often the watchdog mended this member's group."""
+        return self._group_watch.rejoins
 
     @property
     def stopping(self) -> bool:
@@ -374,34 +377,10 @@ class StageRunner:
     # ------------------------------------------------------------------ watchdog
 
     def _watchdog(self, consumer: Consumer) -> None:
-        """Rejoin when a partition of this member's topics that it does not hold has a
-        backlog whose group offset has not moved for ``stall_after`` seconds: its owner is
-        gone (or is a member the broker still counts after it died) and the broker did not
-        hand it on. This member may hold nothing, or other partitions.
-
-        Re-subscribing makes this member rejoin, which starts a rebalance; as a rebalance
-        itself stops all consumption for a while, the watchdog waits out ``stall_after``
-        again and then backs off (doubling, with jitter) before another rejoin, so that
-        several idle members never keep restarting each other's rebalance.
-        """
-        now = time.monotonic()
-        if now < self._next_rejoin:
-            return
-        try:
-            stalled = self._stalls.stalled(consumer, self.stage.topics(), self.assigned, now)
-        except KafkaException as exc:
-            log.debug("watchdog query failed: %s", exc)
-            return
-        if not stalled:
-            return
-        self.rejoins += 1
-        self._next_rejoin = now + self._rejoin_backoff * random.uniform(1.0, 1.5)
-        self._rejoin_backoff = min(self._rejoin_backoff * 2, 600.0)
-        log.warning("stage %s: partitions %s have a backlog nobody consumed for %.0fs; "
-                    "rejoining the group", self.stage.name, stalled, self._stall_after)
-        self._stalls.reset()
-        consumer.unsubscribe()
-        self._subscribe(consumer)
+        """See :class:`streams.watchdog.GroupWatchdog`: a partition of this member's topics
+        that nobody consumes gets its group mended."""
+        self._group_watch.check(consumer, self.stage.topics(), self.assigned, time.monotonic(),
+                                lambda: self._subscribe(consumer))
 
 
 class _Stopped(Exception):
