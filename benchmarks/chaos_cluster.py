@@ -168,7 +168,7 @@ class Cluster:
         except httpx.HTTPError:
             return False
 
-    def wait_owned(self, timeout: float = 120.0) -> None:
+    def wait_owned(self, timeout: float = 300.0) -> None:
         """Until each stage has a worker that owns its partitions."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
