@@ -17,8 +17,8 @@ from typing import Any
 import faust
 
 from streams.dlq import dead_letter_record
+from streams.isolation import handle_isolating
 from streams.producer import Record
-from streams.runner import handle_isolating
 from streams.stage import Incoming, Stage
 
 

@@ -11,8 +11,8 @@ from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 
 from streams.dlq import dead_letter_record
+from streams.isolation import handle_isolating
 from streams.producer import Record
-from streams.runner import handle_isolating
 from streams.stage import Incoming, Stage
 
 

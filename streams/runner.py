@@ -9,17 +9,20 @@ Nothing one record does kills the loop:
 
 * a record that makes the stage raise is retried alone and, if it fails again, goes to the
   dead-letter topic with the exception as the reason; a stage that keeps state rolls it back
-  (``rollback``) before each retry, so no record is applied twice;
+  (``rollback``) before each retry, so no record is applied twice
+  (:func:`streams.isolation.handle_isolating`);
 * every other entry point (``start``, ``idle``, ``published`` and the assignment hooks) is
   guarded: an exception is logged and counted, and the loop goes on (``start`` is retried);
 * an output the broker cannot take (larger than ``message.max.bytes``, or refused) is
   dead-lettered in a truncated form with its size and digest, never resent in a loop;
-  outputs the broker did not acknowledge (it is away) are resent until it is back.
+  outputs the broker did not acknowledge (it is away) are resent until it is back
+  (:class:`streams.outputs.OutputPublisher`).
 
-A watchdog notices a partition of the member's topics, held by no live member, with a
-backlog nobody consumes (the group's committed offset stands still below the end for
-``stall_after`` seconds), which is what a lost rebalance looks like on some brokers, and
-rejoins the group (then backs off, so members never livelock each other's rebalances).
+A watchdog (:class:`streams.watchdog.GroupWatchdog`) notices a partition of the member's
+topics, held by no live member, with a backlog nobody consumes (the group's committed offset
+stands still below the end), which is what a stranded rebalance looks like on the local
+broker, and mends the group (then backs off, so members never livelock each other's
+rebalances).
 
 Stages may implement assignment hooks, all optional: ``on_assign(partitions)``,
 ``on_revoke(partitions)`` (lists of ``(topic, partition)``) and ``on_commit(offsets)``
@@ -34,7 +37,6 @@ agents for deployments that prefer faust's tooling.
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,48 +44,22 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from streams.dlq import dead_letter_record, oversized_output
+from streams.isolation import count_by_topic, handle_isolating
 from streams.kafka import KafkaConfig
-from streams.producer import EventProducer, Record
+from streams.outputs import OutputPublisher
+from streams.producer import EventProducer
 from streams.stage import (
     Checkpointed,
-    DeadLetter,
     Incoming,
     NullMetrics,
     Stage,
     StageMetrics,
-    StageResult,
 )
-from streams.watchdog import StallDetector
+from streams.watchdog import GroupWatchdog
 
 log = logging.getLogger(__name__)
 
-
-def handle_isolating(stage: Stage, batch: Sequence[Incoming]) -> StageResult:
-    """Run the stage on a batch; if it raises, retry record by record and dead-letter the
-    records that still fail.
-
-    Before each retry the stage's ``rollback`` (if it has one) puts its state back to where
-    it was before the failed call, so the records of a failed batch are not applied twice.
-    """
-    try:
-        return stage.handle(batch)
-    except Exception:
-        log.exception("stage %s failed on a batch of %d; isolating", stage.name, len(batch))
-    rollback: Callable[[], None] | None = getattr(stage, "rollback", None)
-    if rollback is not None:
-        rollback()
-    result = StageResult()
-    for message in batch:
-        try:
-            result.extend(stage.handle([message]))
-        except Exception as exc:
-            log.exception("stage %s: record %s/%d@%d failed", stage.name, message.topic,
-                          message.partition, message.offset)
-            if rollback is not None:
-                rollback()
-            result.dead.append(DeadLetter(message, f"processing failed: {exc!r}"))
-    return result
+__all__ = ["StageRunner", "handle_isolating"]
 
 
 class StageRunner:
@@ -105,12 +81,11 @@ class StageRunner:
         auto_offset_reset: str = "earliest",
         watchdog_interval: float = 5.0,
         stall_after: float = 30.0,
+        idle_stall_after: float = 12.0,
     ) -> None:
         self.stage = stage
         self._config = config
         self._group_id = group_id
-        self._dlq_topic = dlq_topic
-        self._producer = producer or EventProducer(config)
         self._metrics: StageMetrics = metrics or NullMetrics()
         self._max_batch = max_batch
         self._poll_timeout = poll_timeout
@@ -118,20 +93,30 @@ class StageRunner:
         self._lag_interval = lag_interval
         self._auto_offset_reset = auto_offset_reset
         self._watchdog_interval = watchdog_interval
-        self._max_bytes = config.max_message_bytes
         self._stop = threading.Event()
+        self._outputs = OutputPublisher(stage.name, producer or EventProducer(config),
+                                        dlq_topic=dlq_topic,
+                                        max_bytes=config.max_message_bytes,
+                                        metrics=self._metrics, stop=self._stop)
         self.ready = threading.Event()
         self.assigned: list[TopicPartition] = []
         self._unassigned_since: float | None = time.monotonic()
-        self._stall_after = stall_after
-        self._stalls = StallDetector(stall_after)
-        self._next_rejoin = 0.0
-        self._rejoin_backoff = 2 * stall_after
-        self.rejoins = 0
-        self.errors = 0
+        self._group_watch = GroupWatchdog(config, group_id, stall_after=stall_after,
+                                          idle_stall_after=idle_stall_after)
+        self._errors = 0
 
     def stop(self) -> None:
         self._stop.set()
+
+    @property
+    def errors(self) -> int:
+        """Entry points that raised and outputs the broker refused, so far."""
+        return self._errors + self._outputs.errors
+
+    @property
+    def rejoins(self) -> int:
+        """How often the watchdog mended this member's group."""
+        return self._group_watch.rejoins
 
     @property
     def stopping(self) -> bool:
@@ -188,11 +173,11 @@ class StageRunner:
         delay = 0.5
         while not self._stop.is_set():
             try:
-                self._publish(self.stage.start())
+                self._outputs.publish(self.stage.start())
                 self._guard("published", self.stage.published)
                 return
             except Exception:
-                self.errors += 1
+                self._errors += 1
                 log.exception("stage %s: start failed; retrying in %.1fs", self.stage.name, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, 30.0)
@@ -201,18 +186,18 @@ class StageRunner:
         try:
             outputs = self.stage.idle(time.time())
         except Exception:
-            self.errors += 1
+            self._errors += 1
             log.exception("stage %s: idle timers failed; going on", self.stage.name)
             return
         if outputs:
-            self._publish(outputs)
+            self._outputs.publish(outputs)
             self._guard("published", self.stage.published)
 
     def _guard(self, what: str, call: Callable[..., object], *args: object) -> None:
         try:
             call(*args)
         except Exception:
-            self.errors += 1
+            self._errors += 1
             log.exception("stage %s: %s failed; going on", self.stage.name, what)
 
     def _hook(self, name: str, *args: object) -> None:
@@ -289,14 +274,14 @@ class StageRunner:
 
     def _process(self, consumer: Consumer, batch: list[Incoming]) -> None:
         started = time.perf_counter()
-        for topic, count in _count_by_topic(batch).items():
+        for topic, count in count_by_topic(batch).items():
             self._metrics.consumed(self.stage.name, topic, count)
         result = handle_isolating(self.stage, batch)
         records = list(result.outputs)
-        records.extend(self._dead_letter(d) for d in result.dead)
-        self._publish(records)
+        records.extend(self._outputs.dead_letter(d) for d in result.dead)
+        self._outputs.publish(records)
         self._guard("published", self.stage.published)
-        for topic, count in _count_by_topic(result.dead_messages()).items():
+        for topic, count in count_by_topic(result.dead_messages()).items():
             self._metrics.dead_lettered(self.stage.name, topic, count)
         offsets: dict[tuple[str, int], int] = {}
         for msg in batch:
@@ -315,50 +300,6 @@ class StageRunner:
             self._hook("on_commit", [(t, p, o) for (t, p), o in offsets.items()])
         self._metrics.batch_latency(self.stage.name, time.perf_counter() - started)
 
-    def _dead_letter(self, dead: DeadLetter) -> Record:
-        return dead_letter_record(self._dlq_topic, self.stage.name, dead,
-                                  max_bytes=self._max_bytes)
-
-    def _publish(self, records: Sequence[Record]) -> None:
-        """Publish and wait for acknowledgement.
-
-        Records the broker did not acknowledge are resent (with backoff) while it is away;
-        records it refuses for good are dead-lettered in a truncated form, and a dead letter
-        that is itself refused is logged and counted: one output never stops the loop.
-        """
-        pending = list(records)
-        delay = 0.5
-        while pending:
-            outcome = self._producer.deliver(pending, max_bytes=self._max_bytes,
-                                             stop=self._stop.is_set)
-            missed = {id(r) for r, _ in (*outcome.refused, *outcome.failed)}
-            for topic, count in _count_by_topic(
-                    [r for r in pending if id(r) not in missed]).items():
-                self._metrics.produced(self.stage.name, topic, count)
-            pending = []
-            for record, reason in outcome.refused:
-                self.errors += 1
-                if record.topic == self._dlq_topic:
-                    log.error("stage %s: dead letter refused by the broker (%s); dropped",
-                              self.stage.name, reason)
-                    continue
-                log.error("stage %s: output to %s refused (%s); dead-lettered",
-                          self.stage.name, record.topic, reason)
-                pending.append(self._dead_letter(
-                    oversized_output(record, self.stage.name, self._max_bytes)
-                    if "exceeds" in reason or "SIZE" in reason
-                    else DeadLetter(_as_incoming(record), f"output refused: {reason}")))
-                self._metrics.dead_lettered(self.stage.name, record.topic, 1)
-            failed = [record for record, _ in outcome.failed if record.topic]
-            if failed:
-                if self._stop.is_set():
-                    raise _Stopped(f"{len(failed)} output(s) not acknowledged at stop")
-                log.warning("stage %s: %d output(s) not acknowledged (%s); retrying",
-                            self.stage.name, len(failed), outcome.failed[0][1])
-                self._stop.wait(delay)
-                delay = min(delay * 2, 10.0)
-                pending.extend(failed)
-
     def _report_lag(self, consumer: Consumer) -> None:
         if not self.assigned:
             return
@@ -374,47 +315,7 @@ class StageRunner:
     # ------------------------------------------------------------------ watchdog
 
     def _watchdog(self, consumer: Consumer) -> None:
-        """Rejoin when a partition of this member's topics that it does not hold has a
-        backlog whose group offset has not moved for ``stall_after`` seconds: its owner is
-        gone (or is a member the broker still counts after it died) and the broker did not
-        hand it on. This member may hold nothing, or other partitions.
-
-        Re-subscribing makes this member rejoin, which starts a rebalance; as a rebalance
-        itself stops all consumption for a while, the watchdog waits out ``stall_after``
-        again and then backs off (doubling, with jitter) before another rejoin, so that
-        several idle members never keep restarting each other's rebalance.
-        """
-        now = time.monotonic()
-        if now < self._next_rejoin:
-            return
-        try:
-            stalled = self._stalls.stalled(consumer, self.stage.topics(), self.assigned, now)
-        except KafkaException as exc:
-            log.debug("watchdog query failed: %s", exc)
-            return
-        if not stalled:
-            return
-        self.rejoins += 1
-        self._next_rejoin = now + self._rejoin_backoff * random.uniform(1.0, 1.5)
-        self._rejoin_backoff = min(self._rejoin_backoff * 2, 600.0)
-        log.warning("stage %s: partitions %s have a backlog nobody consumed for %.0fs; "
-                    "rejoining the group", self.stage.name, stalled, self._stall_after)
-        self._stalls.reset()
-        consumer.unsubscribe()
-        self._subscribe(consumer)
-
-
-class _Stopped(Exception):
-    """Raised out of :meth:`StageRunner._publish` when stopping with outputs in flight, so
-    the input is not committed (it is redelivered to the next owner)."""
-
-
-def _as_incoming(record: Record) -> Incoming:
-    return Incoming(topic=record.topic, value=record.value, key=record.key)
-
-
-def _count_by_topic(items: Sequence[Incoming] | Sequence[Record]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for item in items:
-        counts[item.topic] = counts.get(item.topic, 0) + 1
-    return counts
+        """See :class:`streams.watchdog.GroupWatchdog`: a partition of this member's topics
+        that nobody consumes gets its group mended."""
+        self._group_watch.check(consumer, self.stage.topics(), self.assigned, time.monotonic(),
+                                lambda: self._subscribe(consumer))
