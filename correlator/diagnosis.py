@@ -39,14 +39,19 @@ class DeviationWindow:
     """The strongest recent deviation per (node, family), for ``horizon`` seconds.
 
     A family that keeps deviating keeps the time it first moved (``since``) and its peak; a
-    new run of it (it came back to normal, then moved again) replaces the old one;
+    new run of it that starts more than ``rejoin`` seconds after the old one was last seen
+    (it came back to normal, then moved again) replaces the old one, a run that starts
+    sooner is the same episode (the statistics of one family take turns: a p99 comes back
+    as the p90 moves);
     entries not refreshed for ``horizon`` seconds of event time are dropped by
     :meth:`expire`; beyond ``max_entries`` the stalest entries go first, so memory is bounded
     whatever the input.
     """
 
-    def __init__(self, horizon: float = 1800.0, max_entries: int = 200_000) -> None:
+    def __init__(self, horizon: float = 1800.0, max_entries: int = 200_000,
+                 rejoin: float = 600.0) -> None:
         self.horizon = horizon
+        self.rejoin = rejoin
         self.max_entries = max_entries
         self._nodes: dict[str, dict[str, tuple[Deviation, float]]] = {}
         self._size = 0
@@ -67,18 +72,23 @@ class DeviationWindow:
             self.version += 1
             fams = self._nodes.setdefault(dev.node, {})
             held = fams.get(dev.family)
-            if held is None or dev.since > held[1]:
-                # a family seen for the first time, or a new run of it (the tracker starts
-                # ``since`` afresh after the series came back): the old run is history
-                if held is None:
-                    self._size += 1
+            if held is None:
+                self._size += 1
+                fams[dev.family] = (dev, dev.ts)
+            elif dev.since > held[1] + self.rejoin:
+                # a new run of the family (the tracker starts ``since`` afresh after the
+                # series came back) well after the old one ended: the old run is history
                 fams[dev.family] = (dev, dev.ts)
             else:
+                # the same episode: the family kept deviating, or one of its statistics
+                # (a p90) started to move just as another (its p99) came back; its peak,
+                # its first move and its largest rise stand
                 old, last = held
-                peak = dev if abs(dev.z) >= abs(old.z) else old
+                peak = dev if dev.strength >= old.strength else old
                 since = min(old.since, dev.since)
-                if peak.since != since:
-                    peak = replace(peak, since=since)
+                rise = max(old.rise, dev.rise)
+                if peak.since != since or peak.rise != rise:
+                    peak = replace(peak, since=since, rise=rise)
                 fams[dev.family] = (peak, max(last, dev.ts))
             self._newest = max(self._newest, dev.ts)
         if self._size > self.max_entries:
@@ -102,12 +112,12 @@ class DeviationWindow:
                 del self._nodes[node]
 
     def peak(self, node: str, lo: float = float("-inf"), hi: float = float("inf")) -> float:
-        """The largest |z| among the node's deviations live between ``lo`` and ``hi``
+        """The largest strength among the node's deviations live between ``lo`` and ``hi``
         (0 if none): :meth:`of` without building and sorting the list."""
         fams = self._nodes.get(node)
         if not fams:
             return 0.0
-        return max((abs(d.z) for d, last in fams.values() if last >= lo and d.since <= hi),
+        return max((d.strength for d, last in fams.values() if last >= lo and d.since <= hi),
                    default=0.0)
 
     def of(self, node: str, lo: float = float("-inf"), hi: float = float("inf")
@@ -117,7 +127,7 @@ class DeviationWindow:
         if not fams:
             return ()
         out = [d for d, last in fams.values() if last >= lo and d.since <= hi]
-        out.sort(key=lambda d: (-abs(d.z), d.family))
+        out.sort(key=lambda d: (-d.strength, d.family))
         return tuple(out)
 
 

@@ -116,7 +116,8 @@ def to_callee(dev: Deviation) -> Deviation:
         return dev
     what, _ = _what(family.partition("{")[0])
     return Deviation(callee, family, f"{dev.node} -> {callee} {what}", dev.kind, dev.value,
-                     dev.expected, dev.z, dev.since, dev.ts, dev.bad)
+                     dev.expected, dev.z, dev.since, dev.ts, dev.bad, dev.usual,
+                     dev.rise)
 
 
 def to_callees(devs: Iterable[Deviation]) -> Iterator[Deviation]:

@@ -47,8 +47,9 @@ def supported(state: IncidentState, graph: ServiceGraph | None, window: Deviatio
               span: float) -> bool:
     """Whether a pending incident has support beyond its own alert family: another family
     of its nodes, or any series of a direct caller or callee, deviated the harmful way
-    within ``span`` seconds of its onset. Incidents holding anything but symptom alerts
-    (saturation, outages, changes) need no support."""
+    within ``span`` seconds of its onset, beyond its usual excursion (a routine move, one
+    the series makes every day, corroborates nothing). Incidents holding anything but
+    symptom alerts (saturation, outages, changes) need no support."""
     if any(kind != "symptom" for kind in state.member_kind.values()):
         return True
     # an alert on a call edge's series is about the deviation filed under the callee
@@ -57,7 +58,7 @@ def supported(state: IncidentState, graph: ServiceGraph | None, window: Deviatio
     lo, hi = state.first_ts - span, state.last_ts + span
     for node in nodes:
         for dev in window.of(node, lo, hi):
-            if dev.bad and (node, dev.family) not in own:
+            if dev.bad and not dev.routine and (node, dev.family) not in own:
                 return True
     if graph is None:
         return False
@@ -66,5 +67,5 @@ def supported(state: IncidentState, graph: ServiceGraph | None, window: Deviatio
         if node in graph:
             near.update(graph.callers(node))
             near.update(graph.callees(node))
-    return any(d.bad and (n, d.family) not in own
+    return any(d.bad and not d.routine and (n, d.family) not in own
                for n in sorted(near - nodes) for d in window.of(n, lo, hi))

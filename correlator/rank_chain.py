@@ -75,14 +75,15 @@ _PROBLEM_KINDS = frozenset(("latency", "errors", "saturation", "other", "alert",
 
 def profile(ev: NodeEvidence) -> dict[str, float]:
     """Strength per kind of signal: log-scaled |z| of the strongest bad family of that
-    kind. Alert classes count too: an outage or change alert is the strongest ``outage``
+    kind (a routine move, within the series' usual excursion, counts only as support, as
+    traffic does). Alert classes count too: an outage or change alert is the strongest ``outage``
     entry (it explains anything depending on the node), a saturation alert a ``saturation``
     one. A node known only from symptom alerts (its series never deviated the harmful way in
     the window, or they are not tracked) gets one weak ``alert`` entry: it can be explained
     by a dependency but explains nothing itself, since nothing says which way it moved."""
     out: dict[str, float] = {}
     for d in ev.deviations:
-        kind = d.kind if d.bad else "traffic"
+        kind = d.kind if d.bad and not d.routine else "traffic"
         s = d.strength
         if s > out.get(kind, 0.0):
             out[kind] = s
@@ -102,10 +103,22 @@ def kind_onsets(ev: NodeEvidence) -> dict[str, float]:
     onset), so that explanations are timed kind by kind."""
     out: dict[str, float] = {}
     for d in ev.deviations:
-        kind = d.kind if d.bad else "traffic"
+        kind = d.kind if d.bad and not d.routine else "traffic"
         if d.since < out.get(kind, math.inf):
             out[kind] = d.since
     out.setdefault("alert", ev.onset)
+    return out
+
+
+def rises(ev: NodeEvidence) -> dict[str, float]:
+    """How far each kind of signal of the node moved, in the series' own unit: the largest
+    move of any statistic among its harmful, non-routine deviations of that kind."""
+    out: dict[str, float] = {}
+    for d in ev.deviations:
+        if d.bad and not d.routine:
+            r = d.moved
+            if r > out.get(d.kind, 0.0):
+                out[d.kind] = r
     return out
 
 
@@ -117,7 +130,8 @@ class ChainRanker:
     def __init__(self, limit: int = 5, hops: int = 1, tolerance: float = 300.0,
                  discount: float = 0.0, w_strength: float = 0.5, w_cover: float = 0.5,
                  member_weight: float = 4.0, lead: float = 600.0,
-                 stale_scale: float = 900.0, walk_limit: int = 32) -> None:
+                 stale_scale: float = 900.0, walk_limit: int = 32, share: float = 0.1
+                 ) -> None:
         self.limit = limit
         self.hops = hops
         self.tolerance = tolerance
@@ -128,15 +142,22 @@ class ChainRanker:
         self.lead = lead
         self.stale_scale = stale_scale
         self.walk_limit = walk_limit
+        self.share = share
         self._alerts_only = CompositeRanker(limit=limit)
 
     def _explains(self, pc: Mapping[str, float], mc: Mapping[str, float],
-                  pe: Mapping[str, float], me: Mapping[str, float]
+                  pe: Mapping[str, float], me: Mapping[str, float],
+                  rc: Mapping[str, float], re: Mapping[str, float]
                   ) -> tuple[float, frozenset[tuple[str, str]]]:
         """How strongly a cause (a dependency of the effect) explains it, and which of its
         kinds explain which of the effect's: a kind of the cause that can produce a kind of
         the effect, having moved between ``lead`` before and ``tolerance`` after it (each
-        kind timed on its own: a node's errors may be older than its latency)."""
+        kind timed on its own: a node's errors may be older than its latency). A callee
+        explains its caller's latency only if it gained a share of it: its own latency rose
+        by at least ``share`` of the caller's rise (``rc``/``re``: rises per kind). A
+        database 3 ms slower does not explain a caller 500 ms slower, however many MADs the
+        3 ms are on a flat series; at a coarse resolution, where both moved in the same
+        interval, this is what tells the cause from the callee it also slowed."""
         best = 0.0
         pairs: set[tuple[str, str]] = set()
         for kc, s in pc.items():
@@ -146,6 +167,9 @@ class ChainRanker:
             moved_c = mc.get(kc, mc["alert"])  # kinds read from alerts: the node's onset
             for ke in effects:
                 if ke not in pe:
+                    continue
+                if kc == ke == "latency" and kc in rc and ke in re \
+                        and rc[kc] < self.share * re[ke]:
                     continue
                 moved_e = me.get(ke, me["alert"])
                 if moved_e - self.lead <= moved_c <= moved_e + self.tolerance:
@@ -166,6 +190,7 @@ class ChainRanker:
         cands = [n for n in sorted(live) if strength[n] > 0.0] or sorted(live)
         # explains[c] = effects c explains; explained[e] = strongest explanation of e
         moved = {n: kind_onsets(e) for n, e in evidence.items()}
+        rise = {n: rises(e) for n, e in evidence.items()}
         explains: dict[str, list[tuple[str, frozenset[tuple[str, str]]]]] = {
             n: [] for n in evidence}
         explained: dict[str, tuple[float, str]] = {}
@@ -177,7 +202,7 @@ class ChainRanker:
                     if cause == eff or cause not in evidence:
                         continue
                     s, pairs = self._explains(prof[cause], moved[cause], prof[eff],
-                                              moved[eff])
+                                              moved[eff], rise[cause], rise[eff])
                     if not pairs:
                         continue
                     explains[cause].append((eff, pairs))

@@ -11,7 +11,10 @@ The statistic is deliberately plain: the median and MAD of the last ``history`` 
 (robust to the fault itself contaminating up to half the window), a floor on the scale
 relative to the median so a flat series does not turn a rounding step into z = 1e9, and the
 sign read against the kind of signal (latency, errors and saturation are bad going up,
-availability going down, traffic either way).
+availability going down, traffic either way). Each deviation also carries the series' usual
+excursion, a high quantile (``usual_q``) of its recent distances from the median: the MAD
+describes the bulk of a series, not how far its routine spikes go, and on real telemetry
+(a p99 latency of a service with little traffic) a z of 20 can be an ordinary afternoon.
 
 >>> from aiops.model import MetricSample
 >>> from aiops.model.columns import MetricColumns
@@ -29,7 +32,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -72,12 +75,13 @@ class DeviationTracker:
     """
 
     def __init__(self, *, history: int = 240, min_history: int = 24, threshold: float = 4.0,
-                 rel_floor: float = 1e-3, top_n: int = 5) -> None:
+                 rel_floor: float = 1e-3, top_n: int = 5, usual_q: float = 0.95) -> None:
         self.history = history
         self.min_history = min_history
         self.threshold = threshold
         self.rel_floor = rel_floor
         self.top_n = top_n
+        self.usual_q = usual_q
         self._series: dict[Hashable, _Series] = {}
 
     def __len__(self) -> int:
@@ -93,11 +97,12 @@ class DeviationTracker:
                 values=deque(maxlen=self.history))
         return st
 
-    def score(self, st: _Series, value: float) -> tuple[float, float]:
-        """(robust z, median) of ``value`` against the series' history."""
+    def score(self, st: _Series, value: float) -> tuple[float, float, float]:
+        """(robust z, median, usual excursion) of ``value`` against the series' history."""
         hist = np.fromiter(st.values, dtype=np.float64, count=len(st.values))
         med = float(np.median(hist))
         spread = np.abs(hist - med)
+        usual = float(np.quantile(spread, self.usual_q))
         mad = 1.4826 * float(np.median(spread))
         if mad == 0.0:
             # Mostly one value (a rate or an error ratio that is usually 0): the MAD says
@@ -106,13 +111,14 @@ class DeviationTracker:
             mad = float(spread.mean())
         scale = max(mad, self.rel_floor * abs(med))
         if scale == 0.0:
-            return (math.copysign(Z_CAP, value - med) if value != med else 0.0), med
+            return (math.copysign(Z_CAP, value - med) if value != med else 0.0), med, usual
         z = (value - med) / scale
-        return max(-Z_CAP, min(Z_CAP, z)), med
+        return max(-Z_CAP, min(Z_CAP, z)), med, usual
 
     def process_columns(self, batch: MetricColumns) -> list[Deviation]:
         """Judge, then learn, every point (event time); return the deviating families."""
         found: dict[tuple[str, str], Deviation] = {}
+        rises: dict[tuple[str, str], float] = {}  # largest move of any statistic per family
         order = np.argsort(batch.ts, kind="stable")
         for i in order.tolist():
             s = int(batch.series[i])
@@ -122,21 +128,22 @@ class DeviationTracker:
                 continue
             st.last_ts = ts
             if len(st.values) >= self.min_history:
-                z, med = self.score(st, value)
+                z, med, usual = self.score(st, value)
                 signed = z * st.direction if st.direction else abs(z)
                 if signed >= self.threshold:
                     if st.since is None:
                         st.since = ts
                     dev = Deviation(st.node, st.family, st.text, st.kind, value, med, z,
-                                    st.since, ts, bad=st.direction != 0)
+                                    st.since, ts, bad=st.direction != 0, usual=usual)
                     key = (st.node, st.family)
+                    rises[key] = max(rises.get(key, 0.0), abs(value - med))
                     old = found.get(key)
-                    if old is None or abs(dev.z) >= abs(old.z):
+                    if old is None or dev.strength >= old.strength:
                         found[key] = dev
                 else:
                     st.since = None
             st.values.append(value)
-        return self._top(found.values())
+        return self._top(replace(d, rise=rises[k]) for k, d in found.items())
 
     def _top(self, devs: object) -> list[Deviation]:
         per_node: dict[str, list[Deviation]] = {}
@@ -144,7 +151,7 @@ class DeviationTracker:
             per_node.setdefault(d.node, []).append(d)
         out: list[Deviation] = []
         for node in sorted(per_node):
-            ranked = sorted(per_node[node], key=lambda d: (-abs(d.z), d.family))
+            ranked = sorted(per_node[node], key=lambda d: (-d.strength, d.family))
             out.extend(ranked[: self.top_n])
         return out
 

@@ -99,6 +99,17 @@ class Deviation:
     ``since`` is when the series first crossed the deviation level in this run (the time it
     moved); ``kind`` is the signal kind (:func:`signal_kind`) and ``bad`` whether the move is
     in the harmful direction for that kind (a latency that drops is not a fault).
+
+    ``usual`` is the series' usual excursion: how far from ``expected`` it strays in an
+    ordinary stretch of its history (a high quantile of its distances from the median, in
+    the series' own unit; 0 when unknown). The MAD says how wide the bulk of the series
+    is; the usual excursion says how far its routine spikes go. A "5x" on a series that
+    spikes 5x every hour is routine, on a flat one it is news: :attr:`excess` and
+    :attr:`strength` weigh a move against it, and :attr:`routine` says it did not leave it.
+    ``rise`` is the largest |value - expected| among the family's deviating series (its
+    statistics: p50 to p99, Average), so that two nodes' moves can be compared on the
+    statistic that moved most on each, whichever one was the strongest by z (0: unknown,
+    read |value - expected|; see :attr:`moved`).
     """
 
     node: str
@@ -111,14 +122,54 @@ class Deviation:
     since: float
     ts: float
     bad: bool = True
+    usual: float = 0.0
+    rise: float = 0.0
+
+    @property
+    def excess(self) -> float:
+        """How far the move went in units of the series' usual excursion (|z| when that is
+        unknown or zero: a series that never strayed is judged by its spread alone).
+
+        >>> Deviation("a", "f", "f", "latency", 5.0, 1.0, 40.0, 0, 0, usual=2.0).excess
+        2.0
+        """
+        if self.usual > 0.0:
+            return abs(self.value - self.expected) / self.usual
+        return abs(self.z)
+
+    @property
+    def moved(self) -> float:
+        """How far the family moved in its own unit (:attr:`rise`, or this series' move).
+
+        >>> Deviation("a", "f", "f", "latency", 5.0, 1.0, 40.0, 0, 0).moved
+        4.0
+        """
+        return max(self.rise, abs(self.value - self.expected))
+
+    @property
+    def routine(self) -> bool:
+        """Whether the move stayed within the series' usual excursion: it says nothing that
+        the series does not say every day, so it corroborates nothing.
+
+        >>> Deviation("a", "f", "f", "latency", 5.0, 1.0, 40.0, 0, 0, usual=6.0).routine
+        True
+        """
+        return self.usual > 0.0 and abs(self.value - self.expected) <= self.usual
 
     @property
     def strength(self) -> float:
-        """|z| on a log scale, so one absurd z (a series that was flat) cannot drown the rest.
+        """The move on a log scale, so one absurd z (a series that was flat) cannot drown the
+        rest: ``log1p(|z|)``, weighed down by how routine such moves are for the series
+        (scaled by its usual excursion when that is known: a move as far as its usual
+        excursion is as strong as z = 1).
 
         >>> round(Deviation("a", "f", "f", "latency", 2, 1, 100.0, 0, 0).strength, 3)
         4.615
+        >>> round(Deviation("a", "f", "f", "latency", 2, 1, 100.0, 0, 0, usual=0.5).strength, 3)
+        1.099
         """
+        if self.usual > 0.0:
+            return math.log1p(min(abs(self.z), self.excess))
         return math.log1p(abs(self.z))
 
     def ratio(self) -> float | None:
@@ -130,7 +181,8 @@ class Deviation:
     def to_dict(self) -> dict[str, Any]:
         return {"node": self.node, "family": self.family, "series": self.series,
                 "kind": self.kind, "value": self.value, "expected": self.expected,
-                "z": self.z, "since": self.since, "ts": self.ts, "bad": self.bad}
+                "z": self.z, "since": self.since, "ts": self.ts, "bad": self.bad,
+                "usual": self.usual, "rise": self.rise}
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Deviation:
@@ -140,7 +192,8 @@ class Deviation:
                        series=str(raw.get("series", raw["family"])), kind=str(raw["kind"]),
                        value=float(raw["value"]), expected=float(raw["expected"]),
                        z=float(raw["z"]), since=float(raw["since"]), ts=float(raw["ts"]),
-                       bad=bool(raw.get("bad", True)))
+                       bad=bool(raw.get("bad", True)), usual=float(raw.get("usual", 0.0)),
+                       rise=float(raw.get("rise", 0.0)))
         except (KeyError, TypeError, ValueError) as exc:
             raise DecodeError(f"bad deviation record: {exc!r}") from exc
 

@@ -154,3 +154,45 @@ def test_an_outage_alert_explains_what_depends_on_it() -> None:
           "web": NodeEvidence("web", T0 + 60, 0.9, alerts={"A"},
                               deviations=(_dev("web", 30.0, T0 + 60),))}
     assert [r.service for r in ChainRanker().rank(ev, g)][:2] == ["host-0", "api"]
+
+
+def test_a_family_run_that_starts_as_another_statistic_ends_is_the_same_episode() -> None:
+    w = DeviationWindow()
+    w.observe([_dev("db", 160.0, T0, T0 + 300)])  # its p99, first moved at T0
+    w.observe([_dev("db", 4.3, T0 + 600, T0 + 600)])  # then its p90, as the p99 came back
+    (held,) = w.of("db")
+    assert (held.z, held.since) == (160.0, T0)
+
+
+def test_a_callee_explains_a_slow_caller_only_if_it_gained_a_share_of_its_latency() -> None:
+    """At a coarse resolution a delayed service and its database both move in the same
+    interval; a database 3 ms slower (a big z on a flat series) does not explain a caller
+    500 ms slower, and one that slowed as much does."""
+    g = ServiceGraph.from_edges([("web", "pay"), ("pay", "db")])
+
+    def rank(db_value: float) -> list[str]:
+        ev = {"web": NodeEvidence("web", T0, 0.9, alerts={"A"}, deviations=(
+                  _dev("web", 20.0, T0, value=0.8, expected=0.3),)),
+              "pay": NodeEvidence("pay", T0, 0.9, alerts={"A"}, deviations=(
+                  _dev("pay", 30.0, T0, value=0.7, expected=0.2),)),
+              "db": NodeEvidence("db", T0, 0.0, deviations=(
+                  _dev("db", 80.0, T0, value=db_value, expected=0.004),))}
+        return [r.service for r in ChainRanker().rank(ev, g)]
+
+    assert rank(0.007)[0] == "pay"
+    assert rank(0.45)[0] == "db"
+
+
+def test_a_routine_move_of_a_neighbour_is_no_support() -> None:
+    def run(usual: float) -> str:
+        c = TopologyCorrelator(CorrelatorConfig(confirm_after=150.0), graph=_graph(),
+                               deviations=DeviationWindow())
+        near = Deviation("catalog", "latency", "latency p99", "latency", 0.41, 0.03, 9.0,
+                         T0 + 30, T0 + 30, usual=usual)
+        c.observe([_dev("web", 12.0, T0), near])
+        c.process(_alert("web", T0))
+        return c.tick(T0 + 200)[-1].timeline[-1].event
+
+    assert run(usual=0.0) == "opened"  # no usual excursion known: a move is a move
+    assert run(usual=0.5) == "unsupported"  # it strays that far every day
+    assert run(usual=0.1) == "opened"

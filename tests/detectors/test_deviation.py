@@ -116,3 +116,30 @@ def test_series_shaped_batches_keep_each_series_history_apart() -> None:
     assert {d.family for d in out} == {"trace_latency_p95_seconds"}, out
     first = out[0]
     assert first.since == 39 * 60.0 and 0.014 < first.expected < 0.016 and first.value > 0.07
+
+
+def test_a_move_within_the_series_usual_excursion_is_routine() -> None:
+    """A p99 that spikes fivefold every few hours has a narrow bulk (a small MAD) but a wide
+    usual excursion: the same fivefold spike is routine there and news on a flat series."""
+    t = DeviationTracker(history=240, min_history=24)
+    spiky = [0.5 if i % 10 == 0 else v for i, v in enumerate(_noisy(0.1, 200, 30))]
+    flat = _noisy(0.1, 200, 31)
+    rows = (_series("latency", {"service": "spiky", "statistic": "p99"}, [*spiky, 0.5])
+            + _series("latency", {"service": "flat", "statistic": "p99"}, [*flat, 0.5]))
+    last = {d.node: d for d in _feed(t, rows) if d.ts == 200 * 60.0}
+    assert last["spiky"].z > t.threshold  # far from the bulk by its MAD ...
+    assert last["spiky"].routine and last["spiky"].usual >= 0.39  # ... but a usual spike
+    assert not last["flat"].routine and last["flat"].usual < 0.01
+    assert last["flat"].strength > last["spiky"].strength
+
+
+def test_a_family_carries_the_largest_move_of_its_statistics() -> None:
+    t = DeviationTracker()
+    rows = (_series("latency", {"service": "db", "statistic": "Average"},
+                    [*_noisy(0.014, 60, 40, rel=0.01), 0.29])
+            + _series("latency", {"service": "db", "statistic": "p99"},
+                      [*_noisy(0.3, 60, 41, rel=0.3), 9.8]))
+    (dev,) = [d for d in _feed(t, rows) if d.ts == 3600.0]
+    assert dev.series == "latency Average"  # the strongest by its own spread ...
+    assert abs(dev.rise - 9.5) < 0.2 and dev.moved == dev.rise  # ... the p99 moved most
+    assert Deviation.from_dict(dev.to_dict()) == dev
