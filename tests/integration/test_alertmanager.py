@@ -18,11 +18,11 @@ import yaml
 
 from aiops.model import IncidentStatus, alert_fingerprint
 from aiops.wire.shapes import decode_incident
+from streams.broker import free_port
 from tests.integration.conftest import (
     LiveEngine,
     Program,
     binary,
-    free_port,
     load_yaml,
     wait_for,
 )

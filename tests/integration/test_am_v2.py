@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from aiops.model import IncidentStatus
+from streams.broker import free_port
 from tests.integration.conftest import (
     LiveEngine,
     Program,
     binary,
-    free_port,
     load_yaml,
     wait_for,
 )

@@ -35,11 +35,11 @@ from confluent_kafka import Consumer
 from aiops.app import STAGES, Workers
 from aiops.model import Alert
 from aiops.wire.shapes import decode_alert
+from streams.broker import free_port
 from tests.integration.conftest import (
     LiveEngine,
     Program,
     binary,
-    free_port,
     load_yaml,
     wait_for,
 )

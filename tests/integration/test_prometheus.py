@@ -23,11 +23,11 @@ import httpx
 import pytest
 import yaml
 
+from streams.broker import free_port
 from tests.integration.conftest import (
     LiveEngine,
     Program,
     binary,
-    free_port,
     load_yaml,
     wait_for,
 )
