@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from detectors.base import Detector
+from detectors.ensemble import EnsembleDetector
 from detectors.iforest import EntityIsolationForest
 from detectors.metricwise import MetricwiseDetector
 from detectors.nab.corpus import iter_files, parse_timestamp, read_labels, read_series
@@ -210,6 +211,9 @@ def candidates() -> dict[str, tuple[Callable[[], Detector], bool]]:
         ("default", "seasonal-likelihood", "ensemble-all", "zscore", "likelihood-zscore",
          "river-sad", "river-hst")
         if name in f}
+    # the default with the seasonal spread floored at the series' resolution
+    out["default+resolution"] = (lambda: EnsembleDetector(min_points=20, seasonal_warmup=20,
+                                                          resolution=1.0), False)
     out["river-hst+likelihood"] = (lambda: Pipeline(f["river-hst"](),
                                                     AnomalyLikelihood(log_input=False),
                                                     name="river-hst+likelihood"), False)

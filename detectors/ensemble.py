@@ -21,6 +21,14 @@ ever wrong (a prior worth ``prior_points`` points), so a series scores from its
 ``min_points``-th point with calibrated confidence, and while young its z values are shrunk
 for the uncertainty of the spread they are measured in.
 
+A value is known only to the resolution it is reported at: a gauge in steps of 0.01 that
+mostly sits still has a robust spread near zero, and each step of one unit would look like
+a many-sigma jump. The seasonal z is therefore measured in the spread combined (in
+quadrature) with ``resolution`` times the series' smallest step so far, the step bounded by
+``relative_floor`` of the expected level so that the spikes of a series that rests at zero
+(whose smallest step is a whole spike) are not taken for its resolution. It is off by
+default (``resolution=0``): on the development sets it was neutral (see docs/design.md).
+
 The combined surprise is the largest likelihood surprise less ``log10`` of the number of
 scorers (Bonferroni: four tests were made), mapped to [0, 1) by
 :func:`~detectors.postprocess.surprise_score`, so 0.5 means a tail probability of 1e-5 on
@@ -82,10 +90,11 @@ class EnsembleDetector(KeyedDetector):
     """Seasonal, level, rate and spread scorers, each through its own likelihood; max wins."""
 
     name = "ensemble"
-    version = 1
+    version = 2
     _columns = {
         "n": ("i4", 0),
         "prev": ("f8", np.nan),
+        "quantum": ("f4", np.nan),
         "fast": ("f8", np.nan),
         "fmad": ("f8", 0.0),
         "dmad": ("f8", 0.0),
@@ -97,7 +106,8 @@ class EnsembleDetector(KeyedDetector):
                  prior_points: int = 30, min_std: float = 0.15, learn_clip: float = 4.0,
                  max_surprise: float = 20.0, seasonal_warmup: int = 20,
                  fast_alpha: float = 0.1, scale_alpha: float = 0.02,
-                 spread_alpha: float = 0.1, clip_z: float = 4.0) -> None:
+                 spread_alpha: float = 0.1, clip_z: float = 4.0,
+                 resolution: float = 0.0, relative_floor: float = 0.05) -> None:
         unknown = set(scorers) - set(SCORERS)
         if unknown or not scorers:
             raise ConfigError(f"scorers must be a non-empty subset of {', '.join(SCORERS)}; "
@@ -108,6 +118,8 @@ class EnsembleDetector(KeyedDetector):
         self.scale_alpha = scale_alpha
         self.spread_alpha = spread_alpha
         self.clip_z = clip_z
+        self.resolution = resolution
+        self.relative_floor = relative_floor
         self.min_points = min_points
         self.young = young
         self.short_alpha = 2.0 / (short_window + 1.0)
@@ -134,7 +146,8 @@ class EnsembleDetector(KeyedDetector):
                 "short_alpha": self.short_alpha, "long_alpha": self.long_alpha,
                 "prior_points": self.prior_points, "min_std": self.min_std,
                 "learn_clip": self.learn_clip, "max_surprise": self.max_surprise,
-                "scorers": list(self.scorers)}
+                "resolution": self.resolution,
+                "relative_floor": self.relative_floor, "scorers": list(self.scorers)}
 
     # -- the follower's bookkeeping --------------------------------------------------------
     def _slots(self, keys: Sequence[Hashable] | npt.NDArray[Any]) -> IntArray:
@@ -165,6 +178,15 @@ class EnsembleDetector(KeyedDetector):
         shrink = np.sqrt((nn := np.maximum(n, 1).astype(np.float64)) / (nn + self.young))
         cols = []
         sp = self.seasonal._assess(slots, ts, values)
+        seasonal_z = sp.z
+        if self.resolution > 0.0:
+            # a value is known only to its series' resolution (the smallest step it ever
+            # took): a spread measured below that is quantisation, not calm
+            q = self.quantum[slots].astype(np.float64)  # type: ignore[attr-defined]
+            q = np.minimum(np.where(np.isnan(q), 0.0, q), self.relative_floor * np.abs(sp.pred))
+            floor = self.resolution * q
+            sp.sigma = np.sqrt(sp.sigma * sp.sigma + floor * floor)  # the expected band too
+            seasonal_z = np.where(sp.z != 0.0, (values - sp.pred) / sp.sigma, 0.0)
         resid = diff = None
         if self._uses_fast:
             fast = self.fast[slots]  # type: ignore[attr-defined]
@@ -175,7 +197,7 @@ class EnsembleDetector(KeyedDetector):
         tiny = 1e-9 * (1.0 + np.abs(values))
         for name in self.scorers:
             if name == "seasonal":
-                z = sp.z * shrink
+                z = seasonal_z * shrink
             elif name == "level":
                 assert resid is not None
                 sigma = GAUSS_MAD * self.fmad[slots] + tiny  # type: ignore[attr-defined]
@@ -257,6 +279,12 @@ class EnsembleDetector(KeyedDetector):
                                   self.dmad[slots], p.diff, n,  # type: ignore[attr-defined]
                                   1.0, self.scale_alpha, self.clip_z, self.min_points)
             self.dmad[slots] = dmad  # type: ignore[attr-defined]
+        if self.resolution > 0.0:  # the smallest non-zero step between consecutive points
+            step = np.abs(values - self.prev[slots])  # type: ignore[attr-defined]
+            q = self.quantum[slots]  # type: ignore[attr-defined]
+            self.quantum[slots] = np.where(  # type: ignore[attr-defined]
+                (step > 0.0) & ~(step >= q), step, q)
+        if self.resolution > 0.0 or p.diff is not None:
             self.prev[slots] = values  # type: ignore[attr-defined]
         # each scorer's likelihood: the long-run distribution of its short-term mean
         mean, var = p.mean, p.var

@@ -164,3 +164,36 @@ def test_spread_z_is_signed() -> None:
     assert spread_z(np.array([4.0]), sig, 19.0)[0] > 3
     assert spread_z(np.array([0.01]), sig, 19.0)[0] < -3
 
+
+
+def _quantised(n: int, rng: np.random.Generator) -> np.ndarray:
+    """A gauge reported to two decimals that mostly sits still: the MAD is nearly zero."""
+    v = np.full(n, 0.49)
+    moves = rng.random(n) < 0.2
+    v[moves] += rng.choice([-0.01, 0.01], moves.sum())
+    return np.round(v, 2)
+
+
+def test_a_step_of_the_series_resolution_is_not_an_anomaly() -> None:
+    rng = np.random.default_rng(11)
+    v = _quantised(4000, rng)
+    v[3000:3003] = 0.51  # two steps of the reporting resolution, three points long
+    floored = _run(EnsembleDetector(resolution=1.0), v)
+    bare = _run(EnsembleDetector(), v)
+    # judged against its near-zero spread alone, the wobble alarms; at its resolution not
+    assert bare[3000:3010].max() >= 0.5
+    assert floored[3000:3010].max() < 0.5
+    # a move of many steps is still an anomaly
+    v[3500:3503] = 0.60
+    assert _run(EnsembleDetector(resolution=1.0), v)[3500:3510].max() >= 0.5
+
+
+def test_resolution_does_not_blunt_spikes_from_zero() -> None:
+    """A series at 0 with rare spikes: its smallest step is the spike itself, which says
+    nothing about its resolution (the floor is bounded by the level's magnitude)."""
+    v = np.zeros(4000)
+    v[np.arange(200, 3000, 250)] = 20.0
+    v[3200:3260:4] = 20.0  # the spikes get dense
+    floored = _run(EnsembleDetector(resolution=1.0), v)
+    bare = _run(EnsembleDetector(), v)
+    np.testing.assert_allclose(floored, bare)
