@@ -43,13 +43,20 @@ def metric_from_dict(raw: object) -> MetricSample:
     return _metric_from_dict_checked(raw)
 
 
-def _metric_from_dict_checked(raw: object) -> MetricSample:
-    obj = _obj(raw, "metric sample")
+def _name_and_labels(obj: Mapping[str, Any], kind: str) -> tuple[str, dict[str, str]]:
+    """The series' name (``name``, else the ``__name__`` label, as Prometheus tooling sends
+    it) and its other labels."""
     labels = _labels(obj.get("labels"))
     name = obj.get("name") or labels.pop("__name__", None)
     labels.pop("__name__", None)
     if not name or not isinstance(name, str):
-        raise DecodeError("metric sample needs a string 'name'")
+        raise DecodeError(f"{kind} needs a string 'name'")
+    return name, labels
+
+
+def _metric_from_dict_checked(raw: object) -> MetricSample:
+    obj = _obj(raw, "metric sample")
+    name, labels = _name_and_labels(obj, "metric sample")
     ts = parse_time(obj.get("ts", obj.get("timestamp")), field="ts")
     if ts is None:
         raise DecodeError("metric sample needs 'ts' (or 'timestamp')")
@@ -78,11 +85,7 @@ def _series_entry(
     raw: object,
 ) -> tuple[str, dict[str, str], list[float], list[float]]:
     obj = _obj(raw, "series")
-    labels = _labels(obj.get("labels"))
-    name = obj.get("name") or labels.pop("__name__", None)
-    labels.pop("__name__", None)
-    if not name or not isinstance(name, str):
-        raise DecodeError("series needs a string 'name'")
+    name, labels = _name_and_labels(obj, "series")
     ts, values = obj.get("ts"), obj.get("values")
     if not isinstance(ts, list) or not isinstance(values, list) or len(ts) != len(values):
         raise DecodeError(f"series {name}: 'ts' and 'values' must be lists of equal length")
