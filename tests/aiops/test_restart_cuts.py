@@ -6,7 +6,8 @@ correlate stage and a real SQLite store, no broker (each cut is cheap, so every 
 from __future__ import annotations
 
 import itertools
-import shutil
+import sqlite3
+import time
 from pathlib import Path
 
 from aiops.app import Engine
@@ -58,11 +59,21 @@ def _feed(stage: CorrelateStage, batches: list[list[Alert]]) -> None:
     for batch in batches:
         stage.handle([Incoming(stage.topics()[0], encode_alert(a)) for a in batch])
         stage.published()
+    stage.idle(time.time())  # the stream is drained: the worker's timers run (a moment on)
+    stage.published()
 
 
 def _state(store: Store) -> State:
     return {i.id: (frozenset(i.fingerprints), i.status.value)
             for i in store.list_incidents(limit=1000)}
+
+
+def _copy(source: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite store (its write-ahead log included)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
 
 
 def _new_db(path: Path) -> Path:
@@ -82,14 +93,14 @@ def test_a_restart_between_any_two_writes_ends_as_an_uninterrupted_run(
         # The store as batch k found it, plus some of the incident writes batch k made
         # (each is its own transaction): where a SIGKILL can leave it.
         snapshot = tmp_path / f"before{k}.db"
-        shutil.copy(whole, snapshot)
+        _copy(whole, snapshot)
         held = {i.id: i.version for i in store.list_incidents(limit=1000)}
         _feed(stage, [batch])
         written = [i for i in store.list_incidents(limit=1000) if held.get(i.id) != i.version]
         for n in range(len(written) + 1):
             for subset in itertools.combinations(written, n):
                 db = tmp_path / f"cut{len(cuts)}.db"
-                shutil.copy(snapshot, db)
+                _copy(snapshot, db)
                 partial = Store(create_engine(f"sqlite:///{db}"))
                 for incident in subset:
                     partial.save_incident(incident)
