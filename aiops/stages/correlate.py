@@ -153,6 +153,9 @@ class CorrelateStage:
         owner = self._store.incident_for_alert(alert.fingerprint)
         if owner is None or (owner.timeline and owner.timeline[-1].event == "merged_into"):
             return
+        if not any(a.fingerprint == alert.fingerprint and a.starts_at == alert.starts_at
+                   for a in owner.alerts):
+            return  # it holds a later episode of the alert, not this one
         self._correlator.restore([owner])
         self._notices.add([owner])
 
