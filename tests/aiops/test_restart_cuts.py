@@ -10,6 +10,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from aiops.app import Engine
 from aiops.model import Alert, AlertStatus
 from aiops.settings import Settings
@@ -21,7 +23,6 @@ from aiops.wire.shapes import encode_alert
 from streams.stage import Incoming
 
 T0 = 1_790_000_000.0
-BATCH = 20  # a backlog after a restart comes in big batches: several bursts at once
 
 State = dict[str, tuple[frozenset[str], str]]
 
@@ -81,11 +82,14 @@ def _new_db(path: Path) -> Path:
     return path
 
 
+# A backlog after a restart comes in big batches, of several bursts; where they end decides
+# which incidents one batch writes, so two sizes are tried.
+@pytest.mark.parametrize("size", [12, 20])
 def test_a_restart_between_any_two_writes_ends_as_an_uninterrupted_run(
-    tmp_path: Path,
+    tmp_path: Path, size: int
 ) -> None:
     alerts = _alerts()
-    batches = [alerts[i:i + BATCH] for i in range(0, len(alerts), BATCH)]
+    batches = [alerts[i:i + size] for i in range(0, len(alerts), size)]
     whole = _new_db(tmp_path / "whole.db")
     stage, store = _stage(whole)
     cuts: list[tuple[int, Path]] = []
