@@ -84,14 +84,16 @@ def find_candidates(incidents: Mapping[str, IncidentState],
             if ident in strong and n != node:  # its own node still sets held_since
                 continue
             s = incidents[ident]
+            if ts < s.first_ts - window:
+                # Began well before the incident's problem: not part of it, active or
+                # resolved. A restart reloads incidents newer than the alerts delivered again.
+                continue
             if s.status == _RESOLVED:  # not s.active
                 # the same problem back, not a neighbour's new one; or an alert that
                 # began while the incident was still open and reached us late
                 if n in (node, GLOBAL) or n in peers or \
                         (s.resolved_at is not None and ts <= s.resolved_at):
                     ids.add(ident)
-                continue
-            if ts < s.first_ts - window:
                 continue
             if n == GLOBAL:
                 if ts <= s.last_ts + window:

@@ -101,6 +101,10 @@ class CorrelateStage:
         self._last_tick: float | None = None
         self._clock_mark: tuple[float | None, float, float | None] = (None, 0.0, None)
         self._last_sync = 0.0
+        # Event time of the newest stored change when the state was last reloaded: alerts
+        # up to it may be deliveries again of ones the store already reflects.
+        self._reloaded_at: float | None = None
+        self._looked_up: set[str] = set()  # fingerprints already looked up since then
 
     def topics(self) -> list[str]:
         extra = [self._topics.deviations] if self._observe is not None else []
@@ -130,6 +134,30 @@ class CorrelateStage:
         held = [*resolved, *self._store.open_incidents()]
         self._correlator.restore(held)
         self._notices.reset(held)
+        self._reloaded_at = self._store.latest_update()
+        self._looked_up.clear()
+
+    def _reload_owner(self, alert: Alert) -> None:
+        """Reload the stored incident that holds an alert delivered again after a restart.
+
+        A worker killed between two incident writes of a batch gets the batch again, and
+        the store may already hold changes newer than some of its alerts: an incident that
+        resolved more than ``reopen_window`` before the newest change is not reloaded on
+        start, yet an alert of the batch may be its member. Folded into a correlator that
+        does not hold that incident, the alert would open a second incident (or join
+        another); with its incident reloaded it is a duplicate, as in an uninterrupted run.
+        Only alerts that began before the stored state's newest change are looked up, each
+        fingerprint once (an alert that keeps firing is repeated with its old start).
+        """
+        self._looked_up.add(alert.fingerprint)
+        owner = self._store.incident_for_alert(alert.fingerprint)
+        if owner is None or (owner.timeline and owner.timeline[-1].event == "merged_into"):
+            return
+        if not any(a.fingerprint == alert.fingerprint and a.starts_at == alert.starts_at
+                   for a in owner.alerts):
+            return  # it holds a later episode of the alert, not this one
+        self._correlator.restore([owner])
+        self._notices.add([owner])
 
     def rollback(self) -> None:
         """Put the state back to what the store holds, after a :meth:`handle` that raised:
@@ -212,6 +240,9 @@ class CorrelateStage:
                                            f"{self.max_future:.0f}s in the future"))
                     continue
                 alerts.append(item)
+                if self._reloaded_at is not None and item.starts_at <= self._reloaded_at \
+                        and item.fingerprint not in self._looked_up:
+                    self._reload_owner(item)
                 due = self._advance(ts)
                 if due is not None:
                     fold()

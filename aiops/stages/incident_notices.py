@@ -34,6 +34,10 @@ class Notices:
         """Start from the incidents reloaded from the store (those raised were told)."""
         self._told = {i.id: _told(i) for i in held if i.raised}
 
+    def add(self, held: Iterable[Incident]) -> None:
+        """Incidents reloaded from the store later (an alert delivered again after a restart)."""
+        self._told.update((i.id, _told(i)) for i in held if i.raised and i.id not in self._told)
+
     def clear(self) -> None:
         self._told.clear()
 
