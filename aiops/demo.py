@@ -133,9 +133,9 @@ def demo(
                                                    port=settings.api.port, log_level="warning"))
             api_thread = threading.Thread(target=server.run, daemon=True)
             api_thread.start()
+            producer = EventProducer(engine.kafka)
             try:
                 workers.wait_ready(60)
-                producer = EventProducer(engine.kafka)
                 up_alerts = [(ts, a) for ts, a in scenario.alert_events if a.name in UP_RULES]
                 for batch in _batches(engine.topics, scenario.metrics, scenario.logs,
                                       scenario.step, up_alerts):
@@ -147,6 +147,7 @@ def demo(
                            f"({time.monotonic() - started:.1f}s since start)")
                 incident = _wait_for_incident(settings.api.port, timeout)
             finally:
+                producer.close()
                 server.should_exit = True
                 workers.stop()
                 api_thread.join(10)
