@@ -259,5 +259,14 @@ class EventProducer:
         self._producer.poll(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
+        """Deliver what is queued (up to ``timeout``), then release the client: a producer
+        left open keeps reconnecting, and logging about it, after its broker is gone."""
+        if self._closed.is_set():
+            return
         self._producer.flush(timeout)
         self._closed.set()
+        if self._poller is not None:
+            self._poller.join(1.0)
+        release = getattr(self._producer, "close", None)  # confluent-kafka >= 2.11
+        if release is not None:
+            release()

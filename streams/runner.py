@@ -94,7 +94,9 @@ class StageRunner:
         self._auto_offset_reset = auto_offset_reset
         self._watchdog_interval = watchdog_interval
         self._stop = threading.Event()
-        self._outputs = OutputPublisher(stage.name, producer or EventProducer(config),
+        self._own_producer = producer is None  # closed when the loop ends
+        self._producer = producer or EventProducer(config)
+        self._outputs = OutputPublisher(stage.name, self._producer,
                                         dlq_topic=dlq_topic,
                                         max_bytes=config.max_message_bytes,
                                         metrics=self._metrics, stop=self._stop)
@@ -163,6 +165,8 @@ class StageRunner:
             if clean and isinstance(self.stage, Checkpointed):
                 self.stage.committed({}, final=True)
             consumer.close()
+            if self._own_producer:
+                self._producer.close()
 
     def _subscribe(self, consumer: Consumer) -> None:
         consumer.subscribe(self.stage.topics(), on_assign=self._on_assign,
