@@ -258,6 +258,11 @@ class EventProducer:
     def poll(self, timeout: float = 0.0) -> None:
         self._producer.poll(timeout)
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has run: the client is released."""
+        return self._closed.is_set()
+
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what is queued (up to ``timeout``), then release the client: a producer
         left open keeps reconnecting, and logging about it, after its broker is gone."""

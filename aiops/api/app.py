@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
 from fastapi import FastAPI
 
 from aiops import __version__
@@ -26,7 +30,15 @@ from aiops.console.routes import mount_console
 
 
 def create_api(api_deps: ApiDeps, console: ConsoleDeps | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        # The API's producer is its own: deliver what is queued (bounded by the publish
+        # timeout), then release it, so nothing keeps reconnecting after the server stops.
+        await to_thread.run_sync(api_deps.producer.close, api_deps.settings.publish_timeout_s)
+
     app = FastAPI(
+        lifespan=lifespan,
         docs_url=None,  # served by the console from vendored assets: works offline
         redoc_url=None,
         title="AIOps engine",
