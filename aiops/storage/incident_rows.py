@@ -178,11 +178,11 @@ def read_incidents(conn: Connection, docs: Sequence[Any]) -> list[Incident]:
                 generator_url=row.generator_url,
                 status=AlertStatus(row.status if held else row.a_status),
                 fingerprint=row.fingerprint))
-        query = (select(t.incident_id, t.ts, t.event, t.status, t.actor, t.note)
-                 .where(t.incident_id.in_(chunk)).order_by(t.incident_id, t.seq))
-        for row in conn.execute(query):
-            timelines[row.incident_id].append(TimelineEntry(
-                ts=row.ts, event=row.event, status=IncidentStatus(row.status),
-                actor=row.actor, note=row.note))
+        entries = (select(t.incident_id, t.ts, t.event, t.status, t.actor, t.note)
+                   .where(t.incident_id.in_(chunk)).order_by(t.incident_id, t.seq))
+        for entry in conn.execute(entries):
+            timelines[entry.incident_id].append(TimelineEntry(
+                ts=entry.ts, event=entry.event, status=IncidentStatus(entry.status),
+                actor=entry.actor, note=entry.note))
     return [replace(inc, alerts=tuple(alerts[inc.id]), timeline=tuple(timelines[inc.id]))
             if inc.id in alerts else inc for inc in incidents]
