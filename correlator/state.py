@@ -57,16 +57,17 @@ def _shared(values: Mapping[str, str]) -> dict[str, str]:
 
 
 def compact(alert: Alert) -> Alert:
-    """The alert as a member is held: the same values, its short label and annotation
-    strings shared with every other alert that has them (a service, a severity, a
-    namespace), instead of one copy per alert as decoding made them.
+    """The alert as a member is held: the same values, its short label strings shared with
+    every other alert that has them (a service, a severity, a namespace), instead of one
+    copy per alert as decoding made them (annotations, mostly sentences of their own, are
+    kept as they are).
 
     >>> a = Alert({"alertname": "X", "service": "cart"}, {}, starts_at=1.0)
     >>> b = compact(Alert({"alertname": "Y", "service": "".join(["ca", "rt"])}, {}, 2.0))
     >>> compact(a) == a, compact(a).labels["service"] is b.labels["service"]
     (True, True)
     """
-    return Alert(labels=_shared(alert.labels), annotations=_shared(alert.annotations),
+    return Alert(labels=_shared(alert.labels), annotations=alert.annotations,
                  starts_at=alert.starts_at, ends_at=alert.ends_at,
                  generator_url=alert.generator_url, status=alert.status,
                  fingerprint=alert.fingerprint)
@@ -311,8 +312,8 @@ class IncidentState:
 
     def title(self) -> str:
         top = self.root_causes[0].service if self.root_causes else next(iter(self.nodes), "?")
-        names = sorted(self.nodes[top].alerts) if top in self.nodes else []
-        what = names[0] if names else "alerts"
+        names = self.nodes[top].alerts if top in self.nodes else ()
+        what = min(names) if names else "alerts"  # not sorted: a node may have 20,000
         return (f"{top}: {what} ({len(self.members) - self.changes} alerts on {len(self.nodes)} "
                 f"node{'s' if len(self.nodes) != 1 else ''})")
 
