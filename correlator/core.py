@@ -67,6 +67,7 @@ class CorrelatorCore:
     def _add(self, state: IncidentState, alert: Alert, node: str, inhibited: bool) -> None:
         """Make ``alert`` on ``node`` a member of ``state`` and index it."""
         state.add_member(alert, node, self._kind(alert), inhibited)
+        alert = state.members[alert.fingerprint]  # as held: indexes share its labels
         self._index.link(alert.fingerprint, node, state.id, self.graph is not None)
         if self._inhibits:
             self._inhibition.index(alert.fingerprint, alert, node,
