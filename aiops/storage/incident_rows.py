@@ -169,20 +169,21 @@ def read_incidents(conn: Connection, docs: Sequence[Any]) -> list[Incident]:
                  .join(alerts_t, a.fingerprint == m.fingerprint)
                  .where(m.incident_id.in_(chunk))
                  .order_by(m.incident_id, m.seq, m.fingerprint))
-        for row in conn.execute(query):
-            held = row.starts_at is not None
-            alerts[row.incident_id].append(Alert(
-                labels=dict(row.labels), annotations=dict(row.annotations),
-                starts_at=row.starts_at if held else row.a_starts,
-                ends_at=row.ends_at if held else row.a_ends,
-                generator_url=row.generator_url,
-                status=AlertStatus(row.status if held else row.a_status),
-                fingerprint=row.fingerprint))
+        firing = AlertStatus.FIRING
+        for (ident, fp, starts, ends, status, labels, notes, url, a_starts, a_ends,
+             a_status) in conn.execute(query).tuples():
+            if starts is None:  # a row written before member state was stored
+                starts, ends, status = a_starts, a_ends, a_status
+            alerts[ident].append(Alert(
+                labels=dict(labels), annotations=dict(notes), starts_at=starts,
+                ends_at=ends, generator_url=url,
+                status=firing if status == "firing" else AlertStatus(status),
+                fingerprint=fp))
         entries = (select(t.incident_id, t.ts, t.event, t.status, t.actor, t.note)
                    .where(t.incident_id.in_(chunk)).order_by(t.incident_id, t.seq))
-        for entry in conn.execute(entries):
-            timelines[entry.incident_id].append(TimelineEntry(
-                ts=entry.ts, event=entry.event, status=IncidentStatus(entry.status),
-                actor=entry.actor, note=entry.note))
+        for ident, ts, event, status, actor, note in conn.execute(entries).tuples():
+            timelines[ident].append(TimelineEntry(ts=ts, event=event,
+                                                  status=IncidentStatus(status),
+                                                  actor=actor, note=note))
     return [replace(inc, alerts=tuple(alerts[inc.id]), timeline=tuple(timelines[inc.id]))
             if inc.id in alerts else inc for inc in incidents]
