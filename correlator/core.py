@@ -55,6 +55,9 @@ class CorrelatorCore:
         self._inhibition = InhibitionIndex(self.config.inhibitions)
         self._inhibits = bool(self._inhibition)  # the rules are fixed for a correlator
         self._last_forget = float("-inf")
+        # whether the owner stores every version through ``take_delta`` (then each version's
+        # changes are kept until taken, and timelines are trimmed in memory)
+        self.deltas = False
         self.stats: dict[str, int] = {"processed": 0, "duplicates": 0, "silenced": 0,
                                       "inhibited": 0, "merged": 0, "reopened": 0,
                                       "stale": 0, "flapping": 0, "changes_held": 0,
@@ -64,6 +67,7 @@ class CorrelatorCore:
     def _add(self, state: IncidentState, alert: Alert, node: str, inhibited: bool) -> None:
         """Make ``alert`` on ``node`` a member of ``state`` and index it."""
         state.add_member(alert, node, self._kind(alert), inhibited)
+        alert = state.members[alert.fingerprint]  # as held: indexes share its labels
         self._index.link(alert.fingerprint, node, state.id, self.graph is not None)
         if self._inhibits:
             self._inhibition.index(alert.fingerprint, alert, node,
@@ -72,7 +76,9 @@ class CorrelatorCore:
             self._quiet.discard(state.id)
 
     def _publish(self, state: IncidentState) -> Incident:
-        return self._schedule.publish(state, self.graph, self.config)
+        incident = self._schedule.publish(state, self.graph, self.config)
+        state.seal(self.deltas)  # what this version changed, for the store (``take_delta``)
+        return incident
 
     def _kind(self, alert: Alert) -> str:
         return self._kinds.of(alert, self.config.kind_words)

@@ -42,7 +42,7 @@ from aiops.model import (
 from aiops.model.deviation import Deviation
 from correlator.config import Silence
 from correlator.fold import Fold
-from correlator.state import IncidentState, event_time
+from correlator.state import IncidentState, StateDelta, event_time
 from topology.graph import ServiceGraph
 
 
@@ -81,9 +81,9 @@ class TopologyCorrelator(Fold):
         a failed batch, or when another replica may have changed them."""
         fresh = TopologyCorrelator(self.config, self.graph, self.ranking, self.mapper,
                                    deviations=self.deviations)
-        stats = self.stats
+        stats, deltas = self.stats, self.deltas
         self.__dict__.update(fresh.__dict__)
-        self.stats = stats
+        self.stats, self.deltas = stats, deltas
 
     def restore(self, incidents: Iterable[Incident]) -> None:
         for inc in incidents:
@@ -99,6 +99,7 @@ class TopologyCorrelator(Fold):
                 if not alert.firing:
                     state.last_resolved_ts = max(state.last_resolved_ts, event_time(alert))
             state.dirty_rank = False
+            state.mark_stored()
             if inc.timeline and inc.timeline[-1].event == "merged_into":
                 state.merged_into = inc.timeline[-1].note.rsplit(" ", 1)[-1]
             self._index.add(state)
@@ -106,6 +107,19 @@ class TopologyCorrelator(Fold):
                 self._pending.push(inc.id, inc.opened_at + self.config.confirm_after)
             elif state.active and state.firing == 0:
                 self._mark_quiet(state)
+
+    def track_deltas(self) -> None:
+        """From now on keep each published version's changes until :meth:`take_delta`
+        takes them: for an owner that stores every version it is given."""
+        self.deltas = True
+
+    def take_delta(self, incident: Incident) -> StateDelta | None:
+        """What changed in the incident up to this version since the deltas taken before
+        (or since it was restored), for an incremental write; None if it is not held. The
+        caller stores every version it is given (or a later one), so the deltas it takes
+        add up to the whole incident."""
+        state = self._incidents.get(incident.id)
+        return None if state is None else state.take_delta(incident.version)
 
     def process(self, alert: Alert) -> list[Incident]:
         return [self._publish(state) for state in self._fold(alert)]

@@ -192,8 +192,9 @@ class Fold(Lifecycle):
             self.stats["flapping"] += 1
         node = state.member_node[fp]
         state.member_changed(fp, alert, ts)
-        if self._inhibits:
-            self._inhibition.index(fp, alert, node, None if fp in state.inhibited else state.id)
+        if self._inhibits:  # the member as held, so the index shares its labels
+            self._inhibition.index(fp, state.members[fp], node,
+                                   None if fp in state.inhibited else state.id)
         if alert.firing:
             state.firing += 1
             state.last_ts = max(state.last_ts, alert.starts_at)

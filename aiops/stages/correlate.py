@@ -39,7 +39,7 @@ from aiops.model import (
 from aiops.model.deviation import Deviation, decode_deviations
 from aiops.silences import decode_silence_message
 from aiops.stages.incident_notices import BatchChanges, Notices
-from aiops.storage.repository import OutboxMessage, Store
+from aiops.storage.repository import IncidentDelta, OutboxMessage, Store
 from aiops.wire.feed import encode_feed
 from aiops.wire.shapes import decode_alert_or_command, loads
 from correlator.config import Silence
@@ -91,6 +91,9 @@ class CorrelateStage:
         self._topology = topology
         self._topology_history = topology_history
         self._correlator = correlator
+        track = getattr(correlator, "track_deltas", None)
+        if track is not None:
+            track()  # every version is stored here: each is written as what it changed
         self._store = store
         self._wall_clock = wall_clock
         self._inflight: list[int] = []
@@ -288,8 +291,8 @@ class CorrelateStage:
                   for a in incident.alerts if a.firing}
         if not firing:
             return []
-        resolved = [a for a in self._store.alerts_for(sorted(firing))
-                    if not a.firing and a.starts_at == firing[a.fingerprint].starts_at]
+        resolved = [a for a in self._store.alerts_for(sorted(firing), resolved=True)
+                    if a.starts_at == firing[a.fingerprint].starts_at]
         return self._correlator.process_batch(resolved) if resolved else []
 
     # ------------------------------------------------------------------ helpers
@@ -347,12 +350,24 @@ class CorrelateStage:
         self._last_tick = ts
         return ts
 
+    def _delta(self, incident: Incident) -> IncidentDelta | None:
+        """What this version changed, when the correlator keeps track (then only that is
+        written: a version of a 20,000-alert incident costs what its new members cost)."""
+        take = getattr(self._correlator, "take_delta", None)
+        delta = take(incident) if take is not None and getattr(
+            self._correlator, "deltas", False) else None
+        if delta is None:
+            return None
+        return IncidentDelta(alerts=delta.alerts, removed=delta.removed,
+                             timeline=delta.timeline)
+
     def _save(self, incidents: Iterable[Incident]) -> None:
         for incident in incidents:
+            delta = self._delta(incident)
             if not incident.raised:
                 # pending, or dropped as transient before anyone was told: kept in the
                 # store (a restart picks a pending one up again), never on the feed
-                self._store.save_incident(incident)
+                self._store.save_incident(incident, delta=delta)
                 continue
             message = OutboxMessage(
                 destination=INCIDENT_FEED,
@@ -363,7 +378,7 @@ class CorrelateStage:
             if self._notifications is not None:
                 for key in self._notices.keys(incident):
                     rows.extend(self._notifications(incident, key))
-            self._store.save_incident(incident, rows)
+            self._store.save_incident(incident, rows, delta)
             log.info("incident %s v%d %s", incident.id, incident.version,
                      incident.status.value, extra=incident_event(incident))
 

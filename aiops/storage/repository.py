@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from aiops.model import (
     Alert,
+    AlertStatus,
     Incident,
     IncidentStatus,
     NotFoundError,
@@ -29,6 +30,13 @@ from aiops.model import (
 from aiops.storage import outbox as ob
 from aiops.storage.dml import fit, upsert
 from aiops.storage.errors import StorageUnavailableError
+from aiops.storage.incident_rows import (
+    IncidentDelta,
+    read_incidents,
+    write_incident_children,
+    write_incident_delta,
+    write_incident_head,
+)
 from aiops.storage.outbox import OutboxMessage, OutboxRow
 from aiops.storage.rows import (
     action_from_row,
@@ -40,12 +48,9 @@ from aiops.storage.rows import (
     members_t,
     services_t,
     write_alerts,
-    write_incident_children,
-    write_incident_head,
 )
-from aiops.wire.shapes import incident_from_dict
 
-__all__ = ["OutboxMessage", "OutboxRow", "Store"]
+__all__ = ["IncidentDelta", "OutboxMessage", "OutboxRow", "Store"]
 
 #: What a correlator holds as live: pending (held back until confirmed) too, so a restart
 #: neither loses a pending incident nor leaves it pending in the store for ever.
@@ -87,8 +92,14 @@ class Store:
 
     # ------------------------------------------------------------ incidents
 
-    def save_incident(self, incident: Incident, outbox: Sequence[OutboxMessage] = ()) -> bool:
+    def save_incident(self, incident: Incident, outbox: Sequence[OutboxMessage] = (),
+                      delta: IncidentDelta | None = None) -> bool:
         """Store ``incident`` with its membership, timeline, alerts and ``outbox`` messages.
+
+        Without ``delta`` the incident is written whole. With one, only what it says changed
+        since the stored version (the correlate stage's way: a version of a 20,000-alert
+        incident then costs what its new members cost, not what the incident holds); the
+        incident's own ``alerts`` and ``timeline`` are then not read, and may be partial.
 
         Returns False, and writes nothing at all, when the stored version is the same or newer
         (a redelivery or an out-of-date message): the outbox messages belong to the state
@@ -98,8 +109,12 @@ class Store:
         with self._engine.begin() as conn:
             if not write_incident_head(conn, incident):
                 return False
-            write_incident_children(conn, incident)
-            write_alerts(conn, incident.alerts, now)
+            if delta is None:
+                write_incident_children(conn, incident)
+                write_alerts(conn, incident.alerts, now)
+            else:
+                write_alerts(conn, (alert for _, alert in delta.alerts), now)
+                write_incident_delta(conn, incident, delta)
             ob.insert_messages(conn, outbox, now)
         return True
 
@@ -107,9 +122,9 @@ class Store:
         query = select(incidents_t.c.document).where(incidents_t.c.id == incident_id)
         with self._engine.connect() as conn:
             doc = conn.execute(query).scalar_one_or_none()
-        if doc is None:
-            raise NotFoundError("incident", incident_id)
-        return incident_from_dict(doc)
+            if doc is None:
+                raise NotFoundError("incident", incident_id)
+            return read_incidents(conn, [doc])[0]
 
     def list_incidents(
         self,
@@ -184,8 +199,7 @@ class Store:
 
     def _incidents(self, query: Select[Any]) -> list[Incident]:
         with self._engine.connect() as conn:
-            docs = conn.execute(query).scalars().all()
-        return [incident_from_dict(doc) for doc in docs]
+            return read_incidents(conn, conn.execute(query).scalars().all())
 
     # ------------------------------------------------------------ alerts
 
@@ -207,13 +221,17 @@ class Store:
         with self._engine.connect() as conn:
             return [alert_from_row(row) for row in conn.execute(query)]
 
-    def alerts_for(self, fingerprints: Sequence[str]) -> list[Alert]:
-        """The stored state of these alerts (those known), in chunks of 1,000."""
+    def alerts_for(self, fingerprints: Sequence[str], *, resolved: bool = False) -> list[Alert]:
+        """The stored state of these alerts (those known; with ``resolved``, only those
+        stored resolved: asking after 20,000 firing alerts then loads none), in chunks of
+        1,000."""
         found: list[Alert] = []
         with self._engine.connect() as conn:
             for i in range(0, len(fingerprints), 1000):
                 chunk = list(fingerprints[i:i + 1000])
                 query = select(alerts_t).where(alerts_t.c.fingerprint.in_(chunk))
+                if resolved:
+                    query = query.where(alerts_t.c.status == AlertStatus.RESOLVED.value)
                 found.extend(alert_from_row(row) for row in conn.execute(query))
         return found
 

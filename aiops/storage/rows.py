@@ -11,7 +11,6 @@ from aiops.model import (
     ActionStatus,
     Alert,
     AlertStatus,
-    Incident,
     RemediationAction,
 )
 from aiops.storage.dml import upsert
@@ -23,7 +22,6 @@ from aiops.storage.tables import (
     IncidentServiceRecord,
     TimelineRecord,
 )
-from aiops.wire.shapes import incident_to_dict
 
 alerts_t = cast(Table, AlertRecord.__table__)
 incidents_t = cast(Table, IncidentRecord.__table__)
@@ -100,65 +98,6 @@ def write_alerts(conn: Connection, alerts: Iterable[Alert], now: float) -> None:
         ),
     )
     conn.execute(stmt, rows)
-
-
-def write_incident_head(conn: Connection, incident: Incident) -> bool:
-    """Insert the incident, or update it if ``incident.version`` is newer; True if written."""
-    doc = incident_to_dict(incident)
-    values = {
-        "id": incident.id,
-        "version": incident.version,
-        "status": incident.status.value,
-        "title": incident.title,
-        "severity": incident.severity[:16],
-        "opened_at": incident.opened_at,
-        "updated_at": incident.updated_at,
-        "resolved_at": incident.resolved_at,
-        "services": list(incident.services),
-        "root_causes": doc["root_causes"],
-        "document": doc,
-    }
-    ins = upsert(conn, incidents_t).values(values)
-    stmt = ins.on_conflict_do_update(
-        index_elements=["id"],
-        set_={k: ins.excluded[k] for k in values if k != "id"},
-        where=incidents_t.c.version < ins.excluded.version,
-    ).returning(incidents_t.c.id)
-    return conn.execute(stmt).first() is not None
-
-
-def write_incident_children(conn: Connection, incident: Incident) -> None:
-    """Replace membership, services and timeline rows with the incident's current ones."""
-    for table in (members_t, services_t, timeline_t):
-        conn.execute(table.delete().where(table.c.incident_id == incident.id))
-    fingerprints = sorted({a.fingerprint for a in incident.alerts})
-    if fingerprints:
-        conn.execute(
-            members_t.insert(),
-            [{"incident_id": incident.id, "fingerprint": fp} for fp in fingerprints],
-        )
-    services = sorted({s[:255] for s in incident.services})
-    if services:
-        conn.execute(
-            services_t.insert(),
-            [{"incident_id": incident.id, "service": s} for s in services],
-        )
-    if incident.timeline:
-        conn.execute(
-            timeline_t.insert(),
-            [
-                {
-                    "incident_id": incident.id,
-                    "seq": seq,
-                    "ts": t.ts,
-                    "event": t.event[:64],
-                    "status": t.status.value,
-                    "actor": t.actor[:255],
-                    "note": t.note,
-                }
-                for seq, t in enumerate(incident.timeline)
-            ],
-        )
 
 
 def action_values(action: RemediationAction) -> dict[str, Any]:

@@ -3,9 +3,10 @@
 Times are float epoch seconds (``Double``), exactly as the domain model holds them, so no
 timezone can creep in and SQLite and PostgreSQL store the same values.
 
-An incident is kept twice on purpose: as its full JSON document (``incident_to_dict``), which is
-what reads return, so a read is exactly what was written; and as columns and child rows
-(membership, services, timeline) that exist to be filtered, joined and indexed.
+An incident is kept as its JSON document (``incident_to_dict``) without its member alerts and
+timeline, and as columns and child rows (membership with each member's state, services,
+timeline): a read puts the document and the rows back together, so a read is exactly what
+was written, and a new version of a 20,000-alert incident writes only what changed.
 """
 
 from __future__ import annotations
@@ -77,7 +78,11 @@ class IncidentRecord(Base):
 
 
 class IncidentAlertRecord(Base):
-    """Membership: which alert fingerprints belong to which incident."""
+    """Membership: which alert fingerprints belong to which incident, with the state of the
+    alert's episode in it (``seq`` is the order it joined in). A stored incident's member
+    alerts are these rows with the labels and annotations of their ``alerts`` row, so a new
+    version writes only the members that joined or changed (rows of incidents stored before
+    these columns existed hold nulls: their documents still list the alerts)."""
 
     __tablename__ = "incident_alerts"
 
@@ -85,6 +90,10 @@ class IncidentAlertRecord(Base):
         String(64), ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
     )
     fingerprint: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+    seq: Mapped[int | None] = mapped_column(Integer)
+    starts_at: Mapped[float | None] = mapped_column(Double)
+    ends_at: Mapped[float | None] = mapped_column(Double)
+    status: Mapped[str | None] = mapped_column(String(16))
 
 
 class IncidentServiceRecord(Base):

@@ -100,11 +100,11 @@ class _FailingOnce:
         self.fail_on = -1
         self.writes = 0
 
-    def save_incident(self, incident: Any, outbox: Any = ()) -> bool:
+    def save_incident(self, incident: Any, outbox: Any = (), delta: Any = None) -> bool:
         self.writes += 1
         if self.writes == self.fail_on:
             raise RuntimeError("store went away")
-        return bool(self._store.save_incident(incident, outbox))
+        return bool(self._store.save_incident(incident, outbox, delta))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
