@@ -14,13 +14,18 @@ node that deviates (see
   the kind of signal along (the propagation chain that MicroHECL-style analyses walk, read
   from the cause's side): a cause that explains the incident's alerting nodes (each worth
   ``member_weight`` quiet ones: they are what the responder is looking at) and their
-  deviating neighbours ranks above a leaf that explains one of them;
+  deviating neighbours ranks above a leaf that explains one of them. Each node covered
+  counts for the share of its problem explained (the strength of the kinds explained over
+  its strongest kind): a database that explains a service's slower answers covers little of
+  a service whose failures, its strongest signal, nothing explains;
 * its own **strength** is the log-scaled robust z of its strongest bad-direction family
   (families count once; traffic moves count only as support);
-* a node that moved more than ``lead`` seconds before the incident's newest alert is a
-  standing condition rather than the cause of what is happening now: its score decays with
-  that age (over ``stale_scale``), and it cannot explain effects that began more than
-  ``lead`` after it.
+* a node that moved more than one interval of the data (read from the deviations' times,
+  at least ``grace`` and at most ``lead`` seconds) before the incident's newest alert is
+  aging: a cause and its effects show within one point of each other, so it looks more like
+  a standing condition than the cause of what is happening now, and its score decays with
+  that age (over ``stale_scale``); it cannot explain effects that began more than ``lead``
+  after it (a tail statistic of the cause can cross a point before its callers' do).
 
 Without any deviation evidence (alerts only, e.g. from Alertmanager with no metrics stream)
 it ranks as :class:`correlator.ranking.CompositeRanker` does.
@@ -47,9 +52,10 @@ real callee from a sibling "remote" view of the same call.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from aiops.model import RootCause
 from correlator.diagnosis import describe
@@ -122,6 +128,24 @@ def rises(ev: NodeEvidence) -> dict[str, float]:
     return out
 
 
+def resolution(evidence: Iterable[NodeEvidence]) -> float:
+    """The data's interval as the evidence shows it: the smallest gap between the distinct
+    times at which deviations were seen (series are judged once per point, so their times
+    fall on the scrape or aggregation grid); infinite when fewer than two times are seen.
+
+    >>> from aiops.model.deviation import Deviation
+    >>> def ev(n, since, ts):
+    ...     d = Deviation(n, "latency", "latency", "latency", 1.0, 0.1, 9.0, since, ts)
+    ...     return NodeEvidence(n, since, 0.5, deviations=(d,))
+    >>> resolution([ev("a", 600.0, 1200.0), ev("b", 900.0, 1200.0)])
+    300.0
+    >>> resolution([ev("a", 600.0, 600.0)])
+    inf
+    """
+    stamps = sorted({t for e in evidence for d in e.deviations for t in (d.since, d.ts)})
+    return min((b - a for a, b in itertools.pairwise(stamps)), default=math.inf)
+
+
 class ChainRanker:
     """Deviating callees that explain deviating callers first (see the module docstring)."""
 
@@ -130,8 +154,8 @@ class ChainRanker:
     def __init__(self, limit: int = 5, hops: int = 1, tolerance: float = 300.0,
                  discount: float = 0.0, w_strength: float = 0.5, w_cover: float = 0.5,
                  member_weight: float = 4.0, lead: float = 600.0,
-                 stale_scale: float = 900.0, walk_limit: int = 32, share: float = 0.1
-                 ) -> None:
+                 stale_scale: float = 900.0, walk_limit: int = 32, share: float = 0.1,
+                 grace: float = 300.0) -> None:
         self.limit = limit
         self.hops = hops
         self.tolerance = tolerance
@@ -143,11 +167,12 @@ class ChainRanker:
         self.stale_scale = stale_scale
         self.walk_limit = walk_limit
         self.share = share
+        self.grace = grace
         self._alerts_only = CompositeRanker(limit=limit)
 
     def _explains(self, pc: Mapping[str, float], mc: Mapping[str, float],
                   pe: Mapping[str, float], me: Mapping[str, float],
-                  rc: Mapping[str, float], re: Mapping[str, float]
+                  rc: Mapping[str, float], re: Mapping[str, float], lead: float
                   ) -> tuple[float, frozenset[tuple[str, str]]]:
         """How strongly a cause (a dependency of the effect) explains it, and which of its
         kinds explain which of the effect's: a kind of the cause that can produce a kind of
@@ -172,7 +197,7 @@ class ChainRanker:
                         and rc[kc] < self.share * re[ke]:
                     continue
                 moved_e = me.get(ke, me["alert"])
-                if moved_e - self.lead <= moved_c <= moved_e + self.tolerance:
+                if moved_e - lead <= moved_c <= moved_e + self.tolerance:
                     pairs.add((kc, ke))
                     best = max(best, s)
         return best, frozenset(pairs)
@@ -202,7 +227,7 @@ class ChainRanker:
                     if cause == eff or cause not in evidence:
                         continue
                     s, pairs = self._explains(prof[cause], moved[cause], prof[eff],
-                                              moved[eff], rise[cause], rise[eff])
+                                              moved[eff], rise[cause], rise[eff], self.lead)
                     if not pairs:
                         continue
                     explains[cause].append((eff, pairs))
@@ -211,11 +236,14 @@ class ChainRanker:
         # the incident's newest symptom: a node that moved long before it (more than
         # ``lead``) is a standing condition more than part of what is happening now
         newest = max((e.onset for e in evidence.values() if e.alerts), default=None)
+        # one interval of the data (at least ``grace``): a cause and its effects show within
+        # one point of each other; a node older than that is aging
+        grace = min(self.lead, max(self.grace, resolution(evidence.values())))
 
         def fresh(n: str) -> float:
             if newest is None:
                 return 1.0
-            age = newest - self.lead - evidence[n].onset
+            age = newest - grace - evidence[n].onset
             return math.exp(-age / self.stale_scale) if age > 0 else 1.0
 
         freshness = {n: fresh(n) for n in evidence}
@@ -223,7 +251,19 @@ class ChainRanker:
                   for n, e in evidence.items()}
         # what each candidate explains directly; the transitive walk for the most promising
         # ones only (a big incident has hundreds of deviating nodes; the walks are quadratic)
-        cover = {c: sum(weight[e] for e, _ in explains[c]) for c in cands}
+        worst = {n: max((v for k, v in p.items() if k != "traffic"), default=0.0)
+                 for n, p in prof.items()}
+
+        def credit(node: str, kinds: Iterable[str]) -> float:
+            """An effect's weight times the share of its problem the cause explains: a
+            database that explains a service's slower answers covers little of a service
+            whose failures (its strongest signal) nothing explains."""
+            top = worst[node]
+            got = max((prof[node].get(k, 0.0) for k in kinds), default=0.0)
+            return weight[node] * (min(1.0, got / top) if top > 0 else 1.0)
+
+        cover = {c: sum(credit(e, {ke for _, ke in pairs}) for e, pairs in explains[c])
+                 for c in cands}
         chains: dict[str, list[str]] = {c: sorted({e for e, _ in explains[c]}) for c in cands}
         walked = cands
         if len(cands) > self.walk_limit:
@@ -234,7 +274,7 @@ class ChainRanker:
                 * freshness[c], c))
         for c, seen in self._walks(walked, explains, prof).items():
             chains[c] = sorted(seen)
-            cover[c] = sum(weight[n] for n in seen)
+            cover[c] = sum(credit(n, kinds) for n, kinds in seen.items())
         top_s = max((strength[c] for c in cands), default=0.0) or 1.0
         top_c = max(cover.values(), default=0.0) or 1.0
         total: dict[str, float] = {}
@@ -255,11 +295,12 @@ class ChainRanker:
     @staticmethod
     def _walks(causes: list[str],
                explains: Mapping[str, list[tuple[str, frozenset[tuple[str, str]]]]],
-               prof: Mapping[str, Mapping[str, float]]) -> dict[str, set[str]]:
+               prof: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, set[str]]]:
         """Per cause, the deviating nodes it explains, transitively up the callers,
         carrying the kinds of signal along: a slow callee explains a caller's latency, and
         through it its callers' latency, never a failure further up.
 
+        Each node reached comes with the kinds of its signal the cause explains there.
         All causes walk in one pass: per node and kind, the causes that reach it carrying
         that kind, as a bit mask, grown until nothing changes (a step passes on only the
         causes new at its node, coalesced while it waits). A big incident's 32 candidates
@@ -301,16 +342,15 @@ class ChainRanker:
                         else:
                             pending[nxt] = queued | gain
         by_bit = {b: c for c, b in bit.items()}
-        out: dict[str, set[str]] = {c: set() for c in causes}
+        out: dict[str, dict[str, set[str]]] = {c: {} for c in causes}
         for node, kinds in reach.items():
-            mask = 0
-            for m in kinds.values():
-                mask |= m
-            mask &= ~bit.get(node, 0)
-            while mask:
-                low = mask & -mask
-                out[by_bit[low]].add(node)
-                mask ^= low
+            own = bit.get(node, 0)
+            for kind, mask in kinds.items():
+                mask &= ~own
+                while mask:
+                    low = mask & -mask
+                    out[by_bit[low]].setdefault(node, set()).add(kind)
+                    mask ^= low
         return out
 
     @staticmethod
