@@ -60,6 +60,7 @@ from collections.abc import Iterable, Mapping
 from aiops.model import RootCause
 from correlator.diagnosis import describe
 from correlator.rank_composite import CompositeRanker
+from correlator.remote_views import behind_views
 from correlator.types import NodeEvidence
 from topology.graph import ServiceGraph
 
@@ -152,7 +153,7 @@ class ChainRanker:
     name = "chain"
 
     def __init__(self, limit: int = 5, hops: int = 1, tolerance: float = 300.0,
-                 discount: float = 0.0, w_strength: float = 0.5, w_cover: float = 0.5,
+                 discount: float = 0.5, w_strength: float = 0.5, w_cover: float = 0.5,
                  member_weight: float = 4.0, lead: float = 600.0,
                  stale_scale: float = 900.0, walk_limit: int = 32, share: float = 0.1,
                  grace: float = 300.0) -> None:
@@ -172,8 +173,8 @@ class ChainRanker:
 
     def _explains(self, pc: Mapping[str, float], mc: Mapping[str, float],
                   pe: Mapping[str, float], me: Mapping[str, float],
-                  rc: Mapping[str, float], re: Mapping[str, float], lead: float
-                  ) -> tuple[float, frozenset[tuple[str, str]]]:
+                  rc: Mapping[str, float], re: Mapping[str, float], lead: float,
+                  grace: float) -> tuple[float, frozenset[tuple[str, str]]]:
         """How strongly a cause (a dependency of the effect) explains it, and which of its
         kinds explain which of the effect's: a kind of the cause that can produce a kind of
         the effect, having moved between ``lead`` before and ``tolerance`` after it (each
@@ -182,8 +183,15 @@ class ChainRanker:
         by at least ``share`` of the caller's rise (``rc``/``re``: rises per kind). A
         database 3 ms slower does not explain a caller 500 ms slower, however many MADs the
         3 ms are on a flat series; at a coarse resolution, where both moved in the same
-        interval, this is what tells the cause from the callee it also slowed."""
+        interval, this is what tells the cause from the callee it also slowed.
+
+        How strongly: the share of the effect's problem the cause accounts for, at most 1.
+        Latency explains latency by its share of the rise (both in seconds: a callee whose
+        p99 rose 9.8 s accounts for nearly all of a caller's 10 s); other kinds by the ratio
+        of strengths. Either is weighed by how much of the effect's problem that kind is
+        (its strength over the effect's strongest kind)."""
         best = 0.0
+        worst = max((v for k, v in pe.items() if k != "traffic"), default=0.0)
         pairs: set[tuple[str, str]] = set()
         for kc, s in pc.items():
             effects = CAUSES.get(kc)
@@ -199,7 +207,14 @@ class ChainRanker:
                 moved_e = me.get(ke, me["alert"])
                 if moved_e - lead <= moved_c <= moved_e + self.tolerance:
                     pairs.add((kc, ke))
-                    best = max(best, s)
+                    if moved_c < moved_e - grace:
+                        continue  # it already deviated while the effect was normal: it
+                        # covers the effect, but too loosely to make it look like an effect
+                    if kc == ke == "latency" and rc.get(kc, 0.0) > 0 and re.get(ke, 0.0) > 0:
+                        part = rc[kc] / re[ke]
+                    else:
+                        part = s / pe[ke] if pe[ke] > 0 else 1.0
+                    best = max(best, min(1.0, part) * (pe[ke] / worst if worst > 0 else 1.0))
         return best, frozenset(pairs)
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
@@ -215,19 +230,25 @@ class ChainRanker:
         cands = [n for n in sorted(live) if strength[n] > 0.0] or sorted(live)
         # explains[c] = effects c explains; explained[e] = strongest explanation of e
         moved = {n: kind_onsets(e) for n, e in evidence.items()}
+        # one interval of the data (at least ``grace``): a cause and its effects show within
+        # one point of each other
+        grace = min(self.lead, max(self.grace, resolution(evidence.values())))
         rise = {n: rises(e) for n, e in evidence.items()}
         explains: dict[str, list[tuple[str, frozenset[tuple[str, str]]]]] = {
             n: [] for n in evidence}
         explained: dict[str, tuple[float, str]] = {}
         if graph is not None:
+            views = behind_views(graph, evidence)
             for eff in sorted(evidence):
                 if eff not in graph or not any(k != "traffic" for k in prof[eff]):
                     continue
-                for cause in sorted(graph.downstream_within(eff, self.hops)):
+                for cause in sorted(graph.downstream_within(eff, self.hops)
+                                    | set(views.get(eff, ()))):
                     if cause == eff or cause not in evidence:
                         continue
                     s, pairs = self._explains(prof[cause], moved[cause], prof[eff],
-                                              moved[eff], rise[cause], rise[eff], self.lead)
+                                              moved[eff], rise[cause], rise[eff], self.lead,
+                                              grace)
                     if not pairs:
                         continue
                     explains[cause].append((eff, pairs))
@@ -236,9 +257,6 @@ class ChainRanker:
         # the incident's newest symptom: a node that moved long before it (more than
         # ``lead``) is a standing condition more than part of what is happening now
         newest = max((e.onset for e in evidence.values() if e.alerts), default=None)
-        # one interval of the data (at least ``grace``): a cause and its effects show within
-        # one point of each other; a node older than that is aging
-        grace = min(self.lead, max(self.grace, resolution(evidence.values())))
 
         def fresh(n: str) -> float:
             if newest is None:
@@ -282,7 +300,7 @@ class ChainRanker:
             base = self.w_strength * strength[c] / top_s + self.w_cover * cover[c] / top_c
             by = explained.get(c)
             if by is not None and strength[c] > 0:
-                base *= 1.0 - self.discount * min(1.0, by[0] / strength[c])
+                base *= 1.0 - self.discount * by[0]
             total[c] = base * freshness[c]
         order = sorted(cands, key=lambda c: (-total[c], evidence[c].onset, c))
         out: list[RootCause] = []
