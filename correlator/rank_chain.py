@@ -8,8 +8,11 @@ node that deviates (see
 :mod:`correlator.diagnosis`):
 
 * it is **explained** when a callee it depends on (within ``hops``) deviated in a kind that
-  can cause its own, no later than ``tolerance`` after it moved: then it is more likely an
-  effect, and its score is discounted by how strong the explanation is;
+  can cause its own, no later than ``tolerance`` after it moved (a remote view, a leaf only
+  one caller reaches, may also be explained by a sibling service: see
+  :mod:`correlator.remote_views`): then it is more likely an effect, and its score is
+  discounted by ``discount`` times the share of its problem that a callee which moved within
+  one interval of it accounts for;
 * it **covers** the deviating nodes it explains, transitively up the callers and carrying
   the kind of signal along (the propagation chain that MicroHECL-style analyses walk, read
   from the cause's side): a cause that explains the incident's alerting nodes (each worth
