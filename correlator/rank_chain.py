@@ -8,19 +8,27 @@ node that deviates (see
 :mod:`correlator.diagnosis`):
 
 * it is **explained** when a callee it depends on (within ``hops``) deviated in a kind that
-  can cause its own, no later than ``tolerance`` after it moved: then it is more likely an
-  effect, and its score is discounted by how strong the explanation is;
+  can cause its own, no later than ``tolerance`` after it moved (a remote view, a leaf only
+  one caller reaches, may also be explained by a sibling service: see
+  :mod:`correlator.remote_views`): then it is more likely an effect, and its score is
+  discounted by ``discount`` times the share of its problem that a callee which moved within
+  one interval of it accounts for;
 * it **covers** the deviating nodes it explains, transitively up the callers and carrying
   the kind of signal along (the propagation chain that MicroHECL-style analyses walk, read
   from the cause's side): a cause that explains the incident's alerting nodes (each worth
   ``member_weight`` quiet ones: they are what the responder is looking at) and their
-  deviating neighbours ranks above a leaf that explains one of them;
+  deviating neighbours ranks above a leaf that explains one of them. Each node covered
+  counts for the share of its problem explained (the strength of the kinds explained over
+  its strongest kind): a database that explains a service's slower answers covers little of
+  a service whose failures, its strongest signal, nothing explains;
 * its own **strength** is the log-scaled robust z of its strongest bad-direction family
   (families count once; traffic moves count only as support);
-* a node that moved more than ``lead`` seconds before the incident's newest alert is a
-  standing condition rather than the cause of what is happening now: its score decays with
-  that age (over ``stale_scale``), and it cannot explain effects that began more than
-  ``lead`` after it.
+* a node that moved more than one interval of the data (read from the deviations' times,
+  at least ``grace`` and at most ``lead`` seconds) before the incident's newest alert is
+  aging: a cause and its effects show within one point of each other, so it looks more like
+  a standing condition than the cause of what is happening now, and its score decays with
+  that age (over ``stale_scale``); it cannot explain effects that began more than ``lead``
+  after it (a tail statistic of the cause can cross a point before its callers' do).
 
 Without any deviation evidence (alerts only, e.g. from Alertmanager with no metrics stream)
 it ranks as :class:`correlator.ranking.CompositeRanker` does.
@@ -47,13 +55,15 @@ real callee from a sibling "remote" view of the same call.
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from aiops.model import RootCause
 from correlator.diagnosis import describe
 from correlator.rank_composite import CompositeRanker
+from correlator.remote_views import behind_views
 from correlator.types import NodeEvidence
 from topology.graph import ServiceGraph
 
@@ -122,16 +132,34 @@ def rises(ev: NodeEvidence) -> dict[str, float]:
     return out
 
 
+def resolution(evidence: Iterable[NodeEvidence]) -> float:
+    """The data's interval as the evidence shows it: the smallest gap between the distinct
+    times at which deviations were seen (series are judged once per point, so their times
+    fall on the scrape or aggregation grid); infinite when fewer than two times are seen.
+
+    >>> from aiops.model.deviation import Deviation
+    >>> def ev(n, since, ts):
+    ...     d = Deviation(n, "latency", "latency", "latency", 1.0, 0.1, 9.0, since, ts)
+    ...     return NodeEvidence(n, since, 0.5, deviations=(d,))
+    >>> resolution([ev("a", 600.0, 1200.0), ev("b", 900.0, 1200.0)])
+    300.0
+    >>> resolution([ev("a", 600.0, 600.0)])
+    inf
+    """
+    stamps = sorted({t for e in evidence for d in e.deviations for t in (d.since, d.ts)})
+    return min((b - a for a, b in itertools.pairwise(stamps)), default=math.inf)
+
+
 class ChainRanker:
     """Deviating callees that explain deviating callers first (see the module docstring)."""
 
     name = "chain"
 
     def __init__(self, limit: int = 5, hops: int = 1, tolerance: float = 300.0,
-                 discount: float = 0.0, w_strength: float = 0.5, w_cover: float = 0.5,
+                 discount: float = 0.5, w_strength: float = 0.5, w_cover: float = 0.5,
                  member_weight: float = 4.0, lead: float = 600.0,
-                 stale_scale: float = 900.0, walk_limit: int = 32, share: float = 0.1
-                 ) -> None:
+                 stale_scale: float = 900.0, walk_limit: int = 32, share: float = 0.1,
+                 grace: float = 300.0) -> None:
         self.limit = limit
         self.hops = hops
         self.tolerance = tolerance
@@ -143,12 +171,13 @@ class ChainRanker:
         self.stale_scale = stale_scale
         self.walk_limit = walk_limit
         self.share = share
+        self.grace = grace
         self._alerts_only = CompositeRanker(limit=limit)
 
     def _explains(self, pc: Mapping[str, float], mc: Mapping[str, float],
                   pe: Mapping[str, float], me: Mapping[str, float],
-                  rc: Mapping[str, float], re: Mapping[str, float]
-                  ) -> tuple[float, frozenset[tuple[str, str]]]:
+                  rc: Mapping[str, float], re: Mapping[str, float], lead: float,
+                  grace: float) -> tuple[float, frozenset[tuple[str, str]]]:
         """How strongly a cause (a dependency of the effect) explains it, and which of its
         kinds explain which of the effect's: a kind of the cause that can produce a kind of
         the effect, having moved between ``lead`` before and ``tolerance`` after it (each
@@ -157,8 +186,15 @@ class ChainRanker:
         by at least ``share`` of the caller's rise (``rc``/``re``: rises per kind). A
         database 3 ms slower does not explain a caller 500 ms slower, however many MADs the
         3 ms are on a flat series; at a coarse resolution, where both moved in the same
-        interval, this is what tells the cause from the callee it also slowed."""
+        interval, this is what tells the cause from the callee it also slowed.
+
+        How strongly: the share of the effect's problem the cause accounts for, at most 1.
+        Latency explains latency by its share of the rise (both in seconds: a callee whose
+        p99 rose 9.8 s accounts for nearly all of a caller's 10 s); other kinds by the ratio
+        of strengths. Either is weighed by how much of the effect's problem that kind is
+        (its strength over the effect's strongest kind)."""
         best = 0.0
+        worst = max((v for k, v in pe.items() if k != "traffic"), default=0.0)
         pairs: set[tuple[str, str]] = set()
         for kc, s in pc.items():
             effects = CAUSES.get(kc)
@@ -172,9 +208,16 @@ class ChainRanker:
                         and rc[kc] < self.share * re[ke]:
                     continue
                 moved_e = me.get(ke, me["alert"])
-                if moved_e - self.lead <= moved_c <= moved_e + self.tolerance:
+                if moved_e - lead <= moved_c <= moved_e + self.tolerance:
                     pairs.add((kc, ke))
-                    best = max(best, s)
+                    if moved_c < moved_e - grace:
+                        continue  # it already deviated while the effect was normal: it
+                        # covers the effect, but too loosely to make it look like an effect
+                    if kc == ke == "latency" and rc.get(kc, 0.0) > 0 and re.get(ke, 0.0) > 0:
+                        part = rc[kc] / re[ke]
+                    else:
+                        part = s / pe[ke] if pe[ke] > 0 else 1.0
+                    best = max(best, min(1.0, part) * (pe[ke] / worst if worst > 0 else 1.0))
         return best, frozenset(pairs)
 
     def rank(self, evidence: Mapping[str, NodeEvidence],
@@ -190,19 +233,25 @@ class ChainRanker:
         cands = [n for n in sorted(live) if strength[n] > 0.0] or sorted(live)
         # explains[c] = effects c explains; explained[e] = strongest explanation of e
         moved = {n: kind_onsets(e) for n, e in evidence.items()}
+        # one interval of the data (at least ``grace``): a cause and its effects show within
+        # one point of each other
+        grace = min(self.lead, max(self.grace, resolution(evidence.values())))
         rise = {n: rises(e) for n, e in evidence.items()}
         explains: dict[str, list[tuple[str, frozenset[tuple[str, str]]]]] = {
             n: [] for n in evidence}
         explained: dict[str, tuple[float, str]] = {}
         if graph is not None:
+            views = behind_views(graph, evidence)
             for eff in sorted(evidence):
                 if eff not in graph or not any(k != "traffic" for k in prof[eff]):
                     continue
-                for cause in sorted(graph.downstream_within(eff, self.hops)):
+                for cause in sorted(graph.downstream_within(eff, self.hops)
+                                    | set(views.get(eff, ()))):
                     if cause == eff or cause not in evidence:
                         continue
                     s, pairs = self._explains(prof[cause], moved[cause], prof[eff],
-                                              moved[eff], rise[cause], rise[eff])
+                                              moved[eff], rise[cause], rise[eff], self.lead,
+                                              grace)
                     if not pairs:
                         continue
                     explains[cause].append((eff, pairs))
@@ -215,7 +264,7 @@ class ChainRanker:
         def fresh(n: str) -> float:
             if newest is None:
                 return 1.0
-            age = newest - self.lead - evidence[n].onset
+            age = newest - grace - evidence[n].onset
             return math.exp(-age / self.stale_scale) if age > 0 else 1.0
 
         freshness = {n: fresh(n) for n in evidence}
@@ -223,7 +272,19 @@ class ChainRanker:
                   for n, e in evidence.items()}
         # what each candidate explains directly; the transitive walk for the most promising
         # ones only (a big incident has hundreds of deviating nodes; the walks are quadratic)
-        cover = {c: sum(weight[e] for e, _ in explains[c]) for c in cands}
+        worst = {n: max((v for k, v in p.items() if k != "traffic"), default=0.0)
+                 for n, p in prof.items()}
+
+        def credit(node: str, kinds: Iterable[str]) -> float:
+            """An effect's weight times the share of its problem the cause explains: a
+            database that explains a service's slower answers covers little of a service
+            whose failures (its strongest signal) nothing explains."""
+            top = worst[node]
+            got = max((prof[node].get(k, 0.0) for k in kinds), default=0.0)
+            return weight[node] * (min(1.0, got / top) if top > 0 else 1.0)
+
+        cover = {c: sum(credit(e, {ke for _, ke in pairs}) for e, pairs in explains[c])
+                 for c in cands}
         chains: dict[str, list[str]] = {c: sorted({e for e, _ in explains[c]}) for c in cands}
         walked = cands
         if len(cands) > self.walk_limit:
@@ -234,7 +295,7 @@ class ChainRanker:
                 * freshness[c], c))
         for c, seen in self._walks(walked, explains, prof).items():
             chains[c] = sorted(seen)
-            cover[c] = sum(weight[n] for n in seen)
+            cover[c] = sum(credit(n, kinds) for n, kinds in seen.items())
         top_s = max((strength[c] for c in cands), default=0.0) or 1.0
         top_c = max(cover.values(), default=0.0) or 1.0
         total: dict[str, float] = {}
@@ -242,7 +303,7 @@ class ChainRanker:
             base = self.w_strength * strength[c] / top_s + self.w_cover * cover[c] / top_c
             by = explained.get(c)
             if by is not None and strength[c] > 0:
-                base *= 1.0 - self.discount * min(1.0, by[0] / strength[c])
+                base *= 1.0 - self.discount * by[0]
             total[c] = base * freshness[c]
         order = sorted(cands, key=lambda c: (-total[c], evidence[c].onset, c))
         out: list[RootCause] = []
@@ -255,11 +316,12 @@ class ChainRanker:
     @staticmethod
     def _walks(causes: list[str],
                explains: Mapping[str, list[tuple[str, frozenset[tuple[str, str]]]]],
-               prof: Mapping[str, Mapping[str, float]]) -> dict[str, set[str]]:
+               prof: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, set[str]]]:
         """Per cause, the deviating nodes it explains, transitively up the callers,
         carrying the kinds of signal along: a slow callee explains a caller's latency, and
         through it its callers' latency, never a failure further up.
 
+        Each node reached comes with the kinds of its signal the cause explains there.
         All causes walk in one pass: per node and kind, the causes that reach it carrying
         that kind, as a bit mask, grown until nothing changes (a step passes on only the
         causes new at its node, coalesced while it waits). A big incident's 32 candidates
@@ -301,16 +363,15 @@ class ChainRanker:
                         else:
                             pending[nxt] = queued | gain
         by_bit = {b: c for c, b in bit.items()}
-        out: dict[str, set[str]] = {c: set() for c in causes}
+        out: dict[str, dict[str, set[str]]] = {c: {} for c in causes}
         for node, kinds in reach.items():
-            mask = 0
-            for m in kinds.values():
-                mask |= m
-            mask &= ~bit.get(node, 0)
-            while mask:
-                low = mask & -mask
-                out[by_bit[low]].add(node)
-                mask ^= low
+            own = bit.get(node, 0)
+            for kind, mask in kinds.items():
+                mask &= ~own
+                while mask:
+                    low = mask & -mask
+                    out[by_bit[low]].setdefault(node, set()).add(kind)
+                    mask ^= low
         return out
 
     @staticmethod

@@ -136,14 +136,15 @@ class DeviationTracker:
                     dev = Deviation(st.node, st.family, st.text, st.kind, value, med, z,
                                     st.since, ts, bad=st.direction != 0, usual=usual)
                     key = (st.node, st.family)
-                    rises[key] = max(rises.get(key, 0.0), abs(value - med))
+                    if abs(value - med) > usual:  # a routine move of a statistic is no rise
+                        rises[key] = max(rises.get(key, 0.0), abs(value - med))
                     old = found.get(key)
                     if old is None or dev.strength >= old.strength:
                         found[key] = dev
                 else:
                     st.since = None
             st.values.append(value)
-        return self._top(replace(d, rise=rises[k]) for k, d in found.items())
+        return self._top(replace(d, rise=rises.get(k, 0.0)) for k, d in found.items())
 
     def _top(self, devs: object) -> list[Deviation]:
         per_node: dict[str, list[Deviation]] = {}

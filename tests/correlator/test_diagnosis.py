@@ -82,7 +82,8 @@ def test_a_quiet_slow_callee_is_named_before_its_alerting_callers() -> None:
     top = inc.root_causes[0]
     assert top.service == "catalog"
     assert top.evidence[0] == "catalog: latency p95 0.41 vs 0.03 expected (13.7x) from 15:50"
-    assert top.evidence[1] == "its 2 callers slowed 1-2 min later: mobile, web"
+    # its load balancer (a leaf only web reaches) moved with it: a view of the same call
+    assert top.evidence[1] == "its 3 dependents slowed 1-2 min later: catalog-lb, mobile, web"
     # the same incident, ranked on its alerts alone, blames the caller
     plain = TopologyCorrelator(CorrelatorConfig(confirm_after=0.0), graph=g,
                                ranking=ChainRanker())

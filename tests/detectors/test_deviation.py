@@ -143,3 +143,15 @@ def test_a_family_carries_the_largest_move_of_its_statistics() -> None:
     assert dev.series == "latency Average"  # the strongest by its own spread ...
     assert abs(dev.rise - 9.5) < 0.2 and dev.moved == dev.rise  # ... the p99 moved most
     assert Deviation.from_dict(dev.to_dict()) == dev
+
+
+def test_a_routine_move_of_one_statistic_is_no_rise_of_its_family() -> None:
+    """A p99 that spikes by 0.4 every few hours lends its family no rise when it spikes
+    again beside a real move of the p95: the rise is what left its usual excursion."""
+    t = DeviationTracker()
+    spiky = [0.5 if i % 10 == 0 else v for i, v in enumerate(_noisy(0.1, 200, 42))]
+    rows = (_series("latency", {"service": "api", "statistic": "p99"}, [*spiky, 0.5])
+            + _series("latency", {"service": "api", "statistic": "p95"},
+                      [*_noisy(0.05, 200, 43, rel=0.01), 0.08]))
+    (dev,) = [d for d in _feed(t, rows) if d.ts == 200 * 60.0]
+    assert abs(dev.rise - 0.03) < 0.005, dev  # the p95's move, not the routine p99 spike
