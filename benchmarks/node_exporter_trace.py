@@ -91,7 +91,8 @@ def record(path: str, quiet: float, gap: float, after_gap: float, burn: float,
                     elif step == "back":
                         exporter.start()
                     elif step == "burn":
-                        burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                        burners = [subprocess.Popen(["nice", "-n", "19", sys.executable, "-c",
+                                                    "while True: pass"])
                                    for _ in range(2 * (os.cpu_count() or 1))]
                     else:
                         for p in burners:

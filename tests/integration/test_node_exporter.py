@@ -143,14 +143,20 @@ def _config(tmp_path: Path, live: LiveEngine, exporter: NodeExporter) -> Path:
 
 
 class Burner:
-    """Two busy loops per CPU: every CPU saturated, whatever else runs."""
+    """Two busy loops per CPU: every CPU saturated, whatever else runs.
+
+    At the lowest priority: they still take every idle cycle (node-exporter counts their
+    time as ``nice``), but they do not starve the engine and Prometheus, which here share
+    the machine they watch. A monitored node's burn does not slow its monitoring down in
+    production; at equal priority here it delayed the whole pipeline by seconds."""
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
         for _ in range(2 * (os.cpu_count() or 1)):
-            self.procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+            self.procs.append(subprocess.Popen(
+                ["nice", "-n", "19", sys.executable, "-c", "while True: pass"]))
 
     def stop(self) -> None:
         for p in self.procs:
@@ -172,7 +178,7 @@ def test_node_exporter_quiet_through_gap_and_restart_then_cpu_burn_alerts(
     burner: Burner,
 ) -> None:
     idle = _idle_fraction(3.0)
-    if idle < 0.5:
+    if idle < float(os.environ.get("NODE_EXPORTER_TEST_MIN_IDLE", "0.5")):
         # node-exporter describes the whole machine: other work on it is real activity
         pytest.skip(f"the machine is busy ({idle:.0%} idle); this test needs it to itself")
     exporter = NodeExporter(binary("prometheus-node-exporter"), tmp_path / "node.log")
@@ -222,7 +228,7 @@ def test_node_exporter_quiet_through_gap_and_restart_then_cpu_burn_alerts(
         resolved = eventually(lambda: not _firing(_cpu(alerts.since(burn_from))), 40)
         missed = []
         if not fired or detected > 12:
-            missed.append("no CPU alert within 12 s of the burn")
+            missed.append(f"no CPU alert within 12 s of the burn ({detected:.1f} s)")
         elif not lasted:
             missed.append("the burn's alert did not stay firing while it ran")
         elif not resolved:
@@ -260,13 +266,16 @@ def _idle_fraction(seconds: float) -> float:
 
 
 def _cpu(alerts: list[Alert]) -> list[Alert]:
-    """Alerts on what a CPU burn moves while it runs: CPU time by mode, CPU pressure,
-    runnables. Not the load averages: they are means over the last 1, 5 and 15 minutes, so
-    they stay above their baseline for minutes after the burn, and an alert on them is
-    right to stay firing that long."""
+    """Alerts on what a CPU burn moves on the machine while it runs: CPU time by mode, CPU
+    pressure, runnables. Not the load averages: they are means over the last 1, 5 and 15
+    minutes, so they stay above their baseline for minutes after the burn, and an alert on
+    them is right to stay firing that long. Not a process's own CPU time
+    (``process_cpu_seconds_total``): the engine and Prometheus catch up after the burn, and
+    their CPU is theirs, not the burn's."""
     def moved(a: Alert) -> bool:
         metric = a.labels.get("metric", "")
-        return "cpu" in metric or metric == "node_procs_running"
+        return ((metric.startswith("node_") and "cpu" in metric)
+                or metric == "node_procs_running")
     return [a for a in alerts if moved(a)]
 
 
