@@ -278,6 +278,9 @@ class MetricSemantics:
             if u.any():
                 # an inferred counter falling far less than to zero was a gauge after all
                 flip = counted & fell & (v > 0.1 * prev_v)
+                # a series scored as a flat gauge that rises for the first time is taken
+                # for a counter from now on: its signal changes from a level to a rate
+                flip |= decided & ~counted & (self._falls[sl] == 0) & known & (v > prev_v)
                 reset &= ~flip
             event = ~known | gap | reset | ~finite | flip
             ok = ~older & ~event & (hold == 0)

@@ -268,3 +268,19 @@ def test_the_scrape_bookkeeping_is_not_scored() -> None:
     got = _signals(sem, [MetricSample(n, lab, float(t), float(t % 3)) for t in range(20)
                          for n in names])
     assert set(got) == {'node_load1{job="node"}'}
+
+
+def test_a_flat_untyped_series_that_starts_rising_is_learnt_afresh_as_a_rate() -> None:
+    """A kernel counter that did not move for long enough is scored as a flat level; its
+    first rise makes it a counter, and a rate is not judged against the level's history."""
+    sem = MetricSemantics(settle_points=1, infer_points=2)
+    lab = {"job": "node"}
+    key = 'node_vmstat_pgmajfault{job="node"}'
+    flat = _signals(sem, [MetricSample("node_vmstat_pgmajfault", lab, float(t), 1244.0)
+                          for t in range(30)])
+    assert {v for _, v in flat[key]} == {1244.0}  # a level
+    rose = _signals(sem, [MetricSample("node_vmstat_pgmajfault", lab, 30.0, 1250.0)])
+    assert rose == {} and sem.restarted == [key]
+    later = _signals(sem, [MetricSample("node_vmstat_pgmajfault", lab, float(t), 1250.0 + t)
+                           for t in range(31, 35)])
+    assert later[key] == [(float(t), 1.0) for t in range(32, 35)]  # a rate, after settling
