@@ -16,7 +16,9 @@ builds can be compared on the same real data::
     python benchmarks/node_exporter_trace.py replay trace.jsonl [more.jsonl ...]
 
 The CPU share each mode had around the burn is printed too: on a machine already saturated
-by other work a burner changes no CPU share, and only an idle machine tests the burn.
+by other work a burner at the lowest priority (the default, as in the live test) changes no
+CPU share; ``--nice 0`` makes it compete as an equal, which shows where other work runs
+niced.
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ class _Exporter:
 
 
 def record(path: str, quiet: float, gap: float, after_gap: float, burn: float,
-           after: float) -> None:
+           after: float, nice: int = 19) -> None:
     exporter = _Exporter()
     exporter.start()
     plan = [("gap", quiet), ("back", quiet + gap), ("burn", quiet + gap + after_gap),
@@ -91,7 +93,7 @@ def record(path: str, quiet: float, gap: float, after_gap: float, burn: float,
                     elif step == "back":
                         exporter.start()
                     elif step == "burn":
-                        burners = [subprocess.Popen(["nice", "-n", "19", sys.executable, "-c",
+                        burners = [subprocess.Popen(["nice", "-n", str(nice), sys.executable, "-c",
                                                     "while True: pass"])
                                    for _ in range(2 * (os.cpu_count() or 1))]
                     else:
@@ -238,13 +240,16 @@ def main() -> None:
     rec.add_argument("--after-gap", type=float, default=60.0)
     rec.add_argument("--burn", type=float, default=40.0)
     rec.add_argument("--after", type=float, default=60.0)
+    rec.add_argument("--nice", type=int, default=19,
+                     help="the burner's niceness (0 to compete with other work as equals)")
     rep = sub.add_parser("replay")
     rep.add_argument("paths", nargs="+")
     rep.add_argument("--restart-at", type=float, default=30.0)
     rep.add_argument("--brief", action="store_true", help="counts only, no alert lines")
     args = parser.parse_args()
     if args.cmd == "record":
-        record(args.path, args.quiet, args.gap, args.after_gap, args.burn, args.after)
+        record(args.path, args.quiet, args.gap, args.after_gap, args.burn, args.after,
+               args.nice)
         return
     for path in args.paths:
         got = replay(path, args.restart_at)
