@@ -31,6 +31,7 @@ import numpy as np
 from aiops.model import Alert, AlertStatus, MetricSample, Severity, service_of
 from aiops.model.columns import MetricColumns
 from detectors.base import Detector, SnapshotError, rounds_of
+from detectors.catalog import signal
 from detectors.policy import AlertPolicy, PolicyTracker
 
 
@@ -48,12 +49,20 @@ def _fmt(x: float) -> str:
 
 
 class MetricAlerter:
-    """Turns metric samples into firing and resolved alerts, keyed by series."""
+    """Turns metric samples into firing and resolved alerts, keyed by series.
+
+    ``alerts_on`` says which series (by name) may raise an alert at all; the others are not
+    scored. By default the signals of :func:`detectors.catalog.signal` (an exporter's
+    bookkeeping of the kernel's or its runtime's own work is context, not a reason to
+    alert); ``None`` scores every series.
+    """
 
     def __init__(self, detector: Detector, policy: AlertPolicy, *,
                  alertname: str = "MetricAnomaly", detector_name: str = "",
-                 generator_url: str = "") -> None:
+                 generator_url: str = "",
+                 alerts_on: Callable[[str], bool] | None = signal) -> None:
         self.detector = detector
+        self.alerts_on = alerts_on
         self.policy = policy
         self.alertname = alertname
         self.detector_name = detector_name or getattr(detector, "name", type(detector).__name__)
@@ -90,6 +99,7 @@ class MetricAlerter:
         very point it starts firing, however the input happened to be batched (replays
         and restarts give the same alerts).
         """
+        batch = self._signals(batch)
         n = len(batch)
         if n == 0:
             return []
@@ -106,6 +116,20 @@ class MetricAlerter:
                 batch.series[pos], batch.ts[pos], batch.values[pos],
                 resolution=batch.resolution, counting=batch.counting)))
         return out
+
+    def _signals(self, batch: MetricColumns) -> MetricColumns:
+        """The points of ``batch`` on series that may raise an alert."""
+        if self.alerts_on is None or len(batch) == 0:
+            return batch
+        if all(map(self.alerts_on, set(batch.names))):  # names repeat: a set is cheaper
+            return batch
+        wanted = np.fromiter(map(self.alerts_on, batch.names), dtype=bool,
+                             count=len(batch.names))
+        pos = np.flatnonzero(wanted[batch.series])
+        keys = batch.keys
+        return MetricColumns(batch.names, batch.labels, [keys[i] for i in pos.tolist()],
+                             batch.series[pos], batch.ts[pos], batch.values[pos],
+                             resolution=batch.resolution, counting=batch.counting)
 
     def _process_round(self, batch: MetricColumns) -> list[Alert]:
         """Points of distinct series."""

@@ -37,11 +37,12 @@ Scrape gaps, stale markers and restarts never alert by themselves: a point more 
 ``gap_factor`` times the series' usual interval after the one before, a non-finite value
 (Prometheus' stale marker) or a counter reset restarts the series' rate computation, and the
 next ``settle_points`` points are not scored (the first scrapes of a restarted target).
-After an outage (a gap of more than ``relearn_factor`` intervals, not a scrape or two that
-timed out), a stale marker or a counter reset, the series is also named in
-:attr:`MetricSemantics.restarted`, so that the detect stage has its detector learn it
-afresh: the target may be another process now (its memory, threads, connections), and what
-was normal before does not describe it.
+A counter reset names the series in :attr:`MetricSemantics.restarted`, so that the detect
+stage has its detector learn it afresh: the target is another process now (its memory,
+threads, connections), and what was normal before does not describe it. A series back
+after an outage (a gap of more than ``relearn_factor`` intervals, not a scrape or two that
+timed out) or a stale marker is named there only when a counter of its source reset in the
+same scrape (:mod:`detectors.restarts`): the same source seen again keeps its history.
 
 >>> from aiops.model import MetricSample
 >>> sem = MetricSemantics()
@@ -77,6 +78,7 @@ from detectors.families import (
     Family,
 )
 from detectors.kinds import SeriesKind, classify
+from detectors.restarts import RestartJudge, source
 
 FloatArray = npt.NDArray[np.float64]
 _RATE_KINDS = frozenset((COUNTER, BUCKET, SUM, COUNT))
@@ -112,6 +114,12 @@ class MetricSemantics:
         self._falls = np.zeros(16, dtype=np.int64)
         self._seen = np.zeros(16, dtype=np.int64)
         self._quantum = np.full(16, np.inf)
+        self._judge = RestartJudge()
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        if "_judge" not in state:  # a checkpoint from before restarts were judged by source
+            self._judge = RestartJudge()
 
     def __len__(self) -> int:
         return len(self._kinds)
@@ -172,6 +180,7 @@ class MetricSemantics:
         live = {kind.group for kind in self._kinds.values() if kind.group}
         for group in [g for g in self._families if g not in live]:
             del self._families[group]
+        self._judge.forget_before(before_ts)
         return len(stale)
 
     # ------------------------------------------------------------------ batches
@@ -198,7 +207,7 @@ class MetricSemantics:
             slots[keep], batch.ts[keep], batch.values[keep],
             np.array([k.kind in _RATE_KINDS for k in kinds])[in_series],
             np.array([k.kind == UNTYPED for k in kinds], dtype=bool)[in_series])
-        self.restarted = self._restarted(batch, kinds, keep[restart])
+        self.restarted = self._restarted(batch, kinds, keep, restart)
         return self._assemble(batch, kinds, keep[emit], out_vals[emit], res[emit],
                               counting[emit])
 
@@ -207,26 +216,43 @@ class MetricSemantics:
         return (self._falls[slots] == 0) & (self._rises[slots] >= 1)
 
     def _restarted(self, batch: MetricColumns, kinds: list[SeriesKind],
-                   pos: npt.NDArray[np.int64]) -> list[str]:
+                   keep: npt.NDArray[np.int64], code: npt.NDArray[np.int8]) -> list[str]:
+        """Output keys to learn afresh: series whose counter reset or whose kind flipped,
+        and series back after a gap whose source was reset in the same scrape
+        (:mod:`detectors.restarts`)."""
         found: dict[str, None] = {}
-        for s in set(batch.series[pos].tolist()):
+        marked = np.flatnonzero(code)
+        if marked.size == 0:
+            return []
+        order = marked[np.argsort(-code[marked], kind="stable")]  # resets first
+        for i in order.tolist():
+            s = int(batch.series[keep[i]])
             kind = kinds[s]
-            if kind.kind in (GAUGE, COUNTER, UNTYPED, SUM, COUNT):
-                found[series_key(batch.names[s], batch.labels[s])] = None
+            name, labels = batch.names[s], batch.labels[s]
+            ts = float(batch.ts[keep[i]])
+            own = ([series_key(name, labels)]
+                   if kind.kind in (GAUGE, COUNTER, UNTYPED, SUM, COUNT) else [])
             if kind.group:
-                found[kind.group] = None
+                own.append(kind.group)
+            src = source(name, labels)
+            if code[i] == _RETURNED:
+                keys = [k for key in own for k in self._judge.returned(src, key, ts)]
+            else:
+                keys = own + (self._judge.reset(src, ts) if code[i] == _RESET else [])
+            found.update(dict.fromkeys(keys))
         return list(found)
 
     def _step(self, slots: npt.NDArray[np.int64], ts: FloatArray, vals: FloatArray,
               rate: npt.NDArray[np.bool_], untyped: npt.NDArray[np.bool_]
-              ) -> tuple[npt.NDArray[np.bool_], FloatArray, npt.NDArray[np.bool_],
+              ) -> tuple[npt.NDArray[np.bool_], FloatArray, npt.NDArray[np.int8],
                          FloatArray, npt.NDArray[np.bool_]]:
-        """Per point: whether it yields a signal, its value (rate or level), whether the
-        series restarted there (a gap, a stale marker or a reset after earlier data), its
+        """Per point: whether it yields a signal, its value (rate or level), how the series
+        restarted there (``_RETURNED`` after an outage or a stale marker, ``_FLIPPED`` an
+        inferred counter that was a gauge, ``_RESET`` a counter reset; 0: it did not), its
         resolution and whether it is a rate (counting).
         An untyped series yields nothing until its kind is decided, then as that kind."""
         emit = np.zeros(slots.shape[0], dtype=bool)
-        restart = np.zeros(slots.shape[0], dtype=bool)
+        restart = np.zeros(slots.shape[0], dtype=np.int8)
         out = np.full(slots.shape[0], np.nan)
         res = np.full(slots.shape[0], np.nan)
         counting = np.zeros(slots.shape[0], dtype=bool)
@@ -252,6 +278,9 @@ class MetricSemantics:
             if u.any():
                 # an inferred counter falling far less than to zero was a gauge after all
                 flip = counted & fell & (v > 0.1 * prev_v)
+                # a series scored as a flat gauge that rises for the first time is taken
+                # for a counter from now on: its signal changes from a level to a rate
+                flip |= decided & ~counted & (self._falls[sl] == 0) & known & (v > prev_v)
                 reset &= ~flip
             event = ~known | gap | reset | ~finite | flip
             ok = ~older & ~event & (hold == 0)
@@ -263,7 +292,10 @@ class MetricSemantics:
             live = ~older
             seen = self._seen[sl]
             outage = gap & (dt > self.relearn_factor * interval)
-            restart[pos] = live & finite & (outage | reset | flip | (~known & (seen > 0)))
+            ok_now = live & finite
+            restart[pos] = np.select(
+                [ok_now & reset, ok_now & flip, ok_now & (outage | (~known & (seen > 0)))],
+                [_RESET, _FLIPPED, _RETURNED], 0)
             step_ok = live & known & finite & (dt > 0)
             self._seen[sl] = seen + (live & finite)
             self._rises[sl] += step_ok & (v > prev_v)
@@ -358,6 +390,7 @@ class MetricSemantics:
 
 
 _DIRECT, _FAMILY, _DROP, _FOLD = -10, -11, -1, -2
+_RETURNED, _FLIPPED, _RESET = 1, 2, 3
 
 
 def common_step(a: FloatArray, b: FloatArray, tol: FloatArray) -> FloatArray:

@@ -50,9 +50,32 @@ def test_gap_restarts_the_rate_and_the_next_points_settle() -> None:
              for t in (24, 25)]  # a few scrapes lost: the rate restarts, nothing relearnt
     assert _signals(sem, short) == {} and sem.restarted == []
     got = _signals(sem, after)['node_cpu_seconds_total{job="node"}']
-    assert sem.restarted == ['node_cpu_seconds_total{job="node"}']  # an outage
+    assert sem.restarted == []  # an outage, but the counter kept counting: same source
     assert [t for t, _ in got] == [float(t) for t in range(143, 150)]
     assert all(r == 0.5 for _, r in got)
+
+
+def test_after_an_outage_only_the_series_of_a_restarted_source_are_learnt_afresh() -> None:
+    """node-exporter restarted during a gap: its own process's counters start from zero,
+    the machine's kept counting; ``process_*`` is learnt afresh, ``node_*`` is not."""
+    sem = MetricSemantics(settle_points=0)
+    lab = {"job": "node", "instance": "h:9100"}
+
+    def scrape(t: float, restarted: bool) -> list[MetricSample]:
+        own = 0.01 * (t - 149.0) if restarted else 0.01 * t
+        return [MetricSample("node_cpu_seconds_total", lab, t, 0.5 * t),
+                MetricSample("node_load1", lab, t, 0.2),
+                MetricSample("process_resident_memory_bytes", lab, t, 2e7),
+                MetricSample("process_cpu_seconds_total", lab, t, own)]
+
+    for t in range(30):
+        _signals(sem, scrape(float(t), False))
+    back = scrape(150.0, True)
+    _signals(sem, [back[2]])  # remote_write may split one scrape: the gauge comes first
+    assert sem.restarted == []
+    _signals(sem, [back[0], back[1], back[3]])
+    assert set(sem.restarted) == {'process_resident_memory_bytes{instance="h:9100",job="node"}',
+                                  'process_cpu_seconds_total{instance="h:9100",job="node"}'}
 
 
 def test_stale_marker_and_nan_reset_the_series_without_a_signal() -> None:
@@ -63,7 +86,7 @@ def test_stale_marker_and_nan_reset_the_series_without_a_signal() -> None:
     pts += [MetricSample("temp", lab, float(t), 21.0) for t in range(6, 9)]
     got = _signals(sem, pts, types={'temp{job="a"}': "gauge"})['temp{job="a"}']
     assert [t for t, _ in got] == [1.0, 2.0, 3.0, 4.0, 7.0, 8.0]
-    assert sem.restarted == ['temp{job="a"}']
+    assert sem.restarted == []  # back after a stale marker, no sign of a new process
 
 
 def test_histogram_family_is_one_p95_signal_from_bucket_rates() -> None:
@@ -245,3 +268,19 @@ def test_the_scrape_bookkeeping_is_not_scored() -> None:
     got = _signals(sem, [MetricSample(n, lab, float(t), float(t % 3)) for t in range(20)
                          for n in names])
     assert set(got) == {'node_load1{job="node"}'}
+
+
+def test_a_flat_untyped_series_that_starts_rising_is_learnt_afresh_as_a_rate() -> None:
+    """A kernel counter that did not move for long enough is scored as a flat level; its
+    first rise makes it a counter, and a rate is not judged against the level's history."""
+    sem = MetricSemantics(settle_points=1, infer_points=2)
+    lab = {"job": "node"}
+    key = 'node_vmstat_pgmajfault{job="node"}'
+    flat = _signals(sem, [MetricSample("node_vmstat_pgmajfault", lab, float(t), 1244.0)
+                          for t in range(30)])
+    assert {v for _, v in flat[key]} == {1244.0}  # a level
+    rose = _signals(sem, [MetricSample("node_vmstat_pgmajfault", lab, 30.0, 1250.0)])
+    assert rose == {} and sem.restarted == [key]
+    later = _signals(sem, [MetricSample("node_vmstat_pgmajfault", lab, float(t), 1250.0 + t)
+                           for t in range(31, 35)])
+    assert later[key] == [(float(t), 1.0) for t in range(32, 35)]  # a rate, after settling

@@ -4,15 +4,20 @@ What a new user sees first: a quiet machine, a scrape gap (the exporter stopped 
 started again, so its own counters reset), and an engine restart must raise no alert at all;
 then a CPU burner must raise an alert within a few scrapes, keep it firing while it runs and
 resolve it after it stops. What makes the quiet part quiet: counters are scored as rates
-and the scrape's own bookkeeping is not scored (``detectors.semantics``), the restarted
-engine resumes from its checkpoints, and the alert policy ignores changes within a
-signal's measurement noise (an idle CPU's counters move in 0.01 s ticks, a few per scrape).
+and the scrape's own bookkeeping is not scored (``detectors.semantics``); only signals raise
+alerts, not the kernel's or the exporter's runtime's accounting of their own work (socket
+counts, dirty pages, ``go_memstats_*``: ``detectors.catalog``); after the gap only the
+exporter's own process (its counters reset) is learnt afresh, the machine's series keep
+their history (``detectors.restarts``); the restarted engine resumes from its checkpoints;
+and the alert policy ignores changes within a signal's measurement noise (an idle CPU's
+counters move in 0.01 s ticks, a few per scrape).
 
 A broken pipeline fails the test; a missed target (an alert in the quiet run, a burn not
 raised, not kept or not resolved) is reported as an expected failure with every alert the
 test saw (when, on which series, value against the expected range) until the detector meets
-it on a real machine. It skips on a machine that is less than half idle before it starts:
-node-exporter describes the whole machine, and other work on it is real activity.
+it on a real machine. It skips on a machine that is less than half idle before it starts
+(``NODE_EXPORTER_TEST_MIN_IDLE``, 0.5): node-exporter describes the whole machine, and
+other work on it is real activity.
 
 The default detector needs ``warmup + likelihood_warmup`` points of a series before it
 scores, so Prometheus scrapes every 250 ms; the gap is 120 intervals, the issue's 2 minutes
@@ -143,14 +148,20 @@ def _config(tmp_path: Path, live: LiveEngine, exporter: NodeExporter) -> Path:
 
 
 class Burner:
-    """Two busy loops per CPU: every CPU saturated, whatever else runs."""
+    """Two busy loops per CPU: every CPU saturated, whatever else runs.
+
+    At the lowest priority: they still take every idle cycle (node-exporter counts their
+    time as ``nice``), but they do not starve the engine and Prometheus, which here share
+    the machine they watch. A monitored node's burn does not slow its monitoring down in
+    production; at equal priority here it delayed the whole pipeline by seconds."""
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:
         for _ in range(2 * (os.cpu_count() or 1)):
-            self.procs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
+            self.procs.append(subprocess.Popen(
+                ["nice", "-n", "19", sys.executable, "-c", "while True: pass"]))
 
     def stop(self) -> None:
         for p in self.procs:
@@ -172,7 +183,7 @@ def test_node_exporter_quiet_through_gap_and_restart_then_cpu_burn_alerts(
     burner: Burner,
 ) -> None:
     idle = _idle_fraction(3.0)
-    if idle < 0.5:
+    if idle < float(os.environ.get("NODE_EXPORTER_TEST_MIN_IDLE", "0.5")):
         # node-exporter describes the whole machine: other work on it is real activity
         pytest.skip(f"the machine is busy ({idle:.0%} idle); this test needs it to itself")
     exporter = NodeExporter(binary("prometheus-node-exporter"), tmp_path / "node.log")
@@ -206,7 +217,7 @@ def test_node_exporter_quiet_through_gap_and_restart_then_cpu_burn_alerts(
         time.sleep(GAP_S)
         exporter.start()
         marks["back"] = time.time()
-        # the exporter's series are learnt afresh after the gap (a restarted target)
+        # the restarted exporter's own process series are learnt afresh after the gap
         time.sleep(warmup_points() * SCRAPE_S + 10)
         quiet = alerts.since(quiet_from)
 
@@ -222,7 +233,7 @@ def test_node_exporter_quiet_through_gap_and_restart_then_cpu_burn_alerts(
         resolved = eventually(lambda: not _firing(_cpu(alerts.since(burn_from))), 40)
         missed = []
         if not fired or detected > 12:
-            missed.append("no CPU alert within 12 s of the burn")
+            missed.append(f"no CPU alert within 12 s of the burn ({detected:.1f} s)")
         elif not lasted:
             missed.append("the burn's alert did not stay firing while it ran")
         elif not resolved:
@@ -232,9 +243,9 @@ def test_node_exporter_quiet_through_gap_and_restart_then_cpu_burn_alerts(
         if missed:
             # The targets are not met yet on a real machine (BENCHMARKS.md, "Live operation"):
             # the pipeline above must work (anything else fails the test), but series learnt
-            # afresh after the restart and the gap still fire on the machine's own activity
-            # (socket counts, dirty pages, the exporter's Go runtime), and a burn's alert may
-            # outlast it. Reported with every alert, not hidden.
+            # afresh after the gap or a machine busy with other work fire on real activity
+            # (disk and network bursts), and a burn's alert may outlast it. Reported with
+            # every alert, not hidden.
             pytest.xfail("; ".join(missed) + "\nquiet run:\n" + _describe(quiet, marks)
                          + "\nburn:\n" + _describe(alerts.since(burn_from), marks))
     except AssertionError as exc:
@@ -260,13 +271,16 @@ def _idle_fraction(seconds: float) -> float:
 
 
 def _cpu(alerts: list[Alert]) -> list[Alert]:
-    """Alerts on what a CPU burn moves while it runs: CPU time by mode, CPU pressure,
-    runnables. Not the load averages: they are means over the last 1, 5 and 15 minutes, so
-    they stay above their baseline for minutes after the burn, and an alert on them is
-    right to stay firing that long."""
+    """Alerts on what a CPU burn moves on the machine while it runs: CPU time by mode, CPU
+    pressure, runnables. Not the load averages: they are means over the last 1, 5 and 15
+    minutes, so they stay above their baseline for minutes after the burn, and an alert on
+    them is right to stay firing that long. Not a process's own CPU time
+    (``process_cpu_seconds_total``): the engine and Prometheus catch up after the burn, and
+    their CPU is theirs, not the burn's."""
     def moved(a: Alert) -> bool:
         metric = a.labels.get("metric", "")
-        return "cpu" in metric or metric == "node_procs_running"
+        return ((metric.startswith("node_") and "cpu" in metric)
+                or metric == "node_procs_running")
     return [a for a in alerts if moved(a)]
 
 
