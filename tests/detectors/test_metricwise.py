@@ -23,23 +23,22 @@ def _score(det: MetricwiseDetector, x: np.ndarray) -> np.ndarray:
     return det.score_learn_many(["srv"] * x.shape[0], np.arange(x.shape[0]) * STEP, x)
 
 
-def test_a_deviation_several_signals_share_fires_where_each_alone_would_not() -> None:
-    x = _calm(1500, 12, 1)
-    x[1400:1406, :6] += 0.08  # four sigma on half the signals: near the edge for one
-    s = _score(MetricwiseDetector(), x)
-    assert s[1400:1408].max() >= 0.5
-    assert (s[300:1400] >= 0.5).mean() < 0.002
-    alone = _score(MetricwiseDetector(combine="max"), x)
-    assert alone[1400:1408].max() < s[1400:1408].max()
+def test_a_deviation_several_signals_share_fires_where_one_signal_alone_does_not() -> None:
+    shared = _calm(1500, 12, 1)
+    shared[1400:1406, :6] += 0.08  # four sigma on half the signals
+    assert _score(MetricwiseDetector(), shared)[1400:1408].max() >= 0.5
+    one = _calm(1500, 12, 1)
+    one[1400:1406, 5] += 0.08  # the same on one signal: within what twelve signals show
+    assert _score(MetricwiseDetector(), one)[1400:1408].max() < 0.3
 
 
 def test_a_lone_spike_among_calm_signals_is_tempered_by_them() -> None:
     x = _calm(1500, 12, 2)
-    x[1400:1402, 3] += 0.2  # ten sigma on one signal of twelve, two intervals
-    voted = _score(MetricwiseDetector(), x)
+    x[1400:1402, 3] += 0.12  # six sigma on one signal of twelve, two intervals
     worst = _score(MetricwiseDetector(combine="max"), x)
+    voted = _score(MetricwiseDetector(), x)
     assert worst[1400:1404].max() >= 0.5
-    assert voted[1400:1404].max() < 0.5
+    assert voted[1400:1404].max() < 0.3
 
 
 def test_calm_signals_do_not_alarm_by_their_number() -> None:
