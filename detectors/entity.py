@@ -6,9 +6,12 @@ entity (the ``service`` label by default) and event-time interval, the mean of e
 metric into one vector, scores the closed intervals of a batch in one call, and runs the
 usual alert policy on the result. The default detector judges each signal by its own
 history (:class:`~detectors.metricwise.MetricwiseDetector`: the default univariate
-detector per signal, the worst signal's tail corrected for the number of signals), which
-on the ASD servers found far more than an IsolationForest over the vector
-(``BENCHMARKS.md``). ``Pipeline(EntityIsolationForest(), AnomalyLikelihood(log_input=False))``
+detector per signal, measured at the signal's resolution, and the signals' tail
+probabilities combined by Stouffer's method, so a deviation several signals share adds up
+and a lone spike of one signal among calm ones does not speak for the service: that one is
+the per-series alerter's). On the ASD servers it found far more than an IsolationForest over
+the vector, with fewer false alerts than the worst signal alone (``BENCHMARKS.md``).
+``Pipeline(EntityIsolationForest(), AnomalyLikelihood(log_input=False))``
 is the joint alternative, for failures visible only in how signals move together. A metric
 missing from an interval carries its previous value forward; an entity that never reported
 a metric is not scored yet.
