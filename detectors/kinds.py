@@ -13,9 +13,10 @@ scrape) is a Prometheus rule's job, through the Alertmanager receiver:
 * ``*_info``, ``*_created`` and timestamps (``*_time_seconds``, ``*_timestamp_seconds``):
   labels and times, not measurements.
 
-A process's runtime metrics (``go_*``, ``process_*``) are scored: for an application they
-describe the application (a goroutine or memory leak), and the name cannot tell an exporter's
-own process from the service it runs beside.
+A process's runtime metrics (``go_*``, ``process_*``) are not bookkeeping: for an
+application they describe the application (a goroutine or memory leak), and the name cannot
+tell an exporter's own process from the service it runs beside. Which series may raise an
+alert by itself is :mod:`detectors.catalog`'s question, not this module's.
 """
 
 from __future__ import annotations
