@@ -53,6 +53,7 @@ from collections.abc import Mapping
 
 from aiops.model import RootCause
 from correlator.diagnosis import describe
+from correlator.rank_cache import RankMemo
 from correlator.rank_composite import CompositeRanker
 from correlator.types import NodeEvidence
 from topology.graph import ServiceGraph
@@ -144,6 +145,7 @@ class ChainRanker:
         self.walk_limit = walk_limit
         self.share = share
         self._alerts_only = CompositeRanker(limit=limit)
+        self._memo = RankMemo()  # per-node and per-pair results between rankings
 
     def _explains(self, pc: Mapping[str, float], mc: Mapping[str, float],
                   pe: Mapping[str, float], me: Mapping[str, float],
@@ -184,25 +186,27 @@ class ChainRanker:
             # way a series moved, so the alert-based blend ranks
             return self._alerts_only.rank(evidence, graph)
         live = {n: e for n, e in evidence.items() if not e.inhibited} or dict(evidence)
-        prof = {n: profile(e) for n, e in evidence.items()}
+        prof, moved, rise = self._memo.node_facts(evidence, profile, kind_onsets, rises)
         strength = {n: max((s for k, s in prof[n].items() if k != "traffic"), default=0.0)
                     for n in live}
         cands = [n for n in sorted(live) if strength[n] > 0.0] or sorted(live)
         # explains[c] = effects c explains; explained[e] = strongest explanation of e
-        moved = {n: kind_onsets(e) for n, e in evidence.items()}
-        rise = {n: rises(e) for n, e in evidence.items()}
         explains: dict[str, list[tuple[str, frozenset[tuple[str, str]]]]] = {
             n: [] for n in evidence}
         explained: dict[str, tuple[float, str]] = {}
+        # every input of ``_explains`` besides the two nodes' evidence
+        self._memo.begin((self.lead, self.tolerance, self.share))
         if graph is not None:
             for eff in sorted(evidence):
                 if eff not in graph or not any(k != "traffic" for k in prof[eff]):
                     continue
-                for cause in sorted(graph.downstream_within(eff, self.hops)):
+                for cause in self._memo.below(graph, eff, self.hops):
                     if cause == eff or cause not in evidence:
                         continue
-                    s, pairs = self._explains(prof[cause], moved[cause], prof[eff],
-                                              moved[eff], rise[cause], rise[eff])
+                    hit = self._memo.pair(cause, eff)
+                    s, pairs = hit if hit is not None else self._memo.keep_pair(
+                        cause, eff, self._explains(prof[cause], moved[cause], prof[eff],
+                                                   moved[eff], rise[cause], rise[eff]))
                     if not pairs:
                         continue
                     explains[cause].append((eff, pairs))
