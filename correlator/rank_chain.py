@@ -62,6 +62,7 @@ from collections.abc import Iterable, Mapping
 
 from aiops.model import RootCause
 from correlator.diagnosis import describe
+from correlator.rank_cache import RankMemo
 from correlator.rank_composite import CompositeRanker
 from correlator.remote_views import behind_views
 from correlator.types import NodeEvidence
@@ -173,6 +174,7 @@ class ChainRanker:
         self.share = share
         self.grace = grace
         self._alerts_only = CompositeRanker(limit=limit)
+        self._memo = RankMemo()  # per-node and per-pair results between rankings
 
     def _explains(self, pc: Mapping[str, float], mc: Mapping[str, float],
                   pe: Mapping[str, float], me: Mapping[str, float],
@@ -227,31 +229,34 @@ class ChainRanker:
             # way a series moved, so the alert-based blend ranks
             return self._alerts_only.rank(evidence, graph)
         live = {n: e for n, e in evidence.items() if not e.inhibited} or dict(evidence)
-        prof = {n: profile(e) for n, e in evidence.items()}
+        prof, moved, rise = self._memo.node_facts(evidence, profile, kind_onsets, rises)
         strength = {n: max((s for k, s in prof[n].items() if k != "traffic"), default=0.0)
                     for n in live}
         cands = [n for n in sorted(live) if strength[n] > 0.0] or sorted(live)
         # explains[c] = effects c explains; explained[e] = strongest explanation of e
-        moved = {n: kind_onsets(e) for n, e in evidence.items()}
         # one interval of the data (at least ``grace``): a cause and its effects show within
         # one point of each other
         grace = min(self.lead, max(self.grace, resolution(evidence.values())))
-        rise = {n: rises(e) for n, e in evidence.items()}
         explains: dict[str, list[tuple[str, frozenset[tuple[str, str]]]]] = {
             n: [] for n in evidence}
         explained: dict[str, tuple[float, str]] = {}
+        # every input of ``_explains`` besides the two nodes' evidence
+        self._memo.begin((self.lead, self.tolerance, self.share, grace))
         if graph is not None:
             views = behind_views(graph, evidence)
             for eff in sorted(evidence):
                 if eff not in graph or not any(k != "traffic" for k in prof[eff]):
                     continue
-                for cause in sorted(graph.downstream_within(eff, self.hops)
-                                    | set(views.get(eff, ()))):
+                below = self._memo.below(graph, eff, self.hops)
+                beside = views.get(eff)
+                for cause in sorted(set(below).union(beside)) if beside else below:
                     if cause == eff or cause not in evidence:
                         continue
-                    s, pairs = self._explains(prof[cause], moved[cause], prof[eff],
-                                              moved[eff], rise[cause], rise[eff], self.lead,
-                                              grace)
+                    hit = self._memo.pair(cause, eff)
+                    s, pairs = hit if hit is not None else self._memo.keep_pair(
+                        cause, eff, self._explains(prof[cause], moved[cause], prof[eff],
+                                                   moved[eff], rise[cause], rise[eff],
+                                                   self.lead, grace))
                     if not pairs:
                         continue
                     explains[cause].append((eff, pairs))
