@@ -18,6 +18,11 @@ a metric is not scored yet.
 
 Alerts are ``ServiceBehaviourAnomalous`` with the entity's label, and the description
 names the signals furthest from their running means, which is where an SRE looks first.
+The policy judges an entity by how far out its combined deviation is (the normal quantile
+its score's tail stands for, :func:`~detectors.metricwise.score_z`, in units of the clear
+threshold's): a firing entity whose deviation reaches ``escalate_factor`` times the one it
+was raised at is raised again, as the per-series alerter does (label ``escalation``), so a
+second, larger fault that arrives while the first still fires is not lost in it.
 
 >>> import numpy as np
 >>> from aiops.model import MetricSample
@@ -44,7 +49,7 @@ import numpy as np
 
 from aiops.model import Alert, AlertStatus, MetricSample, Severity
 from detectors.base import Detector
-from detectors.metricwise import MetricwiseDetector
+from detectors.metricwise import MetricwiseDetector, score_z
 from detectors.policy import AlertPolicy, PolicyTracker
 
 
@@ -77,6 +82,10 @@ class EntityAlerter:
         self._entities: dict[str, _Entity] = {}
         self._tracker = PolicyTracker(self.policy)
         self._firing: dict[str, Alert] = {}
+        self._escalated: dict[str, list[Alert]] = {}
+        # the entity's deviation is held against a range of +-(clear threshold's z): inside
+        # it the alert may resolve, and a raise's distance beyond it is what escalation grows
+        self._held = float(score_z(self.policy.clear_threshold)[0])
 
     def process(self, samples: Sequence[MetricSample]) -> list[Alert]:
         """Fold samples into intervals; score every interval that closed; return alerts."""
@@ -120,19 +129,27 @@ class EntityAlerter:
         ts = np.array([c[1] for c in closed])
         vectors = np.vstack([c[2] for c in closed])
         scores = self.detector.score_learn_many(keys, ts, vectors)
+        deviations = score_z(scores).tolist()
         out: list[Alert] = []
-        for (entity, start, vec), score in zip(closed, scores.tolist(), strict=True):
+        for (entity, start, vec), score, dev in zip(closed, scores.tolist(), deviations,
+                                                    strict=True):
             z = self._zscores(entity, vec, learn=score < self.policy.clear_threshold)
-            change = self._tracker.step(entity, start, score)
+            change = self._tracker.step(entity, start, score, dev, -self._held, self._held)
             if change == "fire":
                 alert = self._alert(entity, start, vec, z, score)
                 self._firing[entity] = alert
                 out.append(alert)
-            elif change == "resolve" and entity in self._firing:
-                f = self._firing.pop(entity)
-                out.append(Alert(labels=f.labels, annotations=f.annotations,
+            elif change == "escalate" and entity in self._firing:
+                st = self._tracker.state(entity)
+                esc = self._alert(entity, start, vec, z, score,
+                                  escalation=st.escalations if st is not None else 1)
+                self._escalated.setdefault(entity, []).append(esc)
+                out.append(esc)
+            elif change in ("resolve", "accept") and entity in self._firing:
+                ended = [self._firing.pop(entity), *self._escalated.pop(entity, [])]
+                out.extend(Alert(labels=f.labels, annotations=f.annotations,
                                  starts_at=f.starts_at, ends_at=start + self.interval,
-                                 status=AlertStatus.RESOLVED))
+                                 status=AlertStatus.RESOLVED) for f in ended)
         return out
 
     def _zscores(self, entity: str, vec: np.ndarray, *, learn: bool) -> np.ndarray:
@@ -153,17 +170,20 @@ class EntityAlerter:
         return z
 
     def _alert(self, entity: str, start: float, vec: np.ndarray, z: np.ndarray,
-               score: float) -> Alert:
+               score: float, escalation: int = 0) -> Alert:
         order = np.argsort(-np.abs(z))
         parts = [f"{self.metrics[i]} {vec[i]:.4g} ({z[i]:+.1f} sd)" for i in order[:3]]
         severity = (Severity.CRITICAL if score >= self.policy.critical_threshold
-                    else Severity.WARNING)
+                    or escalation else Severity.WARNING)
         labels = {"alertname": self.alertname, self.entity_label: entity,
                   "severity": severity.value}
         if self.entity_label != "service":
             labels["service"] = entity
+        if escalation:
+            labels["escalation"] = str(escalation)
+        what = "departs further from itself" if escalation else "behaves unlike itself"
         annotations = {
-            "summary": f"{entity} behaves unlike itself across {len(self.metrics)} signals",
+            "summary": f"{entity} {what} across {len(self.metrics)} signals",
             "description": (f"{entity}: the joint behaviour of {', '.join(self.metrics)} is "
                             f"anomalous (score {score:.4f}); furthest from normal: "
                             f"{', '.join(parts)}"),

@@ -80,6 +80,22 @@ def stouffer(block: FloatArray) -> FloatArray:
     return out
 
 
+def score_z(score: npt.ArrayLike) -> FloatArray:
+    """The normal quantile a score's tail probability stands for (0 for no surprise).
+
+    It is how far out, in sigmas, an entity's combined deviation is (Stouffer's statistic
+    itself for that combination): the measure the alert policy escalates on, as it does on a
+    series' distance from its held range. Tails too small for floats keep their order.
+
+    >>> [round(float(x), 2) for x in score_z(np.array([0.0, 0.3, 0.5, 0.96]))]
+    [0.0, 3.09, 4.26, 8.66]
+    """
+    s = score_surprise(np.atleast_1d(np.asarray(score, dtype=np.float64)))
+    p = np.clip(10.0 ** -s, 1e-300, 0.5)
+    out: FloatArray = 0.0 - ndtri(p)
+    return out
+
+
 def bonferroni_max(block: FloatArray) -> FloatArray:
     """Per row, the score of its largest column less ``log10(m)`` (Bonferroni).
 

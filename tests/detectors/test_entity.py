@@ -69,3 +69,42 @@ def test_the_default_entity_detector_judges_each_signal_by_its_own_history() -> 
     calm = rng.normal(0, 1, (800, 19))
     w = wide.score_learn_many(["svc"] * 800, np.arange(800) * 60.0, calm)
     assert (w[100:] >= 0.5).mean() < 0.01
+
+
+def _fault(service: str, start: int, end: int, factor: float, seed: int
+           ) -> list[MetricSample]:
+    """cpu and latency grow by ``factor`` while traffic stays as it was."""
+    rng = np.random.default_rng(seed)
+    out: list[MetricSample] = []
+    for i in range(start, end):
+        load = 100 + 20 * np.sin(i / 5) + rng.normal(0, 2)
+        out += _interval(service, i, cpu=0.4 * load * factor + rng.normal(0, 1),
+                         lat=(50 + 0.1 * load) * factor, rps=load)
+    return out
+
+
+def test_a_larger_second_fault_while_firing_is_raised_as_a_new_event() -> None:
+    al = EntityAlerter(METRICS)
+    assert al.process(_calm("cart", 0, 500, 1)) == []
+    first = al.process(_fault("cart", 500, 508, 1.2, 7))
+    assert [a.labels.get("escalation") for a in first] == [None]
+    assert first[0].labels["severity"] == "warning"
+    second = al.process(_fault("cart", 508, 516, 3.0, 8))
+    assert len(second) == 1
+    esc = second[0]
+    assert esc.labels["escalation"] == "1" and esc.labels["severity"] == "critical"
+    assert esc.fingerprint != first[0].fingerprint
+    assert esc.starts_at >= 508 * 60.0
+    assert "further" in esc.annotations["summary"]
+    # both end together when the service is back to normal
+    ended = al.process(_calm("cart", 516, 580, 4))
+    assert {a.fingerprint for a in ended} == {first[0].fingerprint, esc.fingerprint}
+    assert all(a.status is AlertStatus.RESOLVED for a in ended)
+
+
+def test_a_steady_firing_entity_is_not_raised_again() -> None:
+    al = EntityAlerter(METRICS)
+    assert al.process(_calm("cart", 0, 500, 1)) == []
+    fired = al.process(_fault("cart", 500, 508, 1.2, 7) + _fault("cart", 508, 516, 1.2, 8))
+    assert [a.status for a in fired] == [AlertStatus.FIRING]
+    assert "escalation" not in fired[0].labels
