@@ -9,9 +9,9 @@ tune, so each knob is one they know from Prometheus and Nagios:
   measurement noise (below); the relative floor is waived for a series that has been
   constant (an expected range with no spread, :func:`flat_range`): any step off its
   constant beyond its resolution is a change of state, at 100 as at 0 (an availability
-  that never left 100 % dropping to 97 %); ``clear_threshold`` (lower) is the band that keeps a firing
-  alert firing, so a score that wobbles around the threshold does not fire and resolve on
-  every point;
+  that never left 100 % dropping to 97 %);
+* ``clear_threshold`` (lower) is the band that keeps a firing alert firing, so a score
+  that wobbles around the threshold does not fire and resolve on every point;
 * ``for_count`` / ``for_seconds``: the score must stay above the threshold this many
   consecutive points *and* this long before the alert fires (Prometheus ``for:``); every
   point of the pending run is judged against the range expected at the run's start, as a
@@ -230,10 +230,11 @@ class PolicyTracker:
         """Whether a high score is worth an alert: the value lies outside the range the
         detector expected, widened to the signal's measurement noise (:meth:`noise`), by
         more than ``min_relative_change`` of that range's level, unless that range has no
-        spread at all (unknown ranges or values: yes). A score can be high for a value the detector itself expected (a
-        post-processor reacting to a change of the score distribution), for a change too
-        small to act on (a goroutine more, a scrape's jitter) or for one within what the
-        measurement can tell (a counter's tick more in this interval than the last).
+        spread at all (unknown ranges or values: yes). A score can be high for a value the
+        detector itself expected (a post-processor reacting to a change of the score
+        distribution), for a change too small to act on (a goroutine more, a scrape's
+        jitter) or for one within what the measurement can tell (a counter's tick more in
+        this interval than the last).
 
         >>> t = PolicyTracker(AlertPolicy())
         >>> t.meaningful(97.0, 100.0, 100.0), t.meaningful(97.0, 99.0, 101.0)  # flat; noisy
