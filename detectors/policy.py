@@ -6,9 +6,12 @@ tune, so each knob is one they know from Prometheus and Nagios:
 
 * ``threshold`` starts a pending alert, for a value outside the range the detector expected
   by more than ``min_relative_change`` of its level and by more than the signal's
-  measurement noise (below); ``clear_threshold`` (lower) is the band that keeps a firing
-  alert firing, so a score that wobbles around the threshold does not fire and resolve on
-  every point;
+  measurement noise (below); the relative floor is waived for a series that has been
+  constant (an expected range with no spread, :func:`flat_range`): any step off its
+  constant beyond its resolution is a change of state, at 100 as at 0 (an availability
+  that never left 100 % dropping to 97 %);
+* ``clear_threshold`` (lower) is the band that keeps a firing alert firing, so a score
+  that wobbles around the threshold does not fire and resolve on every point;
 * ``for_count`` / ``for_seconds``: the score must stay above the threshold this many
   consecutive points *and* this long before the alert fires (Prometheus ``for:``); every
   point of the pending run is judged against the range expected at the run's start, as a
@@ -226,16 +229,28 @@ class PolicyTracker:
                    resolution: float = math.nan, counting: bool = False) -> bool:
         """Whether a high score is worth an alert: the value lies outside the range the
         detector expected, widened to the signal's measurement noise (:meth:`noise`), by
-        more than ``min_relative_change`` of that range's level (unknown ranges or values:
-        yes). A score can be high for a value the detector itself expected (a
-        post-processor reacting to a change of the score distribution), for a change too
-        small to act on (a goroutine more, a scrape's jitter) or for one within what the
-        measurement can tell (a counter's tick more in this interval than the last)."""
+        more than ``min_relative_change`` of that range's level, unless that range has no
+        spread at all (unknown ranges or values: yes). A score can be high for a value the
+        detector itself expected (a post-processor reacting to a change of the score
+        distribution), for a change too small to act on (a goroutine more, a scrape's
+        jitter) or for one within what the measurement can tell (a counter's tick more in
+        this interval than the last).
+
+        >>> t = PolicyTracker(AlertPolicy())
+        >>> t.meaningful(97.0, 100.0, 100.0), t.meaningful(97.0, 99.0, 101.0)  # flat; noisy
+        (True, False)
+        >>> t.meaningful(99.99, 100.0, 100.0, resolution=0.1)  # within its resolution
+        False
+        """
         if not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high)):
             return True
         if held_deviation(value, low, high, self.noise(low, high, resolution, counting)) <= 1:
             return False
         centre = (low + high) / 2.0
+        if flat_range(low, high):
+            # the series never moved: a step off its constant (beyond its resolution,
+            # checked above) is a change of state, as any step off a flat zero already is
+            return True
         return abs(value - centre) > self.policy.min_relative_change * abs(centre)
 
     def noise(self, low: float, high: float, resolution: float, counting: bool) -> float:
@@ -284,6 +299,23 @@ class PolicyTracker:
 
     def forget(self, key: Hashable) -> None:
         self._state.pop(key, None)
+
+
+#: a range narrower than this share of its level is a point: float32, which detectors keep
+#: their baselines in, holds about seven significant digits, so a spread below the sixth is
+#: not a measured spread but none at all (the series has been constant)
+FLAT_PRECISION = 1e-6
+
+
+def flat_range(low: float, high: float) -> bool:
+    """Whether ``[low, high]`` is a single value to the precision of its level: the
+    detector saw no spread at all, the series has been constant.
+
+    >>> flat_range(100.0 - 4e-7, 100.0 + 4e-7), flat_range(99.5, 100.5)
+    (True, False)
+    """
+    centre = abs(low + high) / 2.0
+    return high - low <= 2.0 * FLAT_PRECISION * max(1.0, centre)
 
 
 def held_deviation(value: float, low: float, high: float, noise: float = 0.0) -> float:
