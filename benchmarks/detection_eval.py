@@ -54,7 +54,7 @@ from detectors.metricwise import MetricwiseDetector, score_z
 from detectors.nab.corpus import iter_files, parse_timestamp, read_labels, read_series
 from detectors.nab.events import EventCounts, count_events, policy_fires, total
 from detectors.nab.scoring import PROFILES, file_rows, sweep
-from detectors.policy import AlertPolicy, PolicyTracker
+from detectors.policy import AlertPolicy
 from detectors.postprocess import (
     AnomalyLikelihood,
     OnsetFilter,
@@ -195,22 +195,8 @@ def escalating_fires(ts: np.ndarray, scores: np.ndarray, policy: AlertPolicy) ->
     >>> escalating_fires(np.arange(6.0), np.array([0, .6, .6, .99, .6, 0]), p).tolist()
     [1.0, 3.0]
     """
-    tracker = PolicyTracker(policy)
     held = float(score_z(policy.clear_threshold)[0])
-    hot = np.flatnonzero(scores >= policy.clear_threshold)
-    dev, sc, tl = score_z(scores).tolist(), scores.tolist(), ts.tolist()
-    out: list[float] = []
-    n = scores.shape[0]
-    i = int(hot[0]) if hot.size else n
-    while i < n:  # only hot points, and every point while the entity is tracked
-        if tracker.step(0, tl[i], sc[i], dev[i], -held, held) in ("fire", "escalate"):
-            out.append(tl[i])
-        if tracker.tracked:
-            i += 1
-            continue
-        h = int(np.searchsorted(hot, i + 1, side="left"))
-        i = int(hot[h]) if h < hot.size else n
-    return np.asarray(out, dtype=np.float64)
+    return policy_fires(ts, scores, policy, score_z(scores), held)
 
 
 def events(cases: list[Case], raw: list[np.ndarray], policy: AlertPolicy,

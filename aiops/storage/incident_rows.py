@@ -14,26 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, select
 
 from aiops.model import Alert, AlertStatus, Incident, IncidentStatus, TimelineEntry
 from aiops.storage.dml import upsert
-from aiops.storage.tables import (
-    AlertRecord,
-    IncidentAlertRecord,
-    IncidentRecord,
-    IncidentServiceRecord,
-    TimelineRecord,
-)
+from aiops.storage.rows import alerts_t, incidents_t, members_t, services_t, timeline_t
 from aiops.wire.shapes import incident_from_dict, incident_to_dict
-
-alerts_t = cast(Table, AlertRecord.__table__)
-incidents_t = cast(Table, IncidentRecord.__table__)
-members_t = cast(Table, IncidentAlertRecord.__table__)
-services_t = cast(Table, IncidentServiceRecord.__table__)
-timeline_t = cast(Table, TimelineRecord.__table__)
 
 #: document key of an incident whose member alerts and timeline are in rows, not in it
 ROWS_KEY = "in_rows"

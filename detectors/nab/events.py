@@ -31,11 +31,15 @@ from detectors.policy import AlertPolicy, PolicyTracker
 FloatArray = npt.NDArray[np.float64]
 
 
-def policy_fires(ts: FloatArray, scores: FloatArray, policy: AlertPolicy) -> FloatArray:
+def policy_fires(ts: FloatArray, scores: FloatArray, policy: AlertPolicy,
+                 deviations: FloatArray | None = None, held: float = 0.0) -> FloatArray:
     """Timestamps at which ``policy`` fires an alert on one series' scores (event order).
 
     Only points that can matter are stepped, as the engine's alerter does: scores at or
-    above the clear threshold, and every point while the series is tracked.
+    above the clear threshold, and every point while the series is tracked. With
+    ``deviations`` (each point's distance, held against ``+-held``) the policy may also
+    escalate a firing series, and an escalation counts as an event: the engine raises it
+    as a new alert.
     """
     tracker = PolicyTracker(policy)
     hot = np.flatnonzero(scores >= policy.clear_threshold)
@@ -45,8 +49,11 @@ def policy_fires(ts: FloatArray, scores: FloatArray, policy: AlertPolicy) -> Flo
     i = int(hot[0]) if hot.size else n
     sc = scores.tolist()
     tl = ts.tolist()
+    dev = deviations.tolist() if deviations is not None else None
     while i < n:
-        if tracker.step(0, tl[i], sc[i]) == "fire":
+        change = (tracker.step(0, tl[i], sc[i]) if dev is None
+                  else tracker.step(0, tl[i], sc[i], dev[i], -held, held))
+        if change == "fire" or change == "escalate":
             out.append(tl[i])
         if tracker.tracked:
             i += 1
