@@ -30,7 +30,6 @@ from collections.abc import Iterable, Mapping
 
 from aiops.model.deviation import Deviation
 from correlator.edge_evidence import describe_edge, to_callees
-from correlator.reach import down_within
 from correlator.types import NodeEvidence
 from topology.graph import ServiceGraph
 
@@ -198,7 +197,7 @@ def diagnose(evidence: Mapping[str, NodeEvidence], graph: ServiceGraph | None,
             siblings.update(graph.callees(caller))
     deviating = set(window.nodes()) - out.keys()
     if len(members) * 8 < len(deviating):  # walk down from the few members
-        found = sorted(deviating & (siblings | down_within(graph, members | siblings, reach)))
+        found = sorted(deviating & (siblings | graph.downstream_of_all(members | siblings, reach)))
     else:  # walk up from the few deviating nodes
         anchors = members | siblings
         found = sorted(n for n in deviating if n in graph and (

@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aiops.model import RootCause
+from correlator.chain_evidence import profile
 from correlator.diagnosis import describe
-from correlator.rank_chain import profile
 from correlator.types import NodeEvidence
 from topology.graph import ServiceGraph
 

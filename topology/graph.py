@@ -234,6 +234,17 @@ class ServiceGraph:
         """``name`` and what it depends on within ``k`` hops, memoised per version."""
         return self._cached(name, k, "down", self._g._succ)
 
+    def downstream_of_all(self, names: Iterable[str], k: int) -> frozenset[str]:
+        """The union of :meth:`downstream_within` over ``names``, in one walk from all of
+        them (not memoised: diagnosis asks it once per search, for sets that rarely repeat).
+
+        >>> g = ServiceGraph.from_edges([("web", "api"), ("api", "db"), ("db", "disk"),
+        ...                              ("mobile", "cache")])
+        >>> sorted(g.downstream_of_all(["web", "mobile", "nowhere"], 2))
+        ['api', 'cache', 'db', 'mobile', 'nowhere', 'web']
+        """
+        return _reach(names, k, self._g._succ)
+
     def upstream_within(self, name: str, k: int) -> frozenset[str]:
         """``name`` and what depends on it within ``k`` hops, memoised per version."""
         return self._cached(name, k, "up", self._g._pred)
@@ -298,7 +309,7 @@ class ServiceGraph:
         key = (name, k, tag)
         hit = self._hop_cache.get(key)
         if hit is None:
-            hit = _reach(name, k, step) if name in self._g else frozenset((name,))
+            hit = _reach((name,), k, step)
             self._hop_cache[key] = hit
         return hit
 
@@ -374,13 +385,16 @@ class ServiceGraph:
         return graph
 
 
-def _reach(start: str, k: int, adjacency: Any) -> frozenset[str]:
-    """``start`` and every node within ``k`` steps along ``adjacency``, level by level
-    with set unions. ``adjacency`` is networkx's raw ``_succ``/``_pred`` dict of dicts:
-    its public views build a wrapper per lookup, and the ranking asks for the 4-hop
-    neighbourhood of every alerting node, so these cold walks led the cost of a storm."""
-    seen = {start}
-    frontier: set[str] = {start}
+def _reach(starts: Iterable[str], k: int, adjacency: Any) -> frozenset[str]:
+    """``starts`` and every node within ``k`` steps of one of them along ``adjacency``,
+    level by level with set unions (a node is within ``k`` of one start exactly when its
+    distance from the set of starts is at most ``k``, so one walk serves them all; a start
+    not in ``adjacency`` reaches only itself). ``adjacency`` is networkx's raw
+    ``_succ``/``_pred`` dict of dicts: its public views build a wrapper per lookup, and the
+    ranking asks for the 4-hop neighbourhood of every alerting node, so these cold walks
+    led the cost of a storm."""
+    seen = set(starts)
+    frontier = [n for n in seen if n in adjacency]
     for _ in range(k):
         step: set[str] = set()
         for node in frontier:
@@ -389,5 +403,5 @@ def _reach(start: str, k: int, adjacency: Any) -> frozenset[str]:
         if not step:
             break
         seen |= step
-        frontier = step
+        frontier = list(step)
     return frozenset(seen)

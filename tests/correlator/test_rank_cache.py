@@ -8,10 +8,10 @@ import random
 from dataclasses import fields, replace
 
 from aiops.model.deviation import Deviation
+from correlator.chain_evidence import kind_onsets, profile, rises
 from correlator.diagnosis import DeviationWindow, _with_onset
 from correlator.rank_cache import READS, RankMemo
-from correlator.rank_chain import ChainRanker, kind_onsets, profile, rises
-from correlator.reach import down_within
+from correlator.rank_chain import ChainRanker
 from correlator.types import NodeEvidence
 from topology.graph import ServiceGraph
 
@@ -122,7 +122,7 @@ def test_one_walk_reaches_what_the_walks_from_each_start_reach() -> None:
             union: set[str] = set()
             for s in starts:
                 union |= g.downstream_within(s, hops)
-            assert down_within(g, starts, hops) == union
+            assert g.downstream_of_all(starts, hops) == union
 
 
 def test_window_reads_in_strength_order_as_it_changes() -> None:
